@@ -1,0 +1,1 @@
+"""Shared foundations: settings, identifiers, rules tables, calendars, operational DB, CLI."""

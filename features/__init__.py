@@ -1,0 +1,1 @@
+"""Source contract, ingest, warehouse and the seven-dimension feature pipeline."""

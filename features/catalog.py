@@ -1,0 +1,47 @@
+"""The feature catalog: every feature declared once with its metadata (design.md §5).
+
+The data dictionary, the monotone constraints, the reason labels and the docs are generated
+from these declarations. Feature modules append their declarations to ``FEATURES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FEATURE_SET = "enterprise_features_v1"
+
+# code -> (zh, en); the seven dimensions of the district plan (domain.md §2)
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "attributes": ("企业属性", "enterprise attributes"),
+    "registration": ("登记许可", "registration and licences"),
+    "annual_report": ("年报公示", "annual reports"),
+    "compliance": ("合规信息", "compliance"),
+    "opinion": ("舆情关联", "public opinion and complaints"),
+    "affiliates": ("关联企业", "affiliated enterprises"),
+    "operations": ("经营能力", "operating capacity"),
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature: its column name says window and unit; ``direction`` is +1 when more means riskier,
+    -1 when more means safer, 0 when unknown (no monotone constraint)."""
+
+    name: str
+    dimension: str
+    source: str  # source table(s), comma-separated
+    window: str  # e.g. "365d", "as_of", "last report", "lifetime"
+    unit: str  # e.g. "count", "yuan", "days", "ratio", "flag", "category"
+    direction: int
+    zh: str
+    en: str
+    kind: str = "numeric"  # numeric | categorical
+    personal: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dimension not in DIMENSIONS:
+            raise ValueError(f"feature {self.name}: unknown dimension {self.dimension!r}")
+        if self.direction not in (-1, 0, 1):
+            raise ValueError(f"feature {self.name}: direction must be -1, 0 or 1, got {self.direction}")
+        if self.kind not in ("numeric", "categorical"):
+            raise ValueError(f"feature {self.name}: kind must be numeric or categorical")

@@ -1,0 +1,54 @@
+"""The DuckDB warehouse: validated source tables (named as in the source contract), their history,
+quarantine, repairs and feature snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from core.settings import Settings
+from features.sources import PERSON_KEY_COLUMN, SOURCES, Table
+
+DUCKDB_TYPES = {
+    "str": "VARCHAR", "uscc": "VARCHAR", "enum": "VARCHAR", "list": "VARCHAR",
+    "int": "BIGINT", "float": "DOUBLE", "money": "DOUBLE", "date": "DATE", "bool": "BOOLEAN",
+}
+# Extra warehouse-only columns per table (added by ingest).
+EXTRA_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "relations": [(PERSON_KEY_COLUMN, "VARCHAR")],
+    "opinions": [("match_method", "VARCHAR")],  # vendor | name_exact | unmatched
+}
+LINEAGE_COLUMNS = [("_row_hash", "VARCHAR"), ("_ingest_id", "VARCHAR")]
+
+
+def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file under the home, creating it (and its source tables) on first use."""
+    path: Path = settings.warehouse_path
+    if read_only and path.exists():
+        return duckdb.connect(str(path), read_only=True)
+    settings.ensure_home()
+    con = duckdb.connect(str(path))
+    create_source_tables(con)
+    return con
+
+
+def warehouse_columns(table: Table) -> list[tuple[str, str]]:
+    """(column, DuckDB type) of a source table as stored: personal columns replaced by their pseudonym."""
+    cols = [(c.name, DUCKDB_TYPES[c.kind]) for c in table.columns if not c.personal]
+    return cols + EXTRA_COLUMNS.get(table.name, [])
+
+
+def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every source table, its ``<name>_history`` twin, and the ``repairs`` table if missing."""
+    for table in SOURCES.values():
+        cols = warehouse_columns(table) + LINEAGE_COLUMNS
+        ddl = ", ".join(f'"{n}" {t}' for n, t in cols)
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({ddl})')
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}_history" ({ddl}, "_superseded_by" VARCHAR)')
+    # Repairs decided by the bureau's own workflow (repair/): a repaired record stops counting
+    # in features from repaired_date. record_kind is penalty | abnormal_list | serious_list.
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS repairs (record_kind VARCHAR, record_id VARCHAR, uscc VARCHAR, "
+        "repaired_date DATE, known_date DATE, case_id VARCHAR, revoked_date DATE)"
+    )
