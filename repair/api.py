@@ -1,0 +1,120 @@
+"""Repair endpoints (role ``repair_officer``): eligibility, cases, objections, status, deadlines, what-if."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from serving.auth import Caller, SettingsDep, require_role
+
+USCC_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
+Officer = Annotated[Caller, Depends(require_role("repair_officer"))]
+Code = Annotated[str, Path(pattern=USCC_PATTERN, description="unified social credit code (18 characters)")]
+
+router = APIRouter(prefix="/repair", tags=["repair"])
+
+
+class ApplyRequest(BaseModel):
+    uscc: str = Field(pattern=USCC_PATTERN, description="applicant's unified social credit code")
+    record_id: str = Field(min_length=1, max_length=64, description="penalty decision number or listing id")
+    record_kind: str | None = Field(None, pattern="^(penalty|abnormal_list|serious_list)$",
+                                    description="needed only when record_id is ambiguous")
+    documents: dict[str, str] = Field(description="document type -> reference: application, commitment "
+                                      "(守信承诺书), proof")
+    on: date | None = Field(None, description="application date (default today)")
+
+
+class ActionRequest(BaseModel):
+    action: str = Field(pattern="^[a-z_]{3,20}$", description="accept, refuse, review, approve, deny, complete, "
+                        "revoke; for objections accept, not_accept, uphold, dismiss, correct")
+    reason: str | None = Field(None, max_length=2000, description="why (required for negative decisions)")
+    on: date | None = Field(None, description="the day the step takes effect (default today)")
+    expected_version: int | None = Field(None, ge=1, description="the case version you read (409 if changed)")
+
+
+class ObjectionRequest(BaseModel):
+    uscc: str = Field(pattern=USCC_PATTERN)
+    listing_id: str = Field(min_length=1, max_length=64, description="abnormal-list listing objected to")
+    grounds: str | None = Field(None, max_length=2000)
+    on: date | None = Field(None, description="filing date (default today)")
+
+
+def _service_model() -> Any:
+    """The champion the running service loaded once; None outside the service (what-if then loads it)."""
+    from core.errors import Conflict
+    from serving.runtime import current
+
+    try:
+        return current().model
+    except Conflict:
+        return None
+
+
+def _actor(caller: Caller) -> str:
+    return f"key:{caller.key_id}"
+
+
+@router.get("/eligibility/{uscc}", summary="Every negative record: repairable, earliest date, missing conditions")
+def eligibility(uscc: Code, caller: Officer, settings: SettingsDep, as_of: date | None = None) -> dict[str, Any]:
+    from repair.eligibility import check
+
+    return check(settings, uscc, as_of=as_of)
+
+
+@router.post("/cases", status_code=201, summary="Open a repair case (application with its documents)")
+def apply(body: ApplyRequest, caller: Officer, settings: SettingsDep) -> dict[str, Any]:
+    from repair.workflow import apply as apply_case
+
+    return apply_case(settings, uscc=body.uscc, record_id=body.record_id, record_kind=body.record_kind,
+                      documents=body.documents, actor=_actor(caller), role=caller.role, on=body.on)
+
+
+@router.post("/cases/{case_id}/actions", summary="Move a repair case or objection one step")
+def act(case_id: Annotated[str, Path(max_length=32)], body: ActionRequest, caller: Officer,
+        settings: SettingsDep) -> dict[str, Any]:
+    from repair.workflow import transition
+
+    return transition(settings, case_id, body.action, actor=_actor(caller), role=caller.role, reason=body.reason,
+                      on=body.on, expected_version=body.expected_version)
+
+
+@router.get("/cases/{case_id}", summary="A case's state, next deadline and history")
+def case(case_id: Annotated[str, Path(max_length=32)], caller: Officer, settings: SettingsDep,
+         audience: Annotated[str, Query(pattern="^(officer|applicant)$")] = "officer") -> dict[str, Any]:
+    from repair.status import status
+
+    return status(settings, case_id, audience=audience)
+
+
+@router.get("/entities/{uscc}/cases", summary="Every repair case and objection of an entity")
+def entity_cases(uscc: Code, caller: Officer, settings: SettingsDep) -> dict[str, Any]:
+    from repair.status import status
+
+    return status(settings, uscc)
+
+
+@router.post("/objections", status_code=201, summary="File an objection (异议) to an abnormal listing")
+def objection(body: ObjectionRequest, caller: Officer, settings: SettingsDep) -> dict[str, Any]:
+    from repair.objections import file
+
+    return file(settings, uscc=body.uscc, listing_id=body.listing_id, grounds=body.grounds, actor=_actor(caller),
+                role=caller.role, on=body.on)
+
+
+@router.get("/due", summary="Overdue and due-soon steps")
+def due(caller: Officer, settings: SettingsDep,
+        soon: Annotated[int | None, Query(ge=0, le=60)] = None) -> dict[str, Any]:
+    from repair.deadlines import due as due_list
+
+    return due_list(settings, soon_workdays=soon)
+
+
+@router.get("/whatif/{uscc}", summary="Projected tier if the currently eligible records were repaired")
+def whatif(uscc: Code, caller: Officer, settings: SettingsDep, model: Annotated[Any, Depends(_service_model)],
+           as_of: date | None = None) -> dict[str, Any]:
+    from repair.whatif import whatif as project
+
+    return project(settings, uscc, as_of=as_of, model=model)

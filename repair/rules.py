@@ -1,0 +1,93 @@
+"""The repair rules table (core/rules/repair.toml): periods, sanctions, deadlines and labels."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from typing import Any
+
+from core import rules
+
+NAME = "repair"
+# repair kind -> the rules section holding its periods and step deadlines
+SECTION = {
+    "penalty_publicity": "penalty_publicity",
+    "serious_list_removal": "serious_list",
+    "abnormal_list_removal": "abnormal_list",
+    "individual_abnormal": "abnormal_list",
+    "abnormal_objection": "objection",
+}
+# repair kind -> warehouse record kind (repairs.record_kind)
+RECORD_KIND = {
+    "penalty_publicity": "penalty",
+    "serious_list_removal": "serious_list",
+    "abnormal_list_removal": "abnormal_list",
+    "individual_abnormal": "abnormal_list",
+    "abnormal_objection": "abnormal_list",
+}
+
+
+def table() -> dict[str, Any]:
+    """The whole rules table."""
+    return rules.load(NAME)
+
+
+def version() -> str:
+    """The rules version, recorded with every case and decision."""
+    return rules.version(NAME)
+
+
+def versions() -> dict[str, str]:
+    """Versions of every rules table a repair decision rests on."""
+    return {"repair": version(), "publicity": rules.version("publicity"), "holidays": rules.version("holidays")}
+
+
+def publicity() -> dict[str, Any]:
+    """Publicity periods shared with the features (core/rules/publicity.toml): short/standard penalty
+    publicity, the low-fine ceilings, serious-list automatic removal and the annual-report season."""
+    table = rules.load("publicity")
+    try:
+        pen, ser, ar = table["penalty"], table["serious_list"], table["annual_report"]
+        return {
+            "version": str(table["meta"]["version"]),
+            "short_sanctions": list(pen["short_sanctions"]),
+            "short_months": int(pen["short_period_months"]),
+            "standard_months": int(pen["standard_period_months"]),
+            "low_fine_max_yuan": dict(pen["low_fine_max_yuan"]),
+            "serious_auto_removal_months": int(ser["auto_removal_months"]),
+            "report_due": (int(ar["season_end_month"]), int(ar["season_end_day"])),
+        }
+    except KeyError as exc:
+        raise rules.RulesError(f"core/rules/publicity.toml: expected the key {exc.args[0]!r}") from None
+
+
+def section(kind: str) -> dict[str, Any]:
+    """The rules section of a repair kind (or a section name such as ``"application"``)."""
+    name = SECTION.get(kind, kind)
+    try:
+        return table()[name]
+    except KeyError:
+        raise rules.RulesError(f"core/rules/repair.toml: expected a [{name}] table for {kind!r}") from None
+
+
+def deadline(kind: str, step: str) -> tuple[int, str] | None:
+    """``(working days, state the count starts from)`` for a step of a kind, or None when the step has none."""
+    entry = section(kind).get("deadlines", {}).get(step)
+    if entry is None:
+        return None
+    return int(entry["workdays"]), str(entry["from"])
+
+
+def label(group: str, code: str) -> dict[str, str]:
+    """``{"code", "zh", "en"}`` for a state, step, kind, condition or document code."""
+    entry = table()["labels"][group].get(code)
+    if entry is None:
+        return {"code": code, "zh": code, "en": code}
+    return {"code": code, "zh": entry["zh"], "en": entry["en"]}
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's end (2024-02-29 + 12 -> 2025-02-28)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

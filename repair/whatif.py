@@ -1,0 +1,86 @@
+"""What-if: the tier an entity would get from the champion model if its currently eligible records were repaired."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from core import tiers
+from core.errors import NotFound, UserError
+from core.settings import Settings
+from repair import eligibility, rules
+
+WHATIF_CASE = "what-if"
+
+
+def whatif(settings: Settings, uscc: str, *, as_of: date | None = None, record_ids: list[str] | None = None,
+           model: Any = None) -> dict[str, Any]:
+    """Score ``uscc`` at ``as_of`` as things stand and as if its eligible records were repaired that day.
+
+    Nothing is written: the hypothetical repairs live in a temporary table that shadows the warehouse
+    `repairs` table on this connection only, and the feature snapshot is computed without being stored.
+
+    Args:
+        uscc: the entity; as_of: the day (default today).
+        record_ids: repair only these records (default: every record eligible now).
+        model: a loaded ScoringModel (default: the champion, from the registry or its local export).
+
+    Returns:
+        ``{"uscc", "as_of", "model_version", "repaired": [records], "current": {probability, tier, reasons},
+        "projected": {...}, "tier_change"}``.
+    """
+    from features import snapshot as fsnap
+    from features.warehouse import connect
+
+    as_of = as_of or date.today()
+    compute = getattr(fsnap, "_compute", None)
+    if compute is None:  # pragma: no cover - guards against a change of the features package
+        raise UserError("what-if is not available: features.snapshot offers no way to compute a snapshot "
+                        "without storing it")
+    if model is None:
+        from serving.models import load_champion
+
+        model = load_champion(settings, export=False).model
+    con = connect(settings)
+    try:
+        checks = eligibility.evaluate(con, uscc, as_of=as_of)
+        chosen = [c for c in checks if c.eligible_now and (record_ids is None or c.record_id in record_ids)]
+        if record_ids is not None:
+            unknown = sorted(set(record_ids) - {c.record_id for c in chosen})
+            if unknown:
+                raise UserError(f"record_ids: not eligible for repair on {as_of}: {', '.join(unknown)}")
+        try:
+            from features import opinions
+
+            opinions.ensure_scores(con)
+        except ImportError:  # pragma: no cover - optional feature module
+            pass
+        current = _score(con, compute, fsnap, model, uscc, as_of, [])
+        projected = _score(con, compute, fsnap, model, uscc, as_of, chosen) if chosen else current
+    finally:
+        con.close()
+    return {
+        "uscc": uscc, "as_of": as_of, "model_version": str(model.version), "rules_versions": rules.versions(),
+        "repaired": [{"kind": c.kind, "record_kind": c.record_kind, "record_id": c.record_id} for c in chosen],
+        "current": current, "projected": projected,
+        "tier_change": f"{current['tier']['code']} → {projected['tier']['code']}",
+    }
+
+
+def _score(con, compute, fsnap, model, uscc: str, as_of: date, repaired: list) -> dict[str, Any]:
+    con.execute("CREATE OR REPLACE TEMP TABLE repairs AS SELECT * FROM main.repairs")
+    try:
+        for c in repaired:
+            con.execute("INSERT INTO temp.repairs (record_kind, record_id, uscc, repaired_date, known_date, case_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", [c.record_kind, c.record_id, uscc, as_of, as_of, WHATIF_CASE])
+        compute(con, as_of)
+        frame = fsnap._frame(con, "SELECT * FROM _snapshot WHERE uscc = ?", [uscc])
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.repairs")
+    if frame.empty:
+        raise NotFound(f"uscc: {uscc} is not an active entity on {as_of}")
+    row = model.score(frame).iloc[0]
+    code = str(row["tier"])
+    tier = tiers.label(code)
+    return {"probability": float(row["probability"]), "tier": {"code": code, "zh": tier.zh, "en": tier.en},
+            "reasons": list(row["reasons"])}
