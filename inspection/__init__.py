@@ -1,0 +1,1 @@
+"""Tier-differentiated double-random inspection: policy, registries, draw, assignment, results, evaluation."""
