@@ -6,7 +6,9 @@ from these declarations. Feature modules append their declarations to ``FEATURES
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from functools import cache
 
 FEATURE_SET = "enterprise_features_v1"
 
@@ -45,3 +47,44 @@ class Feature:
             raise ValueError(f"feature {self.name}: direction must be -1, 0 or 1, got {self.direction}")
         if self.kind not in ("numeric", "categorical"):
             raise ValueError(f"feature {self.name}: kind must be numeric or categorical")
+
+
+# dimension code -> module holding its declarations (``FEATURES``) and its SQL file name (``SQL``)
+DIMENSION_MODULES: dict[str, str] = {
+    "attributes": "features.attributes",
+    "registration": "features.registration",
+    "annual_report": "features.annual_report",
+    "compliance": "features.compliance",
+    "opinion": "features.opinion",
+    "affiliates": "features.affiliates",
+    "operations": "features.operations",
+}
+
+
+def all_features() -> tuple[Feature, ...]:
+    """Every feature of the feature set, in dimension order then declaration order."""
+    return _all_features()
+
+
+@cache
+def _all_features() -> tuple[Feature, ...]:
+    out: list[Feature] = []
+    for dimension, module_name in DIMENSION_MODULES.items():
+        module = importlib.import_module(module_name)
+        for f in module.FEATURES:
+            if f.dimension != dimension:
+                raise ValueError(f"feature {f.name} is declared in {module_name} but says dimension {f.dimension!r}")
+            out.append(f)
+    names = [f.name for f in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"expected unique feature names, got duplicates {dupes}")
+    return tuple(out)
+
+
+def feature(name: str) -> Feature:
+    """The declaration of one feature by name."""
+    for f in all_features():
+        if f.name == name:
+            return f
+    raise KeyError(f"no feature named {name!r} in {FEATURE_SET}")

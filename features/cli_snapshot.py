@@ -1,0 +1,60 @@
+"""CLI: `credit-risk features` (feature snapshot) and `credit-risk opinions train|classify`."""
+
+from __future__ import annotations
+
+from core.cli import Outcome, iso_date
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("features", parents=[common], help="build a point-in-time feature snapshot into the warehouse")
+    p.add_argument("--as-of", type=iso_date, required=True, help="snapshot date YYYY-MM-DD (records known before it)")
+    p.add_argument("--export", help="also write the snapshot to this Parquet file")
+    p.set_defaults(handler=_features)
+
+    o = sub.add_parser("opinions", help="train or apply the negative-opinion text classifier")
+    osub = o.add_subparsers(dest="opinions_command", metavar="ACTION", required=True)
+    t = osub.add_parser("train", parents=[common], help="train on labelled items; prints held-out precision/recall/F1")
+    t.add_argument("--table", required=True, help="Parquet file of labelled items")
+    t.add_argument("--text-col", required=True, help="column with the text")
+    t.add_argument("--label-col", required=True, help="label column: negative / 1 / true mean negative")
+    t.add_argument("--split-col", help="column marking held-out rows (test, holdout, valid, true, 1)")
+    t.add_argument("--seed", type=int, help="random seed (default from core/rules/features.toml)")
+    t.set_defaults(handler=_train)
+    c = osub.add_parser("classify", parents=[common], help="add negative_probability with the last trained model")
+    c.add_argument("--table", required=True, help="Parquet file of items")
+    c.add_argument("--text-col", required=True, help="column with the text")
+    c.add_argument("--out", required=True, help="Parquet file to write")
+    c.set_defaults(handler=_classify)
+
+
+def _features(args, settings) -> Outcome:
+    from features.snapshot import run
+
+    data = run(settings, as_of=args.as_of, export=args.export)
+    lines = [f"snapshot {data['snapshot_id']}",
+             f"  as of {data['as_of']}: {data['entities']} entities × {data['features']} features "
+             f"({data['feature_set']}, {data['build_seconds']:.1f} s)",
+             f"  opinion model: {data['opinion_model'] or 'none (vendor sentiment only)'}"]
+    if data.get("export"):
+        lines.append(f"  exported to {data['export']}")
+    return Outcome(data=data, lines=lines)
+
+
+def _train(args, settings) -> Outcome:
+    from features.opinions import train_table
+
+    data = train_table(settings, table=args.table, text_col=args.text_col, label_col=args.label_col,
+                       split_col=args.split_col, seed=args.seed)
+    lines = [f"opinion classifier {data['model_id']} (seed {data['seed']}) saved to {data['path']}",
+             f"  held-out ({data['n_test']} items): precision {data['precision']:.3f}  recall {data['recall']:.3f}  "
+             f"F1 {data['f1']:.3f}"]
+    return Outcome(data=data, lines=lines)
+
+
+def _classify(args, settings) -> Outcome:
+    from features.opinions import classify_table
+
+    data = classify_table(settings, table=args.table, text_col=args.text_col, out=args.out)
+    lines = [f"classified {data['rows']} items with {data['model_id']}: {data['negative']} negative",
+             f"  written to {data['out']}"]
+    return Outcome(data=data, lines=lines)

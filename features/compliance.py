@@ -1,0 +1,39 @@
+"""Compliance features (合规信息), computed by sql/compliance.sql over records still in effect."""
+
+from features.catalog import Feature
+
+SQL = "compliance.sql"
+_D = "compliance"
+
+FEATURES = (
+    Feature("penalty_in_effect_count", _D, "penalties,repairs", "effect period", "count", 1,
+            "公示期内行政处罚数", "penalties still in their publicity period and not repaired"),
+    Feature("penalty_count_365d", _D, "penalties,repairs", "365d", "count", 1,
+            "近一年行政处罚数（公示期内）", "penalties decided in the last 365 days and still in effect"),
+    Feature("penalty_ordinary_count_in_effect", _D, "penalties,repairs", "effect period", "count", 1,
+            "公示期内一般程序处罚数", "ordinary-procedure penalties in effect"),
+    Feature("penalty_serious_count_in_effect", _D, "penalties,repairs", "effect period", "count", 1,
+            "公示期内情节严重处罚数", "penalties of serious severity in effect"),
+    Feature("penalty_fine_yuan_in_effect", _D, "penalties,repairs", "effect period", "yuan", 1,
+            "公示期内罚没金额合计", "fines and confiscations of penalties in effect"),
+    Feature("penalty_domain_count_in_effect", _D, "penalties,repairs", "effect period", "count", 1,
+            "公示期内处罚涉及领域数", "distinct violation domains among penalties in effect"),
+    Feature("penalty_days_since_last", _D, "penalties,repairs", "effect period", "days", -1,
+            "距最近一次（公示期内）处罚天数", "days since the latest penalty in effect; empty when none"),
+    Feature("abnormal_list_current_flag", _D, "abnormal_list,repairs", "as_of", "flag", 1,
+            "列入经营异常名录", "on the abnormal operation list at as_of"),
+    Feature("abnormal_list_unreachable_flag", _D, "abnormal_list,repairs", "as_of", "flag", 1,
+            "因通过登记住所无法联系被列入异常名录", "listed abnormal for being unreachable at the registered address"),
+    Feature("abnormal_list_days_listed", _D, "abnormal_list,repairs", "as_of", "days", 1,
+            "当前异常名录列入天数", "days on the abnormal list (current listing); 0 when not listed"),
+    Feature("serious_list_current_flag", _D, "serious_list,repairs", "as_of", "flag", 1,
+            "列入严重违法失信名单", "on the serious illegal and dishonest list at as_of"),
+    Feature("inspection_count_730d", _D, "inspections", "730d", "count", 0,
+            "近两年被检查次数", "inspections in the last 730 days"),
+    Feature("inspection_issue_count_730d", _D, "inspections", "730d", "count", 1,
+            "近两年检查发现问题次数", "inspections in the last 730 days that found an issue"),
+    Feature("inspection_case_opened_count_730d", _D, "inspections", "730d", "count", 1,
+            "近两年检查立案次数", "inspections in the last 730 days that opened a case"),
+    Feature("inspection_not_found_count_730d", _D, "inspections", "730d", "count", 1,
+            "近两年检查中住所无法找到次数", "inspections in the last 730 days that could not find the entity"),
+)

@@ -1,0 +1,242 @@
+"""Chinese negative-opinion classifier (char n-gram TF-IDF + logistic regression): train, evaluate, classify."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import rules
+from core.errors import UserError
+
+MODEL_FILE = "classifier.joblib"
+META_FILE = "classifier.json"
+SCORES_TABLE = "opinion_scores"
+HOLDOUT_VALUES = {"test", "holdout", "valid", "validation", "eval", "true", "1"}
+NEGATIVE_VALUES = {"negative", "neg", "1", "true", "yes", "负面"}
+MIN_LABELLED = 20  # fewer labelled items (or fewer than 5 of a class) make no usable default model
+
+
+@dataclass
+class OpinionClassifier:
+    """A fitted text pipeline and what it was trained on: ``metrics`` are on held-out items."""
+
+    pipeline: Any = field(repr=False)
+    model_id: str
+    seed: int
+    metrics: dict[str, Any]
+    trained_at: str
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """Probability that each text is negative / risk-relevant."""
+        clean = pd.Series(list(texts), dtype=object).fillna("").astype(str).tolist()
+        return self.pipeline.predict_proba(clean)[:, 1]
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model and its metadata (metrics, seed, source) to ``folder``."""
+        import joblib
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.pipeline, folder / MODEL_FILE)
+        meta = {"model_id": self.model_id, "seed": self.seed, "metrics": self.metrics,
+                "trained_at": self.trained_at, "source": self.source}
+        (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> OpinionClassifier:
+        import joblib
+
+        folder = Path(folder)
+        if not (folder / MODEL_FILE).is_file():
+            raise UserError(f"expected an opinion classifier in {folder}, found none (run `credit-risk opinions train`)")
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        return cls(joblib.load(folder / MODEL_FILE), meta["model_id"], int(meta["seed"]), meta["metrics"],
+                   meta["trained_at"], meta.get("source", {}))
+
+
+def negative_labels(values: pd.Series) -> np.ndarray:
+    """Labels as booleans: True for negative (``negative``, 1, true, 负面), False for anything else given."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.fillna(0).astype(float).to_numpy() > 0
+    return values.astype(str).str.strip().str.lower().isin(NEGATIVE_VALUES).to_numpy()
+
+
+def _pipeline(seed: int):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=200_000),
+        LogisticRegression(C=4.0, max_iter=2000, random_state=seed),
+    )
+
+
+def train(frame: pd.DataFrame, *, text_col: str, label_col: str, split_col: str | None = None,
+          seed: int | None = None, holdout_share: float | None = None,
+          source: dict[str, Any] | None = None) -> OpinionClassifier:
+    """Fit on the training items and measure precision, recall and F1 on the held-out ones.
+
+    Args:
+        frame: labelled items.
+        text_col: the Chinese text (title and body joined, for instance).
+        label_col: negative / risk-relevant label (``negative`` or 1/true mean negative).
+        split_col: optional column marking held-out rows (test/holdout/valid/true/1); else a stratified
+            random share ``holdout_share`` is held out with ``seed``.
+
+    Returns:
+        The fitted :class:`OpinionClassifier` (fitted on the training part only; its metrics are held-out).
+    """
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    cfg = rules.load("features")["opinion"]
+    seed = int(cfg["classifier_seed"] if seed is None else seed)
+    holdout_share = float(cfg["holdout_share"] if holdout_share is None else holdout_share)
+    for col in (text_col, label_col, split_col):
+        if col and col not in frame.columns:
+            raise UserError(f"expected a column {col!r}, got columns {list(frame.columns)}")
+    rows = frame[frame[label_col].notna()]
+    texts = rows[text_col].fillna("").astype(str).to_numpy()
+    y = negative_labels(rows[label_col])
+    if len(rows) < MIN_LABELLED or y.sum() < 5 or (~y).sum() < 5:
+        raise UserError(f"expected at least {MIN_LABELLED} labelled items with 5 of each class, got "
+                        f"{len(rows)} items ({int(y.sum())} negative)")
+    if split_col:
+        test = rows[split_col].astype(str).str.strip().str.lower().isin(HOLDOUT_VALUES).to_numpy()
+        if test.all() or not test.any():
+            raise UserError(f"expected {split_col!r} to mark some but not all rows as held out "
+                            f"(values {sorted(HOLDOUT_VALUES)}), got {int(test.sum())} of {len(test)}")
+        idx_train, idx_test = np.flatnonzero(~test), np.flatnonzero(test)
+    else:
+        idx_train, idx_test = train_test_split(np.arange(len(rows)), test_size=holdout_share,
+                                               random_state=seed, stratify=y)
+    pipe = _pipeline(seed).fit(texts[idx_train], y[idx_train])
+    prob = pipe.predict_proba(texts[idx_test])[:, 1]
+    threshold = float(rules.load("features")["opinion"]["negative_threshold"])
+    pred, truth = prob >= threshold, y[idx_test]
+    metrics = {
+        "precision": round(float(precision_score(truth, pred, zero_division=0)), 4),
+        "recall": round(float(recall_score(truth, pred, zero_division=0)), 4),
+        "f1": round(float(f1_score(truth, pred, zero_division=0)), 4),
+        "roc_auc": round(float(roc_auc_score(truth, prob)), 4) if 0 < truth.sum() < len(truth) else None,
+        "threshold": threshold, "n_train": int(len(idx_train)), "n_test": int(len(idx_test)),
+        "negative_share_test": round(float(truth.mean()), 4),
+    }
+    digest = hashlib.sha256()
+    digest.update(str(seed).encode())
+    for t, label in zip(texts[idx_train], y[idx_train], strict=True):
+        digest.update(f"{int(label)}\t{t}\n".encode())
+    model_id = "opn-" + digest.hexdigest()[:12]
+    return OpinionClassifier(pipe, model_id, seed, metrics, datetime.now(UTC).isoformat(timespec="seconds"),
+                             source or {})
+
+
+def model_dir(settings) -> Path:
+    """Where the home keeps the current opinion classifier."""
+    return settings.home / "opinions"
+
+
+def train_table(settings, *, table: str | Path, text_col: str, label_col: str, split_col: str | None = None,
+                seed: int | None = None) -> dict[str, Any]:
+    """Train on a labelled Parquet table and make the result the home's current classifier."""
+    frame = _read_table(table)
+    clf = train(frame, text_col=text_col, label_col=label_col, split_col=split_col, seed=seed,
+                source={"kind": "table", "path": str(Path(table).resolve()), "rows": int(len(frame)),
+                        "text_col": text_col, "label_col": label_col, "split_col": split_col})
+    clf.save(model_dir(settings))
+    return {"model_id": clf.model_id, "seed": clf.seed, **clf.metrics, "path": str(model_dir(settings))}
+
+
+def classify_table(settings, *, table: str | Path, text_col: str, out: str | Path) -> dict[str, Any]:
+    """Add ``negative_probability`` to a Parquet table with the home's current classifier."""
+    clf = OpinionClassifier.load(model_dir(settings))
+    frame = _read_table(table)
+    if text_col not in frame.columns:
+        raise UserError(f"expected a column {text_col!r}, got columns {list(frame.columns)}")
+    frame["negative_probability"] = clf.predict_proba(frame[text_col])
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    threshold = float(clf.metrics.get("threshold", 0.5))
+    return {"model_id": clf.model_id, "rows": int(len(frame)), "out": str(out.resolve()),
+            "negative": int((frame["negative_probability"] >= threshold).sum())}
+
+
+def _read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"expected a Parquet table, got {path} which does not exist")
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for non-Parquet input
+        raise UserError(f"expected a Parquet table at {path}, could not read it: {exc}") from None
+
+
+def labelled_items(con) -> pd.DataFrame:
+    """Warehouse opinion items with a vendor sentiment: the default labelled set."""
+    return con.execute(
+        "SELECT opinion_id, COALESCE(title, '') || ' ' || COALESCE(text, '') AS content, "
+        "vendor_sentiment FROM opinions WHERE vendor_sentiment IS NOT NULL ORDER BY opinion_id").df()
+
+
+def default_from_warehouse(con, *, seed: int | None = None) -> OpinionClassifier | None:
+    """Train the default classifier on the vendor-labelled items; None when there are too few."""
+    items = labelled_items(con)
+    y = negative_labels(items["vendor_sentiment"]) if len(items) else np.array([], dtype=bool)
+    if len(items) < MIN_LABELLED or y.sum() < 5 or (~y).sum() < 5:
+        return None
+    return train(items, text_col="content", label_col="vendor_sentiment", seed=seed,
+                 source={"kind": "warehouse", "table": "opinions", "rows": int(len(items)),
+                         "label": "vendor_sentiment == negative"})
+
+
+def current(settings, con) -> OpinionClassifier | None:
+    """The home's classifier (last `opinions train`), else the default trained now from the warehouse and kept."""
+    folder = model_dir(settings)
+    if (folder / MODEL_FILE).is_file():
+        return OpinionClassifier.load(folder)
+    clf = default_from_warehouse(con)
+    if clf is not None:
+        clf.save(folder)
+    return clf
+
+
+def ensure_scores(con, *, classifier: OpinionClassifier | None = None) -> int:
+    """Score warehouse items without vendor sentiment that have no score yet; return how many were scored.
+
+    With a ``classifier``, scores made by another model are replaced. Without one, unscored items are
+    scored by the default model (vendor-labelled items); existing scores are kept, so a snapshot's
+    opinion features do not move when later items arrive.
+    """
+    con.execute(f"CREATE TABLE IF NOT EXISTS {SCORES_TABLE} "
+                "(opinion_id VARCHAR, negative_probability DOUBLE, model_id VARCHAR)")
+    if classifier is not None:
+        con.execute(f"DELETE FROM {SCORES_TABLE} WHERE model_id <> ?", [classifier.model_id])
+    todo = con.execute(
+        "SELECT o.opinion_id, COALESCE(o.title, '') || ' ' || COALESCE(o.text, '') AS content FROM opinions o "
+        f"WHERE o.vendor_sentiment IS NULL AND NOT EXISTS (SELECT 1 FROM {SCORES_TABLE} s "
+        "WHERE s.opinion_id = o.opinion_id) ORDER BY o.opinion_id").df()
+    if todo.empty:
+        return 0
+    clf = classifier or default_from_warehouse(con)
+    if clf is None:
+        return 0
+    scores = pd.DataFrame({"opinion_id": todo["opinion_id"].astype(object),
+                           "negative_probability": clf.predict_proba(todo["content"]),
+                           "model_id": clf.model_id})
+    con.register("_new_scores", scores)
+    try:
+        con.execute(f"INSERT INTO {SCORES_TABLE} SELECT opinion_id, negative_probability, model_id FROM _new_scores")
+    finally:
+        con.unregister("_new_scores")
+    return int(len(scores))

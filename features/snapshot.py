@@ -1,0 +1,397 @@
+"""Point-in-time feature snapshots: one row per active entity at an as-of date, built from the dimension SQL."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import importlib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core import progress, rules
+from core.errors import UserError
+from features import catalog
+from features.catalog import FEATURE_SET, Feature, all_features
+from features.sources import SANCTIONS, SOURCES
+
+SQL_DIR = Path(__file__).parent / "sql"
+DESCRIPTIVE = ("entity_type", "industry_code", "town_code", "size_band")
+FREQS = {"monthly": 1, "quarterly": 3}
+VALUES_TABLE = f"snapshot_{FEATURE_SET}"
+META_TABLE = "feature_snapshots"
+# Helper tables built before the dimension SQL, in order: (temp table, SQL file).
+_STAGES = (
+    ("_spine", "spine.sql"),
+    ("_reports_known", "reports_known.sql"),
+    ("_penalties_in_effect", "penalties_in_effect.sql"),
+    ("_list_status", "list_status.sql"),
+    ("_size_band", "size_band.sql"),
+)
+
+
+@dataclass
+class Snapshot:
+    """A feature snapshot: ``frame`` holds uscc, as_of, the descriptive columns and one column per feature."""
+
+    snapshot_id: str
+    as_of: date
+    frame: pd.DataFrame
+    feature_set: str = FEATURE_SET
+    data_fingerprint: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def entities(self) -> int:
+        return int(len(self.frame))
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in all_features()]
+
+
+class Sql(str):
+    """A SQL fragment inserted verbatim by :func:`render` (values of other types become literals)."""
+
+
+def render(sql: str, params: dict[str, Any]) -> str:
+    """Replace ``:name`` placeholders by SQL literals (dates, numbers, strings, lists) or :class:`Sql` fragments."""
+
+    def literal(value: Any) -> str:
+        if isinstance(value, Sql):
+            return str(value)
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, date):
+            return f"DATE '{value.isoformat()}'"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(literal(v) for v in value)
+        raise TypeError(f"cannot render {type(value).__name__} as a SQL literal")
+
+    def sub(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise KeyError(f"SQL placeholder :{name} has no value (expected one of {sorted(params)})")
+        return literal(params[name])
+
+    return re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", sub, sql)
+
+
+def sql_text(name: str) -> str:
+    """The text of one SQL definition under features/sql/."""
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _minus_months(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def publicity_rules() -> dict[str, Any]:
+    """Penalty publicity periods, the serious-list automatic removal and the annual-report deadline,
+    from ``core/rules/publicity.toml`` (市场监督管理行政处罚信息公示规定 and related rules)."""
+    table = rules.load("publicity")
+    try:
+        pen, ser, ar = table["penalty"], table["serious_list"], table["annual_report"]
+        return {
+            "version": str(table["meta"]["version"]),
+            "short_sanctions": list(pen["short_sanctions"]),
+            "short_months": int(pen["short_period_months"]),
+            "standard_months": int(pen["standard_period_months"]),
+            "low_fine_max_yuan": dict(pen["low_fine_max_yuan"]),
+            "serious_auto_removal_months": int(ser["auto_removal_months"]),
+            "report_due": (int(ar["season_end_month"]), int(ar["season_end_day"])),
+        }
+    except KeyError as exc:
+        raise rules.RulesError(
+            f"core/rules/publicity.toml: expected the key {exc.args[0]!r} ([penalty] short_sanctions, "
+            "short_period_months, standard_period_months, low_fine_max_yuan; [serious_list] auto_removal_months; "
+            "[annual_report] season_end_month, season_end_day)") from None
+
+
+def due_date(year: int) -> date:
+    """The deadline of the annual report for ``year``: the end of the filing season in ``year + 1``."""
+    month, day = publicity_rules()["report_due"]
+    return date(year + 1, month, day)
+
+
+def params(as_of: date) -> dict[str, Any]:
+    """Every placeholder value of the feature SQL at ``as_of``, from the rules tables."""
+    cfg = rules.load("features")
+    pub = publicity_rules()
+    out: dict[str, Any] = {"as_of": as_of}
+    for tag, days in cfg["windows"].items():
+        out[f"start_{tag}"] = as_of - timedelta(days=int(days))
+    last_due = as_of.year - 1 if due_date(as_of.year - 1) < as_of else as_of.year - 2
+    out["last_due_year"] = last_due
+    out["first_due_year"] = last_due - int(cfg["annual_report"]["lookback_years"]) + 1
+    out["last_due_date"] = due_date(last_due)
+    out["negative_threshold"] = float(cfg["opinion"]["negative_threshold"])
+    out["person_group_cap"] = int(cfg["affiliates"]["person_group_cap"])
+    light = set(pub["short_sanctions"]) | {"fine"}
+    heavy = [s for s in SANCTIONS if s not in light]
+    out["light_sanctions_only"] = Sql("NOT (" + " OR ".join(
+        f"(';' || p.sanctions || ';') LIKE '%;{s};%'" for s in heavy) + ")")
+    caps = {k: float(v) for k, v in pub["low_fine_max_yuan"].items()}
+    default = caps.pop("default", 0.0)
+    out["low_fine_max_yuan"] = Sql("CASE " + " ".join(
+        f"WHEN e.entity_type = '{t}' THEN {v!r}" for t, v in sorted(caps.items())) + f" ELSE {default!r} END")
+    out["short_publicity_cutoff"] = _minus_months(as_of, pub["short_months"])
+    out["standard_publicity_cutoff"] = _minus_months(as_of, pub["standard_months"])
+    out["serious_auto_removal_cutoff"] = _minus_months(as_of, pub["serious_auto_removal_months"])
+    band = cfg["size_band"]
+    for k, v in band["employees_min"].items():
+        out[f"employees_min_{k}"] = int(v)
+    for k, v in band["capital_min_yuan"].items():
+        out[f"capital_min_{k}"] = float(v)
+    return out
+
+
+def rules_versions() -> dict[str, str]:
+    return {"features": rules.version("features"), "publicity": publicity_rules()["version"]}
+
+
+def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A hash of every source table, the repairs, the opinion scores and the rules versions."""
+    _quiet(con)
+    parts = []
+    tables = [*SOURCES, "repairs"]
+    if _has_table(con, "opinion_scores"):
+        tables.append("opinion_scores")
+    sql = " UNION ALL ".join(f"SELECT '{name}', COUNT(*), COALESCE(SUM(HASH(t)), 0) FROM \"{name}\" t"
+                             for name in tables)
+    for name, n, h in sorted(con.execute(sql).fetchall()):
+        parts.append(f"{name}:{n}:{h}")
+    parts.append(json.dumps(rules_versions(), sort_keys=True))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def snapshot_id_for(as_of: date, fingerprint: str) -> str:
+    """Deterministic id from the feature set version, as_of and the data fingerprint."""
+    digest = hashlib.sha256(f"{FEATURE_SET}|{as_of.isoformat()}|{fingerprint}".encode()).hexdigest()[:16]
+    return f"snap-{as_of.isoformat()}-{digest}"
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> None:
+    """No DuckDB progress bar on stdout (it would corrupt ``--json`` output); progress goes via core.progress."""
+    con.execute("SET enable_progress_bar = false")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
+    p = params(as_of)
+    years = ", ".join(f"({y}, DATE '{due_date(y).isoformat()}')"
+                      for y in range(p["first_due_year"], p["last_due_year"] + 1))
+    con.execute("CREATE OR REPLACE TEMP TABLE _report_deadlines (year BIGINT, due_date DATE)")
+    con.execute(f"INSERT INTO _report_deadlines VALUES {years}")
+    if _has_table(con, "opinion_scores"):
+        con.execute("CREATE OR REPLACE TEMP VIEW _opinion_scores AS "
+                    "SELECT opinion_id, negative_probability FROM opinion_scores")
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW _opinion_scores AS "
+                    "SELECT CAST(NULL AS VARCHAR) AS opinion_id, CAST(NULL AS DOUBLE) AS negative_probability "
+                    "WHERE FALSE")
+    for table, file in _STAGES:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
+    return p
+
+
+def _select_list(features: tuple[Feature, ...]) -> str:
+    cols = ["s.uscc", "CAST(:as_of AS DATE) AS as_of", "s.entity_type", "s.industry_code", "s.town_code",
+            "sb.size_band"]
+    for f in features:
+        typ = "VARCHAR" if f.kind == "categorical" else "DOUBLE"
+        cols.append(f"CAST(d_{f.dimension}.{f.name} AS {typ}) AS {f.name}")
+    return ",\n       ".join(cols)
+
+
+def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Build the temp table ``_snapshot`` for ``as_of``."""
+    p = _prepare(con, as_of)
+    features = all_features()
+    joins = []
+    for dimension, module_name in catalog.DIMENSION_MODULES.items():
+        module = importlib.import_module(module_name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _d_{dimension} AS {render(sql_text(module.SQL), p)}")
+        joins.append(f"LEFT JOIN _d_{dimension} d_{dimension} ON d_{dimension}.uscc = s.uscc")
+    sql = (f"SELECT {_select_list(features)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
+           + "\n".join(joins))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _snapshot AS {render(sql, p)}")
+
+
+def _values_ddl() -> str:
+    cols = ['"snapshot_id" VARCHAR', '"uscc" VARCHAR', '"as_of" DATE'] + [f'"{c}" VARCHAR' for c in DESCRIPTIVE]
+    cols += [f'"{f.name}" {"VARCHAR" if f.kind == "categorical" else "DOUBLE"}' for f in all_features()]
+    return ", ".join(cols)
+
+
+def _ensure_store(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (snapshot_id VARCHAR, feature_set VARCHAR, as_of DATE, "
+                "entities BIGINT, features BIGINT, data_fingerprint VARCHAR, rules_versions VARCHAR, "
+                "built_at TIMESTAMP, build_seconds DOUBLE)")
+    if _has_table(con, VALUES_TABLE):
+        have = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [VALUES_TABLE]).fetchall()]
+        want = ["snapshot_id", "uscc", "as_of", *DESCRIPTIVE, *(f.name for f in all_features())]
+        if have != want:  # the declarations changed without a new FEATURE_SET: stored rows are stale
+            progress.say(f"feature columns of {FEATURE_SET} changed: dropping stored snapshots of it")
+            con.execute(f"DROP TABLE {VALUES_TABLE}")
+            con.execute(f"DELETE FROM {META_TABLE} WHERE feature_set = ?", [FEATURE_SET])
+    con.execute(f"CREATE TABLE IF NOT EXISTS {VALUES_TABLE} ({_values_ddl()})")
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Fetch a snapshot as a DataFrame sorted by uscc, with string columns other than uscc as categories."""
+    import pyarrow.compute as pc
+
+    table = con.sql(sql, params=params or None).to_arrow_table()
+    table = table.take(pc.sort_indices(table, sort_keys=[("uscc", "ascending")]))
+    cats = [*DESCRIPTIVE, *(f.name for f in all_features() if f.kind == "categorical")]
+    for name in cats:
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.dictionary_encode(table.column(name)))
+    return table.to_pandas(date_as_object=False)
+
+
+def build_snapshot(con: duckdb.DuckDBPyConnection, *, as_of: date, classifier=None,
+                   fingerprint: str | None = None) -> Snapshot:
+    """Build the feature snapshot at ``as_of`` and store it in the warehouse.
+
+    Args:
+        con: warehouse connection (features.warehouse.connect).
+        as_of: the snapshot sees records known strictly before this date, still in effect at it.
+        classifier: opinion classifier for items without vendor sentiment (features.opinions); when None,
+            items not yet scored are scored with a default model trained from the vendor-labelled items.
+        fingerprint: the data fingerprint when the caller already computed it (spines).
+
+    Returns:
+        The :class:`Snapshot` (also stored in ``feature_snapshots`` and ``snapshot_<feature set>``).
+    """
+    from features import opinions
+
+    if not isinstance(as_of, date):
+        raise UserError(f"expected as_of as a date, got {type(as_of).__name__}")
+    start = time.perf_counter()
+    _quiet(con)
+    opinions.ensure_scores(con, classifier=classifier)
+    fp = fingerprint or data_fingerprint(con)
+    sid = snapshot_id_for(as_of, fp)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _compute(con, as_of)
+        _ensure_store(con)
+        con.execute(f"DELETE FROM {VALUES_TABLE} WHERE snapshot_id = ?", [sid])
+        con.execute(f"DELETE FROM {META_TABLE} WHERE snapshot_id = ?", [sid])
+        con.execute(f"INSERT INTO {VALUES_TABLE} SELECT ? AS snapshot_id, * FROM _snapshot", [sid])
+        frame = _frame(con, "SELECT * FROM _snapshot")
+        seconds = time.perf_counter() - start
+        info = {"rules_versions": rules_versions(), "build_seconds": round(seconds, 3)}
+        con.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
+                    [sid, FEATURE_SET, as_of, len(frame), len(all_features()), fp,
+                     json.dumps(info["rules_versions"], sort_keys=True), seconds])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return Snapshot(sid, as_of, frame, FEATURE_SET, fp, info)
+
+
+def load_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> Snapshot:
+    """A stored snapshot by id."""
+    _quiet(con)
+    if not _has_table(con, META_TABLE):
+        raise UserError(f"no snapshot {snapshot_id!r}: no snapshots built yet (run `credit-risk features`)")
+    rows = con.execute(f"SELECT as_of, feature_set, data_fingerprint, rules_versions, build_seconds "
+                       f"FROM {META_TABLE} WHERE snapshot_id = ?", [snapshot_id]).fetchall()
+    row = rows[0] if rows else None  # fetchall: a pending fetchone() result blocks con.sql() in DuckDB 2
+    if row is None:
+        from core.errors import NotFound
+
+        raise NotFound(f"no snapshot {snapshot_id!r} in the warehouse")
+    as_of, feature_set, fp, versions, seconds = row
+    if feature_set != FEATURE_SET:
+        raise UserError(f"snapshot {snapshot_id} has feature set {feature_set}, expected {FEATURE_SET}")
+    frame = _frame(con, f"SELECT * EXCLUDE (snapshot_id) FROM {VALUES_TABLE} WHERE snapshot_id = ?", [snapshot_id])
+    info = {"rules_versions": json.loads(versions or "{}"), "build_seconds": seconds}
+    return Snapshot(snapshot_id, as_of, frame, feature_set, fp, info)
+
+
+def spine_dates(start: date, end: date, freq: str = "quarterly") -> list[date]:
+    """First days of each month or quarter from ``start`` (rounded up) to ``end`` inclusive."""
+    if freq not in FREQS:
+        raise UserError(f"expected freq one of {sorted(FREQS)}, got {freq!r}")
+    if end < start:
+        raise UserError(f"expected start <= end, got {start} > {end}")
+    step = FREQS[freq]
+    month = start.month if start.day == 1 else start.month + 1
+    year = start.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    while (month - 1) % step:
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    out = []
+    day = date(year, month, 1)
+    while day <= end:
+        out.append(day)
+        total = day.year * 12 + day.month - 1 + step
+        day = date(total // 12, total % 12 + 1, 1)
+    return out
+
+
+def build_spine(con: duckdb.DuckDBPyConnection, *, start: date, end: date, freq: str = "quarterly",
+                classifier=None) -> list[Snapshot]:
+    """Snapshots at the first day of every month or quarter between ``start`` and ``end`` (training spines)."""
+    from features import opinions
+
+    dates = spine_dates(start, end, freq)
+    opinions.ensure_scores(con, classifier=classifier)
+    fp = data_fingerprint(con)
+    return [build_snapshot(con, as_of=d, classifier=classifier, fingerprint=fp)
+            for d in progress.track(dates, "snapshot", total=len(dates))]
+
+
+def run(settings, *, as_of: date, export: str | Path | None = None) -> dict[str, Any]:
+    """Build one snapshot in the home's warehouse with the home's opinion classifier; optionally export it."""
+    from features import opinions
+    from features.warehouse import connect
+
+    con = connect(settings)
+    try:
+        with progress.step("opinion classifier"):
+            classifier = opinions.current(settings, con)
+        with progress.step(f"feature snapshot at {as_of.isoformat()}"):
+            snap = build_snapshot(con, as_of=as_of, classifier=classifier)
+    finally:
+        con.close()
+    out: dict[str, Any] = {
+        "as_of": as_of.isoformat(), "snapshot_id": snap.snapshot_id, "entities": snap.entities,
+        "features": len(snap.feature_names), "feature_set": FEATURE_SET, "data_fingerprint": snap.data_fingerprint,
+        "rules_versions": snap.info["rules_versions"], "build_seconds": snap.info["build_seconds"],
+        "opinion_model": classifier.model_id if classifier is not None else None,
+        "opinion_model_metrics": classifier.metrics if classifier is not None else None,
+    }
+    if export:
+        path = Path(export)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        snap.frame.to_parquet(path, index=False)
+        out["export"] = str(path.resolve())
+    return out

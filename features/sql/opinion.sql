@@ -1,0 +1,48 @@
+-- Public opinion and complaints (舆情关联) at :as_of. An item counts only for the entity it is matched
+-- to (uscc set by the vendor or by an exact unique name match at ingest). Its negative probability is
+-- the vendor label when present (negative = 1, else 0), otherwise the classifier's (_opinion_scores).
+-- Reach weighs an item by LN(1 + reach). A complaint counts as upheld once handled before :as_of.
+WITH items AS (
+  SELECT o.uscc, o.published_date, COALESCE(o.reach, 0) AS reach,
+         CASE WHEN o.vendor_sentiment = 'negative' THEN 1.0
+              WHEN o.vendor_sentiment IS NOT NULL THEN 0.0
+              ELSE sc.negative_probability END AS p_negative
+  FROM opinions o
+  LEFT JOIN _opinion_scores sc ON sc.opinion_id = o.opinion_id
+  WHERE o.uscc IS NOT NULL AND o.published_date < :as_of AND o.known_date < :as_of
+    AND o.published_date >= :start_365d
+), op AS (
+  SELECT uscc,
+         COUNT(*) AS opinion_item_count_365d,
+         SUM(CASE WHEN p_negative >= :negative_threshold THEN 1 ELSE 0 END) AS opinion_negative_count_365d,
+         SUM(CASE WHEN p_negative >= :negative_threshold AND published_date >= :start_90d THEN 1 ELSE 0 END)
+           AS opinion_negative_count_90d,
+         SUM(CASE WHEN p_negative >= :negative_threshold THEN LN(1 + reach) ELSE 0 END)
+           AS opinion_negative_reach_weighted_365d
+  FROM items
+  GROUP BY uscc
+), co AS (
+  SELECT c.uscc,
+         SUM(CASE WHEN c.received_date >= :start_365d THEN 1 ELSE 0 END) AS complaint_count_365d,
+         SUM(CASE WHEN c.received_date >= :start_365d AND c.upheld AND c.handled_date < :as_of THEN 1 ELSE 0 END)
+           AS complaint_upheld_count_365d,
+         COUNT(*) AS complaint_count_730d,
+         SUM(CASE WHEN c.upheld AND c.handled_date < :as_of THEN 1 ELSE 0 END) AS upheld_730d,
+         SUM(CASE WHEN c.handled_date < :as_of THEN 1 ELSE 0 END) AS handled_730d
+  FROM complaints c
+  WHERE c.received_date < :as_of AND c.known_date < :as_of AND c.received_date >= :start_730d
+  GROUP BY c.uscc
+)
+SELECT s.uscc,
+       COALESCE(op.opinion_item_count_365d, 0) AS opinion_item_count_365d,
+       COALESCE(op.opinion_negative_count_365d, 0) AS opinion_negative_count_365d,
+       COALESCE(op.opinion_negative_count_90d, 0) AS opinion_negative_count_90d,
+       COALESCE(op.opinion_negative_reach_weighted_365d, 0) AS opinion_negative_reach_weighted_365d,
+       COALESCE(co.complaint_count_365d, 0) AS complaint_count_365d,
+       COALESCE(co.complaint_upheld_count_365d, 0) AS complaint_upheld_count_365d,
+       COALESCE(co.complaint_count_730d, 0) AS complaint_count_730d,
+       CASE WHEN co.handled_730d > 0 THEN CAST(co.upheld_730d AS DOUBLE) / co.handled_730d END
+         AS complaint_upheld_share_730d
+FROM _spine s
+LEFT JOIN op ON op.uscc = s.uscc
+LEFT JOIN co ON co.uscc = s.uscc
