@@ -1,0 +1,461 @@
+"""Generate the simulated district: the full history once, deterministically, then views of it by date.
+
+``generate`` writes the extracts known by ``until`` (default: the end of the frame) plus the hidden
+ground truth; ``emit_drop`` writes one month's drop (new rows, corrected rows, status changes) as
+the difference between the views at the end of that month and at the end of the month before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.errors import UserError
+from core.progress import say
+from features.sources import PENALTY_DOMAINS, SOURCES
+from synth import faults as flt
+from synth import records as rec
+from synth import report as rpt
+from synth.params import DAY, Frame, district, sigmoid
+from synth.population import EXIT_FORCED, Population, build
+from synth.world import simulate
+
+GENERATOR_VERSION = "synth-2026.1"
+CHUNK = 60_000
+FORMATS = {"licences": "csv", "complaints": "xlsx"}  # every other table is Parquet
+ARROW = {"str": pa.string(), "uscc": pa.string(), "enum": pa.string(), "list": pa.string(), "int": pa.int64(),
+         "float": pa.float64(), "money": pa.float64(), "date": pa.date32(), "bool": pa.bool_()}
+# lifecycle columns: (date column, columns blanked while that date is after the view date, reset values)
+LIFECYCLE = {
+    "entities": ("status_date", ["status_date"], {"status": "active"}),
+    "licences": ("status_date", ["status_date"], {"status": "valid"}),
+    "abnormal_list": ("removed_date", ["removed_date", "removal_reason"], {}),
+    "serious_list": ("removed_date", ["removed_date", "removal_reason"], {}),
+    "complaints": ("handled_date", ["handled_date", "upheld"], {}),
+    "penalties": ("fine_paid_date", ["fine_paid_date"], {}),
+    "relations": ("end_date", ["end_date"], {}),
+    "annual_reports": ("filed_date", ["filed_date", "employees", "social_insurance_staff", "revenue", "assets",
+                                      "liabilities", "tax", "profit"], {}),
+}
+
+
+@dataclass
+class History:
+    """The whole simulated history with internal columns, and the corrections issued later."""
+
+    frame: Frame
+    seed: int
+    entities: int
+    pop: Population
+    tables: dict[str, pd.DataFrame]
+    corrections: dict[str, pd.DataFrame]
+    probes: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _check(entities: int, seed: int, dirty_rate: float, start: date, end: date) -> Frame:
+    if not isinstance(entities, int) or entities < 200:
+        raise UserError(f"expected at least 200 entities, got {entities!r}")
+    if not 0.0 <= dirty_rate <= 0.5:
+        raise UserError(f"expected a dirty rate between 0 and 0.5, got {dirty_rate!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise UserError(f"expected a non-negative integer seed, got {seed!r}")
+    if end <= start:
+        raise UserError(f"expected end after start, got start={start} end={end}")
+    return Frame(start, end)
+
+
+# ------------------------------------------------------------------------------------------------- history
+def _heads(pop: Population) -> np.ndarray:
+    """Per group: the earliest-established company (the group's holding company), else -1."""
+    company = np.isin(pop.entity_type, ["limited_company", "joint_stock", "foreign_invested"]) & pop.in_group
+    heads = np.full(int(pop.group.max()) + 1, -1, dtype=np.int64)
+    idx = np.flatnonzero(company)
+    idx = idx[np.lexsort((idx, pop.established[idx]))]
+    g = pop.group[idx]
+    first = np.unique(g, return_index=True)[1]
+    heads[g[first]] = idx[first]
+    return heads
+
+
+def _latent_table(pop: Population, world, frame: Frame) -> pa.Table:
+    i, t = np.nonzero(world.alive)
+    dom = world.domain[i, t]
+    return pa.table({
+        "uscc": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)), pa.array(pop.uscc[world.lo:world.hi])),
+        "month": pa.array(frame.month_start(t), type=pa.date32()),
+        "propensity": pa.array(world.propensity[i, t], type=pa.float32()),
+        "violating": pa.array(world.violating[i, t]),
+        "domain": pa.DictionaryArray.from_arrays(pa.array(dom, mask=dom < 0).cast(pa.int8()),
+                                                 pa.array(list(PENALTY_DOMAINS))),
+        "dormant": pa.array(world.dormant[i, t]),
+    })
+
+
+def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Path | None) -> History:
+    began = time.perf_counter()
+    frame = Frame(start, end)
+    pop = build(frame, entities=entities, seed=seed)
+    say(f"  population: {pop.n:,} entities")
+    heads = _heads(pop)
+    names = set(pop.name.tolist())
+    probe_dates = {date(end.year - 1, 1, 1), date(end.year - 3, 1, 1)}
+    probe_t = {d.isoformat(): int(frame.month_of(np.array([np.datetime64(d, "D") - DAY]))[0]) for d in probe_dates}
+    probes = {k: np.zeros(pop.n, dtype=np.float32) for k in probe_t}
+    probes.update({f"{k}/dormant": np.zeros(pop.n, dtype=bool) for k in probe_t})
+    parts: dict[str, list[pd.DataFrame]] = {}
+    writer = None
+    n_chunks = (pop.n + CHUNK - 1) // CHUNK
+    try:
+        for c, lo in enumerate(range(0, pop.n, CHUNK)):
+            hi = min(lo + CHUNK, pop.n)
+            world = simulate(pop, frame, lo=lo, hi=hi, seed=seed, chunk=c)
+            for key, t in probe_t.items():
+                if 0 <= t < frame.months:
+                    probes[key][lo:hi] = world.propensity[:, t]
+                    probes[f"{key}/dormant"][lo:hi] = world.dormant[:, t]
+            for name, df in rec.chunk_records(pop, world, frame, seed=seed, chunk=c, heads=heads,
+                                              all_names=names).items():
+                parts.setdefault(name, []).append(df)
+            if latent_path is not None:
+                table = _latent_table(pop, world, frame)
+                if writer is None:
+                    writer = pq.ParquetWriter(latent_path, table.schema)
+                writer.write_table(table)
+            say(f"  world and records: chunk {c + 1}/{n_chunks}")
+    finally:
+        if writer is not None:
+            writer.close()
+    tables = {name: pd.concat(dfs, ignore_index=True) for name, dfs in parts.items()}
+    tables["entities"] = _entities(pop, frame)
+    for df in tables.values():
+        if "_appear" not in df:
+            df["_appear"] = df["known_date"]
+    corrections = _corrections(tables, frame, seed=seed)
+    return History(frame=frame, seed=seed, entities=entities, pop=pop, tables=tables, corrections=corrections,
+                   probes=probes, seconds=time.perf_counter() - began)
+
+
+@lru_cache(maxsize=1)
+def _cached(entities: int, seed: int, start: date, end: date) -> History:
+    return _build(entities=entities, seed=seed, start=start, end=end, latent_path=None)
+
+
+def _entities(pop: Population, frame: Frame) -> pd.DataFrame:
+    towns = district()["town"]
+    exited = ~np.isnat(pop.exit_date)
+    status = np.where(exited, np.where(pop.is_ent & (pop.exit_kind == EXIT_FORCED), "revoked", "deregistered"),
+                      "active").astype(object)
+    industries = district()["industry"]
+    parent = np.where(pop.parent >= 0, pop.uscc[np.maximum(pop.parent, 0)], None).astype(object)
+    return pd.DataFrame({
+        "uscc": pop.uscc, "name": pop.name, "entity_type": pop.entity_type,
+        "industry_code": np.array([i["code"] for i in industries], dtype=object)[pop.industry],
+        "town_code": np.array([t["code"] for t in towns], dtype=object)[pop.town],
+        "address": pop.address, "registered_capital": pop.capital, "established": pop.established,
+        "status": status, "status_date": pop.exit_date, "is_foreign_invested": pop.foreign,
+        "parent_uscc": parent, "known_date": pop.established, "_ent": np.arange(pop.n),
+    })
+
+
+def _corrections(tables: dict[str, pd.DataFrame], frame: Frame, *, seed: int) -> dict[str, pd.DataFrame]:
+    """Later versions of a few records: same key, later known_date, changed values."""
+    rng = np.random.default_rng([seed, 700])
+    share = district()["records"]["correction_share"]
+    out = {}
+    for name in ("penalties", "annual_reports", "inspections"):
+        df = tables[name]
+        pick = rng.random(len(df)) < share
+        if name == "annual_reports":
+            pick &= df["filed_date"].notna().to_numpy()
+        c = df[pick].copy()
+        known = c["_appear"].to_numpy("datetime64[D]")
+        if name == "annual_reports":
+            known = np.maximum(known, c["filed_date"].to_numpy("datetime64[D]"))
+        c["known_date"] = known + rng.integers(20, 180, len(c)) * DAY
+        c = c[c["known_date"].to_numpy("datetime64[D]") <= frame.d_end]
+        if name == "penalties":
+            has = c["fine_amount"].notna()
+            c.loc[has, "fine_amount"] = np.round(c.loc[has, "fine_amount"] * rng.uniform(0.5, 1.5, int(has.sum()))
+                                                 / 100.0) * 100.0
+            other = ~has.to_numpy() & (c["domain"] != "registration").to_numpy()
+            c.loc[other, "domain"] = rng.choice(["other", "consumer_rights", "quality"], int(other.sum()))
+        elif name == "annual_reports":
+            for col in ("revenue", "profit", "tax"):
+                c[col] = np.round(c[col] * rng.uniform(0.8, 1.25, len(c)))
+        else:
+            c["items"] = c["items"].where(c["items"].str.contains(";"), c["items"] + ";annual_report_public_info")
+            c.loc[c["items"].str.contains(";"), "items"] = c["items"].str.split(";").str[0]
+        c["_appear"] = c["known_date"]
+        out[name] = c
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- views
+def _key(df: pd.DataFrame, key: tuple[str, ...]) -> pd.Index:
+    if len(key) == 1:
+        return pd.Index(df[key[0]])
+    return pd.Index(df[key[0]].astype(str) + "|" + df[key[1]].astype(str))
+
+
+def view(hist: History, until: date) -> dict[str, pd.DataFrame]:
+    """Every table as the bureau knew it at the end of ``until``: contract columns plus ``_ent``."""
+    u = np.datetime64(until, "D")
+    out = {}
+    for name, table in SOURCES.items():
+        df = hist.tables[name]
+        df = df[df["_appear"].to_numpy("datetime64[D]") <= u].copy()
+        corr = hist.corrections.get(name)
+        if corr is not None:
+            c = corr[corr["_appear"].to_numpy("datetime64[D]") <= u]
+            if len(c):
+                pos = _key(df, table.key).get_indexer(_key(c, table.key))
+                ok = pos >= 0
+                for col in table.names:
+                    vals = df[col].to_numpy(copy=True)
+                    vals[pos[ok]] = c[col].to_numpy()[ok]
+                    df[col] = vals
+        if name in LIFECYCLE:
+            col, blank, reset = LIFECYCLE[name]
+            later = df[col].to_numpy("datetime64[D]") > u
+            if later.any():
+                for b in blank:
+                    if df[b].dtype == bool:
+                        df[b] = df[b].astype("boolean")
+                    df.loc[later, b] = None
+                for k, v in reset.items():
+                    df.loc[later, k] = v
+                if name == "annual_reports":
+                    df.loc[later, "known_date"] = df.loc[later, "_appear"]
+        extra = ["_ent", "_other"] if name == "opinions" else ["_ent"]
+        out[name] = df[[*table.names, *extra]].reset_index(drop=True)
+    return out
+
+
+def _changed(new: pd.DataFrame, old: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Rows of ``new`` that ``old`` does not hold identically."""
+    h_new = pd.util.hash_pandas_object(new[cols].astype(str), index=False).to_numpy()
+    h_old = pd.util.hash_pandas_object(old[cols].astype(str), index=False).to_numpy()
+    return new[~np.isin(h_new, h_old)].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------- writing
+def _arrow(df: pd.DataFrame, name: str) -> pa.Table:
+    table = SOURCES[name]
+    cols = {}
+    for c in table.columns:
+        s = df[c.name]
+        typ = ARROW[c.kind]
+        if c.kind == "date":
+            vals = pd.to_datetime(s, errors="coerce").to_numpy("datetime64[D]")
+            cols[c.name] = pa.array(vals, type=pa.date32(), mask=np.isnat(vals))
+        elif c.kind in ("money", "float") and s.map(lambda v: isinstance(v, str)).any():
+            cols[c.name] = pa.array([None if v is None or v != v else str(v) for v in s], type=pa.string())
+        elif c.kind == "int":
+            cols[c.name] = pa.array(pd.array(s, dtype="Int64"), type=pa.int64())
+        elif c.kind == "bool":
+            cols[c.name] = pa.array(pd.array(s, dtype="boolean"), type=pa.bool_())
+        elif c.kind in ("money", "float"):
+            cols[c.name] = pa.array(pd.to_numeric(s).to_numpy(np.float64), type=typ, from_pandas=True)
+        else:
+            cols[c.name] = pa.array([None if v is None or v != v else str(v) for v in s], type=pa.string())
+    return pa.table(cols)
+
+
+def _text(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Contract columns as text for CSV/Excel: ISO dates, true/false, plain numbers, empty for missing."""
+    out = {}
+    for c in SOURCES[name].columns:
+        s = df[c.name]
+        if c.kind == "date":
+            vals = [v if isinstance(v, str) or v is None else
+                    (None if pd.isna(v) else pd.Timestamp(v).date().isoformat()) for v in s]
+        elif c.kind == "bool":
+            vals = [None if pd.isna(v) else ("true" if v else "false") for v in s]
+        elif c.kind in ("int",):
+            vals = [None if pd.isna(v) else str(int(v)) for v in s]
+        elif c.kind in ("money", "float"):
+            vals = [v if isinstance(v, str) else (None if pd.isna(v) else f"{v:g}" if abs(v) < 1e15 else str(v))
+                    for v in s]
+        else:
+            vals = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in s]
+        out[c.name] = pd.Series(vals, dtype=object)
+    return pd.DataFrame(out)
+
+
+def _write(out: Path, tables: dict[str, pd.DataFrame], *, gbk: bool) -> dict[str, str]:
+    files = {}
+    for name, df in tables.items():
+        fmt = "csv" if (gbk and name == flt.GBK_TABLE) else FORMATS.get(name, "parquet")
+        for old in out.glob(f"{name}.*"):
+            old.unlink()
+        path = out / f"{name}.{fmt}"
+        if fmt == "parquet":
+            pq.write_table(_arrow(df, name), path)
+        elif fmt == "csv":
+            encoding = "gbk" if gbk and name == flt.GBK_TABLE else "utf-8"
+            _text(df, name).to_csv(path, index=False, encoding=encoding, lineterminator="\n")
+        else:
+            _xlsx(_text(df, name), path)
+        files[name] = path.name
+    return files
+
+
+def _xlsx(df: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(path.stem)
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append(list(row))
+    wb.save(path)
+
+
+def _ground_truth(pop: Population, folder: Path) -> None:
+    industries = district()["industry"]
+    exit_names = np.array(["none", "voluntary", "forced"], dtype=object)
+    pq.write_table(pa.table({
+        "uscc": pa.array(pop.uscc.astype(str)),
+        "entity_type": pa.array(pop.entity_type.astype(str)),
+        "industry_code": pa.array(np.array([i["code"] for i in industries])[pop.industry]),
+        "size_band": pa.array(np.array(["micro", "small", "medium", "large"])[pop.size]),
+        "base_propensity": pa.array(sigmoid(pop.base_logit + pop.group_effect[pop.group]).astype(np.float32)),
+        "base_logit": pa.array(pop.base_logit.astype(np.float32)),
+        "group_id": pa.array(pop.group.astype(np.int64)),
+        "group_size": pa.array(pop.group_size.astype(np.int64)),
+        "group_effect": pa.array(pop.group_effect[pop.group].astype(np.float32)),
+        "established": pa.array(pop.established, type=pa.date32()),
+        "exit_date": pa.array(pop.exit_date, type=pa.date32(), mask=np.isnat(pop.exit_date)),
+        "exit_kind": pa.array(exit_names[pop.exit_kind].astype(str)),
+        "dormant_from": pa.array(pop.dormant_from, type=pa.date32(), mask=np.isnat(pop.dormant_from)),
+    }), folder / "entities.parquet")
+
+
+# ---------------------------------------------------------------------------------------------- public steps
+def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101, dirty_rate: float = 0.0,
+             start: date = date(2016, 1, 1), end: date = date(2025, 12, 31), until: date | None = None) -> dict:
+    """Write a simulated district: one extract per source table, the hidden ground truth and a report.
+
+    Args:
+        out_dir: folder for the extracts (created); ``ground_truth/`` inside it holds the hidden truth.
+        entities: market entities at the end of 2020 (the reference district has 34,067).
+        seed: every random draw derives from it; the same seed gives the same Parquet content.
+        dirty_rate: share of rows per affected table receiving each fault class (0 = clean).
+        start, end: the simulated window.
+        until: write only what the bureau knew by this date (default ``end``).
+
+    Returns:
+        the report also written to ``synth_report.json``.
+    """
+    _check(entities, seed, dirty_rate, start, end)
+    if until is not None and not start <= until <= end:
+        raise UserError(f"expected --until between {start} and {end}, got {until}")
+    began = time.perf_counter()
+    out = Path(out_dir)
+    truth = out / "ground_truth"
+    truth.mkdir(parents=True, exist_ok=True)
+    hist = _build(entities=entities, seed=seed, start=start, end=end, latent_path=truth / "latent_monthly.parquet")
+    _ground_truth(hist.pop, truth)
+    tables = view(hist, until or end)
+    report = _report_base(hist, out, dirty_rate=dirty_rate, until=until, kind="district")
+    report["calibration"] = rpt.calibration(hist.pop, hist.tables, entities=entities, start=start, end=end)
+    if end.year - 1 >= start.year + 3:
+        report["learnability"] = rpt.learnability(hist.pop, hist.tables, hist.probes,
+                                                  test_as_of=date(end.year - 1, 1, 1),
+                                                  train_as_of=date(end.year - 3, 1, 1))
+    report["matching"] = _matching(tables["opinions"])
+    _finish(out, tables, report, seed=seed, dirty_rate=dirty_rate, began=began)
+    return report
+
+
+def emit_drop(out_dir: str | Path, *, month: str | date, entities: int = 34000, seed: int = 20260101,
+              dirty_rate: float = 0.0, start: date = date(2016, 1, 1), end: date = date(2025, 12, 31)) -> dict:
+    """Write one month's drop for the district of ``(entities, seed)``: rows first known, corrected or
+    changed in status during ``month`` (``YYYY-MM``), consistent with ``generate(..., until=...)``.
+
+    Args:
+        out_dir: folder for the drop's extracts and its ``synth_report.json``.
+        month: the month whose news the drop carries.
+
+    Returns:
+        the drop report (counts per table, faults).
+    """
+    _check(entities, seed, dirty_rate, start, end)
+    first = _month(month)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    if first < start or last > end:
+        raise UserError(f"expected a month between {start:%Y-%m} and {end:%Y-%m}, got {first:%Y-%m}")
+    began = time.perf_counter()
+    hist = _cached(entities, seed, start, end)
+    new, old = view(hist, last), view(hist, first - timedelta(days=1))
+    tables = {name: _changed(new[name], old[name], SOURCES[name].names) for name in SOURCES}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = _report_base(hist, out, dirty_rate=dirty_rate, until=last, kind="drop")
+    report["month"] = f"{first:%Y-%m}"
+    report["new_entities"] = int((tables["entities"]["established"].to_numpy("datetime64[D]")
+                                  >= np.datetime64(first, "D")).sum())
+    report["matching"] = _matching(tables["opinions"])
+    _finish(out, tables, report, seed=seed, dirty_rate=dirty_rate, began=began)
+    return report
+
+
+def _month(month: str | date) -> date:
+    if isinstance(month, date):
+        return month.replace(day=1)
+    try:
+        y, m = str(month).split("-")
+        return date(int(y), int(m), 1)
+    except ValueError:
+        raise UserError(f"expected a month as YYYY-MM, got {month!r}") from None
+
+
+def _matching(opinions: pd.DataFrame) -> dict:
+    """What ingest should find when it matches clean opinion items without a code by name."""
+    no_code = opinions["uscc"].isna().to_numpy()
+    other = opinions["_other"].astype(bool).to_numpy()
+    return {"name_only_clean": int((no_code & ~other).sum()), "similar_name_other_company": int((no_code & other).sum()),
+            "note": "clean items without a code: name_only_clean name a district entity exactly (match by name); "
+                    "similar_name_other_company name an outside company (no match). Dirt adds name_only_opinion."}
+
+
+def _report_base(hist: History, out: Path, *, dirty_rate: float, until: date | None, kind: str) -> dict:
+    return {
+        "kind": kind, "generator": GENERATOR_VERSION, "seed": hist.seed, "entities": hist.entities,
+        "entities_total": hist.pop.n, "dirty_rate": dirty_rate, "start": hist.frame.start.isoformat(),
+        "end": hist.frame.end.isoformat(), "until": until.isoformat() if until else None, "out": str(out),
+        "district_version": district()["meta"]["version"],
+    }
+
+
+def _finish(out: Path, tables: dict[str, pd.DataFrame], report: dict, *, seed: int, dirty_rate: float,
+            began: float) -> None:
+    clean = {name: df[SOURCES[name].names] for name, df in tables.items()}
+    text_tables = {n for n, f in FORMATS.items() if f in ("csv", "xlsx")} | ({flt.GBK_TABLE} if dirty_rate else set())
+    if dirty_rate > 0:
+        month = int(str(report.get("month") or "0").replace("-", ""))
+        clean, by_table = flt.inject(clean, rate=dirty_rate, seed=seed * 1_000_000 + month, text_dates=text_tables)
+    else:
+        by_table = {}
+    report["files"] = _write(out, clean, gbk=dirty_rate > 0)
+    report["counts"] = {name: int(len(clean[name])) for name in SOURCES}
+    report["faults"] = flt.totals(by_table)
+    report["faults_by_table"] = by_table
+    report["encodings"] = {name: ("gbk" if dirty_rate > 0 and name == flt.GBK_TABLE else "utf-8")
+                           for name, f in report["files"].items() if f.endswith(".csv")}
+    report["seconds"] = round(time.perf_counter() - began, 2)
+    (out / "synth_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str),
+                                           encoding="utf-8")
+
+
+__all__ = ["generate", "emit_drop", "view", "History"]

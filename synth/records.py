@@ -1,0 +1,666 @@
+"""Observed records of one chunk, each generated from the hidden world (not from each other).
+
+Every frame carries the contract columns plus internal ``_``-prefixed columns used to slice the
+history by date (``_appear``: when the row first became known; lifecycle dates are masked in views).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from core.workdays import WorkdayCalendar
+from features.sources import PENALTY_DOMAINS
+from synth import names as nm
+from synth import opinions as op
+from synth.params import DAY, NAT, Frame, add_months, district, publicity, sigmoid
+from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries
+from synth.world import KINDS, RESULTS, SEVERITY, World, inspection_items
+
+LISTABLE = ("food", "drugs", "quality", "special_equipment", "consumer_rights", "unfair_competition", "registration")
+LICENCE_PREFIX = {"food_business": "JY", "food_production": "SC", "special_equipment": "TS", "drug_retail": "YPJY",
+                  "medical_device": "YLQX", "industrial_product": "XK", "lodging_hygiene": "WS", "travel_agency": "LXS"}
+CATEGORY = {"food": "food_safety", "drugs": "quality", "quality": "quality", "special_equipment": "safety",
+            "price": "price", "advertising": "false_advertising", "consumer_rights": "service",
+            "unfair_competition": "service", "registration": "contract", "licensing": "service", "other": "service"}
+CHANGE_ITEMS = ("address", "scope", "legal_rep", "capital", "name", "shareholder")
+CHANGE_W = (0.26, 0.3, 0.14, 0.12, 0.05, 0.13)
+
+
+def _zfill(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal strings (safe on empty arrays)."""
+    values = np.asarray(values)
+    return np.char.zfill(values.astype(str), width) if len(values) else np.zeros(0, dtype=f"<U{width}")
+
+
+def _ids(prefix: str, year: np.ndarray, chunk: int, width: int = 6) -> np.ndarray:
+    """Record numbers: prefix, year, chunk and a serial (vectorised string building)."""
+    serial = _zfill(np.arange(len(year)), width) if len(year) else np.array([], dtype=str)
+    head = np.char.add(np.char.add(prefix, np.asarray(year).astype(str)), f"{chunk:03d}")
+    return np.char.add(head, serial).astype(object)
+
+
+def _year(d: np.ndarray) -> np.ndarray:
+    return d.astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _lag(rng: np.random.Generator, d: np.ndarray) -> np.ndarray:
+    """Known date: the event date, later for some records (reporting lag)."""
+    rec = district()["records"]
+    late = rng.random(len(d)) < rec["known_lag_share"]
+    lag = np.where(late, np.ceil(rng.exponential(rec["known_lag_days"], len(d))), 0).astype(np.int64)
+    return d + lag * DAY
+
+
+def _clip(d: np.ndarray, frame: Frame) -> np.ndarray:
+    """Dates after the end of the frame have not happened yet."""
+    d = d.copy()
+    d[d > frame.d_end] = NAT
+    return d
+
+
+def chunk_records(pop: Population, world: World, frame: Frame, *, seed: int, chunk: int,
+                  heads: np.ndarray, all_names: set[str]) -> dict[str, pd.DataFrame]:
+    """All observed records of the entities of ``world`` (one chunk)."""
+    rng = np.random.default_rng([seed, 200, chunk])
+    out: dict[str, pd.DataFrame] = {}
+    out["inspections"] = _inspections(rng, pop, world, frame, chunk)
+    out["penalties"] = _penalties(rng, pop, world, frame, chunk)
+    out["serious_list"] = _serious(rng, out["penalties"], frame, chunk)
+    out["complaints"] = _complaints(rng, pop, world, frame, chunk)
+    reports, abnormal = _annual_reports(rng, pop, world, frame, chunk)
+    out["annual_reports"] = reports
+    out["abnormal_list"] = listing_ids(pd.concat(
+        [abnormal, _unreachable(rng, pop, world, out["inspections"], frame, chunk)], ignore_index=True), chunk)
+    out["licences"] = _licences(rng, pop, world, out["penalties"], frame, chunk)
+    changes = _changes(rng, pop, world, frame, chunk)
+    out["changes"] = changes
+    out["relations"] = _relations(rng, pop, world, changes, heads, frame, seed=seed)
+    out["opinions"] = _opinions(rng, pop, world, frame, chunk, all_names)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- inspections
+def _items_for(pop: Population, ents: np.ndarray, kind: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    items = inspection_items()
+    inds = industries()
+    out = np.empty(len(ents), dtype=object)
+    key = pop.industry[ents] * 2 + pop.is_ent[ents]
+    for k in np.unique(key):
+        ind, is_ent = inds[k // 2], bool(k % 2)
+        etype = "limited_company" if is_ent else "individual"
+        public = [i["code"] for i in items if etype in i.get("entity_types", [])]
+        topical = [i["code"] for i in items if "entity_types" not in i and (
+            set(i.get("licence_types", [])) & set(ind["licences"])
+            or any(ind["code"].startswith(p) for p in i.get("industry_prefixes", [])))]
+        rows = np.flatnonzero(key == k)
+        first = np.array(public or topical, dtype=object)[rng.integers(0, len(public or topical), len(rows))]
+        if topical:
+            extra = np.array(topical, dtype=object)[rng.integers(0, len(topical), len(rows))]
+            # random checks start from public information; targeted and complaint checks from the topic
+            first = np.where(kind[rows] == 0, first, extra)
+            second = np.array(topical, dtype=object)[rng.integers(0, len(topical), len(rows))]
+            both = (rng.random(len(rows)) < 0.45) & (second != first)
+            first = np.where(both, first + ";" + second, first)
+        out[rows] = first
+    return out
+
+
+def _inspections(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
+    w = world.inspections
+    d = w["date"]
+    return pd.DataFrame({
+        "inspection_id": _ids("JC", _year(d), chunk),
+        "uscc": pop.uscc[w["ent"]],
+        "inspection_date": d,
+        "kind": np.array(KINDS, dtype=object)[w["kind"]],
+        "items": _items_for(pop, w["ent"], w["kind"], rng),
+        "result": np.array(RESULTS, dtype=object)[w["result"]],
+        "known_date": _lag(rng, d),
+        "_ent": w["ent"], "_domain": w["domain"], "_severity": w["severity"], "_leniency": w["leniency"],
+    })
+
+
+# ----------------------------------------------------------------------------------------------- penalties
+def _publicity_end(decided: np.ndarray, sanctions: np.ndarray, fine: np.ndarray, is_ent: np.ndarray) -> np.ndarray:
+    rule = publicity()["penalty"]
+    short_s = set(rule["short_sanctions"])
+    low = np.where(is_ent, rule["low_fine_max_yuan"]["default"], rule["low_fine_max_yuan"]["individual"])
+    only_light = np.array([set(s.split(";")) <= short_s | {"fine"} for s in sanctions])
+    low_fine = np.nan_to_num(fine, nan=0.0) <= low
+    short = only_light & low_fine
+    months = np.where(short, rule["short_period_months"], rule["standard_period_months"])
+    return add_months(decided, months)
+
+
+def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
+    w = world.inspections
+    case = (w["result"] == 2) & (w["domain"] >= 0)
+    ents, sev = w["ent"][case], w["severity"][case]
+    decided = w["date"][case] + rng.integers(15, 100, int(case.sum())) * DAY
+    domain = np.array(PENALTY_DOMAINS, dtype=object)[w["domain"][case]]
+    n = len(ents)
+    is_ent = pop.is_ent[ents]
+    u = rng.random((8, n))
+    simple = (sev == 0) & (u[0] < 0.6)
+    licensed = np.array([bool(i["licences"]) for i in industries()])[pop.industry[ents]]
+    sanctions = np.where(simple, np.where(u[1] < 0.5, "warning", "fine"), "fine").astype(object)
+    sanctions = np.where(~simple & (sev == 0) & (u[1] < 0.12), "warning", sanctions)
+    sanctions = np.where(~simple & (sev == 0) & (u[1] > 0.97), "criticism", sanctions)
+    sanctions = np.where(~simple & (sev == 0) & (u[2] < 0.3) & (sanctions == "fine"), "warning;fine", sanctions)
+    conf = (sev >= 1) & (u[3] < np.where(sev == 2, 0.5, 0.3))
+    sanctions = np.where(conf, sanctions + ";confiscation", sanctions)
+    sanctions = np.where((sev == 2) & (u[4] < 0.3), sanctions + ";suspend_business", sanctions)
+    revoke = (sev == 2) & licensed & (u[5] < 0.15)
+    sanctions = np.where(revoke, sanctions + ";revoke_licence", sanctions)
+    has_fine = np.array(["fine" in s or "confiscation" in s for s in sanctions])
+    median = np.where(is_ent, np.array([5000.0, 20000.0, 100000.0])[sev], np.array([2000.0, 5000.0, 30000.0])[sev])
+    fine = np.round(median * np.exp(rng.normal(0, 0.8, n)) / 100.0) * 100.0
+    fine = np.where(simple, np.where(is_ent, rng.integers(4, 61, n) * 50.0, rng.integers(1, 5, n) * 50.0), fine)
+    fine = np.where(has_fine, fine, np.nan)
+    risk = pop.base_logit[ents] - np.where(is_ent, -4.0, -4.3)
+    paid = has_fine & (u[6] < sigmoid(2.5 - 0.6 * risk))
+    paid_date = np.where(paid, decided + rng.integers(3, 60, n) * DAY, NAT)
+    procedure = np.where(simple, "simple", "ordinary").astype(object)
+    known = decided + np.where(simple, rng.integers(0, 7, n), rng.integers(3, 28, n)) * DAY
+    pen = pd.DataFrame({
+        "uscc": pop.uscc[ents], "decided_date": decided, "domain": domain, "procedure": procedure,
+        "severity": np.array(SEVERITY, dtype=object)[sev], "sanctions": sanctions, "fine_amount": fine,
+        "fine_paid_date": paid_date, "leniency": False,
+        "publicity_end": _publicity_end(decided, sanctions, fine, is_ent), "known_date": _lag(rng, known),
+        "_ent": ents, "_revoke_licence": revoke,
+    })
+    # first-violation leniency: recorded, not a penalty
+    le = w["leniency"]
+    m = int(le.sum())
+    led = w["date"][le] + rng.integers(5, 30, m) * DAY
+    lenient = pd.DataFrame({
+        "uscc": pop.uscc[w["ent"][le]], "decided_date": led,
+        "domain": np.array(PENALTY_DOMAINS, dtype=object)[np.maximum(w["domain"][le], 0)],
+        "procedure": "simple", "severity": "minor", "sanctions": "warning", "fine_amount": np.nan,
+        "fine_paid_date": NAT, "leniency": True, "publicity_end": NAT, "known_date": led,
+        "_ent": w["ent"][le], "_revoke_licence": False,
+    })
+    # business licences revoked (two years without reports, unreachable): an ordinary-procedure penalty
+    rv = np.arange(world.lo, world.hi)
+    rv = rv[pop.is_ent[rv] & (pop.exit_kind[rv] == EXIT_FORCED)]
+    rd = pop.exit_date[rv]
+    revoked = pd.DataFrame({
+        "uscc": pop.uscc[rv], "decided_date": rd, "domain": "registration", "procedure": "ordinary",
+        "severity": "ordinary", "sanctions": "revoke_business_licence", "fine_amount": np.nan,
+        "fine_paid_date": NAT, "leniency": False,
+        "publicity_end": add_months(rd, publicity()["penalty"]["standard_period_months"]),
+        "known_date": rd + rng.integers(0, 10, len(rv)) * DAY, "_ent": rv, "_revoke_licence": False,
+    })
+    pen = pd.concat([pen, lenient, revoked], ignore_index=True)
+    pen = pen[pen["decided_date"] <= frame.d_end].sort_values(["decided_date", "uscc"], kind="stable")
+    pen["fine_paid_date"] = _clip(pen["fine_paid_date"].to_numpy("datetime64[D]"), frame)
+    kind = np.where(pen["leniency"], "不罚", np.where(pen["procedure"] == "simple", "简罚", "处罚"))
+    year = _year(pen["decided_date"].to_numpy("datetime64[D]"))
+    serial = np.arange(len(pen))
+    pid = np.char.add(np.char.add(np.char.add("青岚市监", kind.astype(str)), "〔"), year.astype(str))
+    pid = np.char.add(np.char.add(pid, f"〕{chunk:03d}"), _zfill(serial, 5) if len(serial) else "")
+    pen.insert(0, "penalty_id", np.char.add(pid, "号").astype(object))
+    return pen.reset_index(drop=True)
+
+
+def _serious(rng, pen: pd.DataFrame, frame: Frame, chunk: int) -> pd.DataFrame:
+    rule = publicity()["serious_list"]
+    share = district()["detection"]["serious_list_share"]
+    pick = ((pen["severity"] == "serious") & pen["domain"].isin(LISTABLE) & ~pen["leniency"]).to_numpy().copy()
+    pick &= rng.random(len(pen)) < share
+    p = pen[pick]
+    n = len(p)
+    listed = p["decided_date"].to_numpy("datetime64[D]") + rng.integers(5, 40, n) * DAY
+    expiry = add_months(listed, rule["auto_removal_months"])
+    early = rng.random(n) < district()["detection"]["serious_early_removal"]
+    early_d = add_months(listed, rng.integers(rule["min_listed_months_before_early_removal"], 30, n))
+    removed = np.where(early & (early_d < expiry), early_d, expiry)
+    reason = np.where(early & (early_d < expiry), "early_repair", "expired").astype(object)
+    removed = _clip(removed, frame)
+    reason[np.isnat(removed)] = None
+    df = pd.DataFrame({
+        "listing_id": _ids("YZSX", _year(listed), chunk, 5), "uscc": p["uscc"].to_numpy(), "listed_date": listed,
+        "domain": p["domain"].to_numpy(), "penalty_id": p["penalty_id"].to_numpy(), "removed_date": removed,
+        "removal_reason": reason, "known_date": listed + rng.integers(0, 5, n) * DAY, "_ent": p["_ent"].to_numpy(),
+    })
+    return df[df["listed_date"] <= frame.d_end].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- complaints
+def _complaints(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
+    c = world.complaints
+    n = len(c["ent"])
+    d = c["date"]
+    dom = np.where(c["violating"] & (c["domain"] >= 0), c["domain"], -1)
+    ind_dom = (world_domain_draw(rng, pop.industry[c["ent"]]))
+    dom = np.where(dom >= 0, dom, ind_dom)
+    category = np.array([CATEGORY[PENALTY_DOMAINS[k]] for k in dom], dtype=object)
+    upheld = rng.random(n) < np.where(c["violating"], 0.7, 0.15)
+    days = np.minimum(np.ceil(rng.lognormal(np.log(12), 0.7, n)), 120).astype(np.int64)
+    handled = _clip(d + days * DAY, frame)
+    up = pd.array(upheld, dtype="boolean")
+    up[np.isnat(handled)] = pd.NA
+    return pd.DataFrame({
+        "complaint_id": _ids("TS", _year(d), chunk), "uscc": pop.uscc[c["ent"]], "received_date": d,
+        "category": category, "upheld": up, "handled_date": handled, "known_date": d, "_ent": c["ent"],
+    })
+
+
+def world_domain_draw(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
+    from synth.world import domain_cum
+
+    cum = domain_cum()
+    return (cum[industry] < rng.random(len(industry))[:, None]).sum(axis=1)
+
+
+# ------------------------------------------------------------------------------------------ annual reports
+def _deadline(y: int) -> np.datetime64:
+    rule = publicity()["annual_report"]
+    return np.datetime64(date(y + 1, rule["season_end_month"], rule["season_end_day"]), "D")
+
+
+def _listing_day(y: int) -> np.datetime64:
+    rule = publicity()["annual_report"]
+    cal = _calendar()
+    return np.datetime64(cal.add_workdays(_deadline(y).astype(date), rule["abnormal_listing_workdays"]), "D")
+
+
+_CAL: list[WorkdayCalendar] = []
+
+
+def _calendar() -> WorkdayCalendar:
+    if not _CAL:
+        _CAL.append(WorkdayCalendar.from_rules())
+    return _CAL[0]
+
+
+def _annual_reports(rng, pop: Population, world: World, frame: Frame, chunk: int):
+    rec, lat = district()["records"], district()["latent"]
+    lo, hi = world.lo, world.hi
+    ents = np.arange(lo, hi)
+    is_ent = pop.is_ent[ents]
+    n = len(ents)
+    intercept = np.where(is_ent, lat["intercept"]["enterprise"], lat["intercept"]["individual"])
+    covid = np.isin(np.array([i["group"] for i in industries()], dtype=object)[pop.industry[ents]], lat["covid_groups"])
+    size = pop.size[ents]
+    rev_base = np.where(is_ent, np.array([1.5e6, 1.2e7, 8e7, 4e8])[size], 1.5e5) * rng.lognormal(0, 0.6, n)
+    emp_base = np.where(is_ent, np.array([4.0, 25.0, 150.0, 500.0])[size], 2.0) * rng.lognormal(0, 0.4, n)
+    asset_ratio = rng.uniform(0.6, 2.0, n)
+    lev = rng.normal(-0.3, 0.8, n)
+    frames, listings = [], []
+    open_listing = np.zeros(n, dtype=bool)  # an unremoved no-report listing is running
+    last_year = frame.end.year - 1
+    for y in range(frame.start.year - 1, last_year + 1):
+        dl = _deadline(y)
+        if dl > frame.d_end:
+            break
+        due = (pop.established[ents] <= np.datetime64(date(y, 12, 31))) & (
+            np.isnat(pop.exit_date[ents]) | (pop.exit_date[ents] > dl))
+        j = min(max(y - world.first_year, 0), world.year_propensity.shape[1] - 1)
+        py = world.year_propensity[:, j]
+        py = np.where(np.isnan(py), sigmoid(pop.base_logit[ents]), py)
+        risk = np.log(py / (1 - py)) - intercept
+        dormant = ~np.isnat(pop.dormant_from[ents]) & (pop.dormant_from[ents] <= dl)
+        a = np.where(is_ent, rec["report_on_time_logit"]["enterprise"], rec["report_on_time_logit"]["individual"])
+        on_time = rng.random(n) < sigmoid(a - rec["report_risk_slope"] * risk - 0.3 * (size == 0)) * np.where(
+            dormant, 0.05, 1.0)
+        late = ~on_time & (rng.random(n) < rec["report_late_share"] * np.where(dormant, 0.1, 1.0))
+        jan1 = np.datetime64(date(y + 1, 1, 1))
+        filed = np.where(on_time, jan1 + (rng.beta(2.0, 1.2, n) * (dl - jan1).astype(np.int64)).astype(np.int64) * DAY,
+                         np.where(late, dl + rng.integers(1, 200, n) * DAY, NAT))
+        exit_d = pop.exit_date[ents]
+        filed = np.where(~np.isnat(exit_d) & (filed >= exit_d), NAT, filed)
+        filed = _clip(filed, frame)
+        rows = np.flatnonzero(due)
+        k = len(rows)
+        years_in = y - 2016
+        shock = np.where(covid[rows] & (y in (2020, 2021, 2022)), {2020: 0.6, 2021: 0.75, 2022: 0.7}.get(y, 1.0), 1.0)
+        near_exit = ~np.isnat(exit_d[rows]) & (exit_d[rows] < np.datetime64(date(y + 2, 12, 31)))
+        revenue = rev_base[rows] * 1.04 ** years_in * shock * np.where(near_exit, 0.55, 1.0) * rng.lognormal(0, 0.2, k)
+        employees = np.maximum(np.round(emp_base[rows] * np.where(near_exit, 0.7, 1.0) * rng.lognormal(0, 0.15, k)), 1)
+        social = np.floor(employees * np.where(is_ent[rows], rng.uniform(0.3, 1.0, k), rng.uniform(0, 0.6, k)))
+        assets = revenue * asset_ratio[rows]
+        liabilities = assets * sigmoid(lev[rows] + 0.5 * risk[rows])
+        tax = np.where(rng.random(k) < np.where(is_ent[rows], 0.05, 0.3), 0.0, revenue * 0.03 * rng.lognormal(0, 0.3, k))
+        profit = revenue * rng.normal(0.06 - 0.03 * risk[rows], 0.08)
+        df = pd.DataFrame({
+            "uscc": pop.uscc[ents[rows]], "year": y, "filed_date": filed[rows],
+            "employees": employees, "social_insurance_staff": social,
+            "revenue": np.round(revenue), "assets": np.round(assets), "liabilities": np.round(liabilities),
+            "tax": np.round(tax), "profit": np.round(profit),
+        })
+        p_hide = np.minimum(np.where(is_ent[rows], rec["undisclosed"]["enterprise"], rec["undisclosed"]["individual"])
+                            * np.exp(rec["undisclosed_risk_slope"] * risk[rows]), 0.9)
+        for col in ("employees", "social_insurance_staff", "revenue", "assets", "liabilities", "tax", "profit"):
+            hide = rng.random(k) < (p_hide * (0.4 if col == "employees" else 1.0))
+            df.loc[hide, col] = np.nan
+        missing = np.isnat(filed[rows])
+        df.loc[missing, ["employees", "social_insurance_staff", "revenue", "assets", "liabilities", "tax",
+                         "profit"]] = np.nan
+        appear = np.where(on_time[rows], filed[rows], dl + DAY)
+        df["known_date"] = np.where(missing, dl + DAY, filed[rows])
+        df["_appear"] = appear
+        df["_ent"] = ents[rows]
+        frames.append(df)
+
+        # abnormal list: not filed by the deadline and not yet listed
+        ld = _listing_day(y)
+        if ld > frame.d_end:
+            continue
+        not_filed_by = due & (np.isnat(filed) | (filed > ld))
+        new = not_filed_by & ~open_listing
+        idx = np.flatnonzero(new)
+        m = len(idx)
+        # removal: the late report filed, or deregistration; forced exits stay listed
+        removed = np.where(~np.isnat(filed[idx]), filed[idx] + rng.integers(0, 10, m) * DAY, NAT)
+        reason = np.where(~np.isnat(removed), "report_filed", None).astype(object)
+        vol = np.isnat(removed) & (pop.exit_kind[ents[idx]] == EXIT_VOLUNTARY)
+        removed = np.where(vol, np.maximum(pop.exit_date[ents[idx]], ld), removed)
+        reason[vol] = "deregistered"
+        removed = _clip(removed, frame)
+        reason[np.isnat(removed)] = None
+        listings.append(pd.DataFrame({
+            "uscc": pop.uscc[ents[idx]], "listed_date": ld, "reason": "no_annual_report", "removed_date": removed,
+            "removal_reason": reason, "known_date": ld, "_ent": ents[idx],
+        }))
+        open_listing[idx] = np.isnat(removed)
+        # a removed listing no longer blocks a new one; an open one does
+        gone = open_listing & ~np.isnat(pop.exit_date[ents]) & (pop.exit_date[ents] <= ld)
+        open_listing[gone] = False
+    reports = pd.concat(frames, ignore_index=True)
+    for col in ("employees", "social_insurance_staff"):
+        reports[col] = reports[col].astype("Int64")
+    abnormal = pd.concat(listings, ignore_index=True) if listings else pd.DataFrame()
+    return reports, abnormal
+
+
+def _unreachable(rng, pop: Population, world: World, ins: pd.DataFrame, frame: Frame, chunk: int) -> pd.DataFrame:
+    found = ins[ins["result"] == "not_found_at_address"]
+    ents = np.concatenate([found["_ent"].to_numpy(), world.unreachable["ent"]])
+    when = np.concatenate([found["inspection_date"].to_numpy("datetime64[D]"), world.unreachable["date"]])
+    order = np.lexsort((when, ents))
+    ents, when = ents[order], when[order]
+    first = np.ones(len(ents), dtype=bool)
+    first[1:] = ents[1:] != ents[:-1]
+    ents, when = ents[first], when[first]
+    m = len(ents)
+    listed = when + rng.integers(3, 20, m) * DAY
+    exit_d, kind = pop.exit_date[ents], pop.exit_kind[ents]
+    back = rng.random(m) < 0.12
+    back_d = listed + rng.integers(30, 360, m) * DAY
+    back &= np.isnat(exit_d) | (back_d < exit_d)
+    removed = np.where(back, back_d, np.where(kind == EXIT_VOLUNTARY, np.maximum(exit_d, listed), NAT))
+    reason = np.where(back, "reachable", np.where(kind == EXIT_VOLUNTARY, "deregistered", None)).astype(object)
+    # rarer reasons: an ordered disclosure not made, a required name change not made
+    lo, hi = world.lo, world.hi
+    alive_ent = np.arange(lo, hi)[pop.is_ent[lo:hi]]
+    extra = []
+    for reason_code, rate, fix in (("no_disclosure", 0.004, "disclosure_made"), ("name_not_changed", 0.001, "name_changed")):
+        hit = alive_ent[rng.random(len(alive_ent)) < rate * frame.months / 12]
+        start = np.maximum(pop.established[hit], frame.d0)
+        stop = np.where(np.isnat(pop.exit_date[hit]), frame.d_end, pop.exit_date[hit])
+        span = (stop - start).astype(np.int64)
+        ok = span > 60
+        hit, start, span = hit[ok], start[ok], span[ok]
+        ld = start + (rng.random(len(hit)) * (span - 30)).astype(np.int64) * DAY
+        rd = ld + rng.integers(20, 150, len(hit)) * DAY
+        extra.append(pd.DataFrame({"_ent": hit, "listed_date": ld, "reason": reason_code, "removed_date": rd,
+                                   "removal_reason": fix}))
+    df = pd.concat([pd.DataFrame({"_ent": ents, "listed_date": listed, "reason": "unreachable",
+                                  "removed_date": removed, "removal_reason": reason}), *extra], ignore_index=True)
+    df = df[df["listed_date"] <= frame.d_end].copy()
+    rd = _clip(df["removed_date"].to_numpy("datetime64[D]"), frame)
+    df["removed_date"] = rd
+    df.loc[np.isnat(rd), "removal_reason"] = None
+    df["uscc"] = pop.uscc[df["_ent"].to_numpy()]
+    df["known_date"] = df["listed_date"]
+    return df[["uscc", "listed_date", "reason", "removed_date", "removal_reason", "known_date", "_ent"]]
+
+
+def listing_ids(df: pd.DataFrame, chunk: int) -> pd.DataFrame:
+    """Sort listings by date and number them."""
+    df = df.sort_values(["listed_date", "uscc", "reason"], kind="stable").reset_index(drop=True)
+    df.insert(0, "listing_id", _ids("YC", _year(df["listed_date"].to_numpy("datetime64[D]")), chunk))
+    return df
+
+
+# ------------------------------------------------------------------------------------------------ licences
+def _licences(rng, pop: Population, world: World, pen: pd.DataFrame, frame: Frame, chunk: int) -> pd.DataFrame:
+    rec = district()["records"]
+    inds = industries()
+    ents = np.arange(world.lo, world.hi)
+    pairs_e, pairs_t = [], []
+    for k, ind in enumerate(inds):
+        for lt in ind["licences"]:
+            rows = ents[pop.industry[ents] == k]
+            share = 0.5 if lt == "special_equipment" else 0.88
+            rows = rows[rng.random(len(rows)) < share]
+            pairs_e.append(rows)
+            pairs_t.append(np.full(len(rows), lt, dtype=object))
+    e = np.concatenate(pairs_e) if pairs_e else np.zeros(0, np.int64)
+    lt = np.concatenate(pairs_t) if pairs_t else np.zeros(0, object)
+    years = rec["licence_years"]
+    issued = pop.established[e] + rng.integers(5, 60, len(e)) * DAY
+    period = int(round(365.25 * years))
+    behind = np.maximum((frame.d0 - issued).astype(np.int64) // period, 0)
+    issued = issued + behind * period * DAY
+    exit_d = pop.exit_date[e]
+    rows = []
+    active = np.ones(len(e), dtype=bool)
+    while active.any():
+        idx = np.flatnonzero(active & (issued <= frame.d_end) & (np.isnat(exit_d) | (issued < exit_d)))
+        if not len(idx):
+            break
+        exp = add_months(issued[idx], 12 * years) - DAY
+        renew = (rng.random(len(idx)) < rec["licence_renewal"]) & (np.isnat(exit_d[idx]) | (exit_d[idx] > exp))
+        status = np.where(~np.isnat(exit_d[idx]) & (exit_d[idx] <= exp), "cancelled", "expired").astype(object)
+        sdate = np.where(status == "cancelled", exit_d[idx], exp)
+        rows.append(pd.DataFrame({"_ent": e[idx], "licence_type": lt[idx], "issued": issued[idx], "expires": exp,
+                                  "status": status, "status_date": sdate, "_pair": idx}))
+        nxt = np.zeros(len(e), dtype=bool)
+        nxt[idx[renew]] = True
+        issued = issued.copy()
+        issued[idx[renew]] = exp[renew] - rng.integers(0, 30, int(renew.sum())) * DAY
+        active = nxt
+    lic = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["_ent", "licence_type", "issued", "expires", "status", "status_date", "_pair"])
+    # revoked by a penalty: the licence in force at the decision, and no renewal after it
+    rv = pen[pen["_revoke_licence"].astype(bool)][["_ent", "decided_date"]]
+    if len(rv) and len(lic):
+        m = lic.reset_index().merge(rv, on="_ent")
+        m = m[(m["issued"] <= m["decided_date"]) & (m["decided_date"] <= m["expires"])]
+        m = m.sort_values(["_ent", "decided_date", "issued"]).drop_duplicates(["_ent", "decided_date"])
+        m = m.drop_duplicates("index")
+        lic.loc[m["index"], "status"] = "revoked"
+        lic.loc[m["index"], "status_date"] = m["decided_date"].to_numpy()
+        cut = m[["_pair", "decided_date"]].groupby("_pair")["decided_date"].min()
+        after = lic["_pair"].map(cut)
+        lic = lic[~(after.notna() & (lic["issued"] > after))]
+    sd = lic["status_date"].to_numpy("datetime64[D]")
+    future = sd > frame.d_end
+    lic["status"] = np.where(future, "valid", lic["status"])
+    lic["status_date"] = np.where(future, NAT, sd)
+    lic = lic.sort_values(["issued", "_ent", "licence_type"], kind="stable").reset_index(drop=True)
+    prefix = np.array([LICENCE_PREFIX[t] for t in lic["licence_type"]], dtype=object)
+    serial = np.arange(len(lic))
+    region = district()["district"]["region_code"]
+    lic.insert(0, "licence_id", np.char.add(np.char.add(prefix.astype(str), f"{region}{chunk:03d}"),
+                                            _zfill(serial, 6) if len(serial) else "").astype(object))
+    lic.insert(1, "uscc", pop.uscc[lic["_ent"].to_numpy()])
+    lic["known_date"] = lic["issued"]
+    return lic.drop(columns=["_pair"])[["licence_id", "uscc", "licence_type", "issued", "expires", "status",
+                                         "status_date", "known_date", "_ent"]]
+
+
+# ------------------------------------------------------------------------------------------------- changes
+def _changes(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
+    rec = district()["records"]
+    n, T = world.alive.shape
+    trouble = np.zeros((n, T), dtype=bool)
+    for k in range(1, 7):
+        trouble[:, :-k] |= world.violating[:, k:] | (world.dormant[:, k:] & ~world.dormant[:, :-k])
+    exit_m = frame.month_of(pop.exit_date[world.lo:world.hi])
+    trouble |= (exit_m[:, None] - np.arange(T)[None, :] <= 6) & (exit_m[:, None] > np.arange(T)[None, :])
+    rate = rec["change_per_year"] / 12 * (1 + rec["change_trouble_factor"] * trouble)
+    hit = world.alive & ~world.dormant & (rng.random((n, T), dtype=np.float32) < rate)
+    i, t = np.nonzero(hit)
+    ents = i + world.lo
+    d = frame.month_start(t) + rng.integers(0, 28, len(t)) * DAY
+    d = np.maximum(d, pop.established[ents] + DAY)
+    item = np.array(CHANGE_ITEMS, dtype=object)[np.searchsorted(np.cumsum(CHANGE_W) / sum(CHANGE_W),
+                                                                rng.random(len(t)), side="right").clip(0, 5)]
+    et = pop.entity_type[ents]
+    no_capital = np.isin(et, ["individual", "branch"])
+    no_holders = np.isin(et, ["individual", "branch", "sole_proprietorship"])
+    item = np.where(no_capital & (item == "capital"), "scope", item)
+    item = np.where(no_holders & (item == "shareholder"), "address", item)
+    df = pd.DataFrame({"uscc": pop.uscc[ents], "change_date": d, "item": item, "known_date": _lag(rng, d),
+                       "_ent": ents})
+    df = df.sort_values(["change_date", "uscc"], kind="stable").reset_index(drop=True)
+    df.insert(0, "change_id", _ids("BG", _year(df["change_date"].to_numpy("datetime64[D]")), chunk))
+    return df
+
+
+# ----------------------------------------------------------------------------------------------- relations
+def _relations(rng, pop: Population, world: World, changes: pd.DataFrame, heads: np.ndarray, frame: Frame, *,
+               seed: int) -> pd.DataFrame:
+    cfg = district()["district"]
+    regions = [cfg["region_code"]] * 6 + cfg["other_region_codes"]
+    N = pop.n
+    G = int(pop.group.max()) + 1
+    ents = np.arange(world.lo, world.hi)
+    n = len(ents)
+    est = pop.established[ents]
+    et = pop.entity_type[ents]
+    company = np.isin(et, ["limited_company", "joint_stock", "foreign_invested", "partnership", "cooperative"])
+    controller = pop.group[ents]  # person index of the group's controller
+    own = G + ents
+    u = rng.random((6, n))
+    ctrl_is_rep = pop.in_group[ents] & (u[0] < 0.8)
+    rep = np.where(ctrl_is_rep, controller, own)
+    parts = []
+
+    def rel(e, kind, person, related, share, start, end, k):
+        parts.append(pd.DataFrame({"_ent": e, "relation_type": kind, "_person": person, "related_uscc": related,
+                                   "share_ratio": share, "start_date": start, "end_date": end, "_k": k}))
+
+    # legal representatives, with changes over time
+    lr = changes[changes["item"] == "legal_rep"][["_ent", "change_date"]]
+    lr = lr.assign(_ord=lr.groupby("_ent").cumcount() + 1)
+    first_end = lr[lr["_ord"] == 1].set_index("_ent")["change_date"].reindex(ents).to_numpy("datetime64[D]")
+    none = np.full(n, None, dtype=object)
+    rel(ents, "legal_rep", rep, none, np.nan, est, first_end, 0)
+    if len(lr):
+        le = lr["_ent"].to_numpy()
+        nxt = lr.groupby("_ent")["change_date"].shift(-1).to_numpy("datetime64[D]")
+        person = G + 4 * N + le * 8 + np.minimum(lr["_ord"].to_numpy(), 7)
+        rel(le, "legal_rep", person, np.full(len(le), None, dtype=object), np.nan,
+            lr["change_date"].to_numpy("datetime64[D]"), nxt, 10 + lr["_ord"].to_numpy())
+    # shareholders: the representative or the controller, plus up to two others
+    holders = np.flatnonzero(company | (et == "sole_proprietorship"))
+    k_other = np.where(et[holders] == "sole_proprietorship", 0, rng.integers(0, 3, len(holders)))
+    main = np.where(pop.in_group[ents[holders]], controller[holders], own[holders])
+    w = rng.dirichlet([3.0, 1.0, 1.0], len(holders))
+    w0 = np.where(k_other == 0, 1.0, np.where(k_other == 1, w[:, 0] / (w[:, 0] + w[:, 1]), w[:, 0]))
+    rel(ents[holders], "shareholder", main, np.full(len(holders), None, dtype=object), np.round(w0, 4),
+        est[holders], NAT, 1)
+    for j in (1, 2):
+        sel = k_other >= j
+        h = holders[sel]
+        share = np.where(k_other[sel] == 1, 1 - w0[sel], w[sel, j])
+        rel(ents[h], "shareholder", G + N + 2 * ents[h] + (j - 1), np.full(len(h), None, dtype=object),
+            np.round(share, 4), est[h], NAT, 1 + j)
+    # executives
+    ex = np.flatnonzero(company & (u[1] < 0.35))
+    rel(ents[ex], "executive", G + 3 * N + ents[ex], np.full(len(ex), None, dtype=object), np.nan, est[ex], NAT, 4)
+    # enterprise links: group members held by the group's head company; branches and their parents
+    head = heads[pop.group[ents]]
+    link = np.flatnonzero(pop.in_group[ents] & (head >= 0) & (head != ents) & (u[2] < 0.3) & company)
+    link = link[pop.established[head[link]] <= est[link]]
+    rel(ents[link], "enterprise_shareholder", np.full(len(link), -1), pop.uscc[head[link]],
+        np.round(rng.uniform(0.3, 1.0, len(link)), 4), est[link], NAT, 5)
+    br = np.flatnonzero(pop.parent[ents] >= 0)
+    rel(ents[br], "parent_branch", np.full(len(br), -1), pop.uscc[pop.parent[ents[br]]], np.nan, est[br], NAT, 6)
+
+    df = pd.concat(parts, ignore_index=True)
+    df["end_date"] = _clip(df["end_date"].to_numpy("datetime64[D]"), frame)
+    person = df["_person"].to_numpy()
+    has = person >= 0
+    pname = np.full(len(df), None, dtype=object)
+    pid = np.full(len(df), None, dtype=object)
+    pname[has] = nm.person_names(person[has], seed=seed)
+    pid[has] = nm.id_numbers(person[has], seed=seed, region_codes=regions)
+    df["person_name"], df["person_id_number"] = pname, pid
+    df["uscc"] = pop.uscc[df["_ent"].to_numpy()]
+    df = df.sort_values(["_ent", "_k"], kind="stable").reset_index(drop=True)
+    df["relation_id"] = (np.char.add(np.char.add("GL", _zfill(df["_ent"].to_numpy(), 9)),
+                                     _zfill(df["_k"].to_numpy(), 2)).astype(object)
+                         if len(df) else np.array([], dtype=object))
+    df["known_date"] = df["start_date"]
+    return df[["relation_id", "uscc", "relation_type", "person_name", "person_id_number", "related_uscc",
+               "share_ratio", "start_date", "end_date", "known_date", "_ent"]]
+
+
+# ------------------------------------------------------------------------------------------------ opinions
+def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_names: set[str]) -> pd.DataFrame:
+    from synth.population import similar_names
+
+    rec = district()["records"]
+    consumer = np.array([i["consumer"] for i in industries()])
+    ents = np.arange(world.lo, world.hi)
+    c = consumer[pop.industry[ents]]
+    years = frame.months / 12
+    parts = []
+    # negative items about true violations
+    nw = world.news
+    parts.append((nw["ent"], nw["date"], np.zeros(len(nw["ent"]), np.int64), nw["domain"]))
+    # background: neutral and positive items; unfounded negative ones
+    for sent, rate in ((1, rec["opinion_background_per_year"] * 0.6), (2, rec["opinion_background_per_year"] * 0.4),
+                       (0, rec["opinion_negative_noise"])):
+        k = rng.poisson(c * rate * years)
+        e = np.repeat(ents, k)
+        lo = np.maximum(pop.established[e], frame.d0)
+        hi = np.where(np.isnat(pop.exit_date[e]), frame.d_end, pop.exit_date[e])
+        span = np.maximum((hi - lo).astype(np.int64), 1)
+        d = lo + (rng.random(len(e)) * span).astype(np.int64) * DAY
+        dom = world_domain_draw(rng, pop.industry[e]) if sent == 0 else np.full(len(e), -1)
+        parts.append((e, d, np.full(len(e), sent), dom))
+    e = np.concatenate([p[0] for p in parts])
+    d = np.concatenate([p[1] for p in parts])
+    sent = np.concatenate([p[2] for p in parts])
+    dom = np.concatenate([p[3] for p in parts])
+    order = np.lexsort((e, d))
+    e, d, sent, dom = e[order], d[order], sent[order], dom[order]
+    n = len(e)
+    full = pop.name[e].copy()
+    other = rng.random(n) < rec["opinion_other_company"]
+    if other.any():
+        full[other] = similar_names(rng, full[other], all_names)
+    short = op.short_name(full, district()["district"]["name"][:-1])
+    short = np.where(rng.random(n) < 0.5, full, short)
+    domain_name = np.array([PENALTY_DOMAINS[k] if k >= 0 else None for k in dom], dtype=object)
+    title, text = op.compose(rng, sentiment=sent, domain=domain_name, short=short, full=full)
+    name_only = ~other & (rng.random(n) < rec["opinion_name_only"])
+    code = np.where(other | name_only, None, pop.uscc[e]).astype(object)
+    labels = np.array(["negative", "neutral", "positive"], dtype=object)
+    shown = rng.random(n) < rec["vendor_sentiment_share"]
+    wrong = rng.random(n) < 0.15
+    vs = np.where(wrong, labels[(sent + rng.integers(1, 3, n)) % 3], labels[sent])
+    vs = np.where(shown, vs, None).astype(object)
+    groups = np.array([i["group"] for i in industries()], dtype=object)[pop.industry[e]]
+    tourist = np.isin(groups, ["lodging", "catering", "tourism"])
+    src_w = np.where(tourist[:, None], [[0.15, 0.2, 0.2, 0.1, 0.15, 0.2]], [[0.3, 0.25, 0.25, 0.1, 0.1, 0.0]])
+    src = (np.cumsum(src_w, axis=1) < rng.random(n)[:, None]).sum(axis=1).clip(0, 5)
+    sources = np.array(["news", "weibo", "wechat", "forum", "video", "travel_review"], dtype=object)
+    reach = np.round(rng.lognormal(np.where(sent == 0, 7.0, 5.5), 1.4, n)).astype(np.int64)
+    df = pd.DataFrame({
+        "published_date": d, "source": sources[src], "title": title, "text": text, "uscc": code,
+        "company_name": full, "vendor_sentiment": vs, "reach": reach, "known_date": d + np.where(
+            rng.random(n) < 0.1, rng.integers(1, 4, n), 0) * DAY,
+        "_ent": e, "_sentiment": labels[sent], "_other": other, "_name_only": name_only,
+    })
+    df.insert(0, "opinion_id", _ids("YQ", _year(d), chunk))
+    return df

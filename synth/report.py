@@ -1,0 +1,179 @@
+"""The synth report: calibration against domain.md §8, the label rate, and how learnable the world is."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from synth.params import DAY, add_months, district
+from synth.population import EXIT_FORCED, Population
+
+SHORT = ("warning", "criticism", "warning;criticism", "criticism;warning")
+
+
+def _d(x: date) -> np.datetime64:
+    return np.datetime64(x, "D")
+
+
+def calibration(pop: Population, tables: dict[str, pd.DataFrame], *, entities: int,
+                start: date, end: date) -> list[dict]:
+    """domain.md §8 targets (scaled to ``entities``) next to what the district achieved."""
+    cal = district()["calibration"]
+    s = entities / district()["district"]["reference_entities"]
+    rows = []
+
+    def add(figure, target, achieved, tol, kind="relative"):
+        ok = (abs(achieved - target) <= tol * max(abs(target), 1e-9)) if kind == "relative" else achieved >= target
+        rows.append({"figure": figure, "target": round(float(target), 4), "achieved": round(float(achieved), 4),
+                     "tolerance": tol if kind == "relative" else ">=", "ok": bool(ok)})
+
+    if start <= date(2016, 1, 1) and end >= date(2020, 12, 31):
+        d20 = _d(date(2020, 12, 31))
+        alive = (pop.established <= d20) & (np.isnat(pop.exit_date) | (pop.exit_date > d20))
+        add("market entities, end of 2020", cal["stock_2020"] * s, alive.sum(), 0.1)
+        add("enterprises, end of 2020", cal["enterprises_2020"] * s, (alive & pop.is_ent).sum(), 0.15)
+        d15 = _d(date(2015, 12, 31))
+        alive15 = (pop.established <= d15) & (np.isnat(pop.exit_date) | (pop.exit_date > d15))
+        add("net growth per year 2016-2020", cal["net_growth_per_year"] * s, (alive.sum() - alive15.sum()) / 5, 0.35)
+        new = (pop.established > d15) & (pop.established <= d20)
+        add("new registrations per year 2016-2020", cal["new_registrations_per_year"] * s, new.sum() / 5, 0.1)
+        in5 = ~np.isnat(pop.exit_date) & (pop.exit_date > d15) & (pop.exit_date <= d20)
+        add("enterprises revoked 2016-2020", cal["enterprises_revoked_5y"] * s,
+            (in5 & pop.is_ent & (pop.exit_kind == EXIT_FORCED)).sum(), 0.25)
+        add("individual businesses forcibly deregistered 2016-2020", cal["individuals_forced_deregistered_5y"] * s,
+            (in5 & ~pop.is_ent & (pop.exit_kind == EXIT_FORCED)).sum(), 0.25)
+        c = tables["complaints"]
+        rd = c["received_date"].to_numpy("datetime64[D]")
+        add("complaints received 2016-2020", cal["complaints_5y"] * s, ((rd > d15) & (rd <= d20)).sum(), 0.25)
+        ar = tables["annual_reports"]
+        ent_rows = pop.is_ent[ar["_ent"].to_numpy()] & ar["year"].between(2016, 2020).to_numpy()
+        fd = ar["filed_date"].to_numpy("datetime64[D]")[ent_rows]
+        deadline = np.array([_d(date(y + 1, 6, 30)) for y in ar["year"].to_numpy()[ent_rows]])
+        add("enterprise annual reports filed on time 2016-2020", cal["enterprise_report_on_time"],
+            float(np.mean(~np.isnat(fd) & (fd <= deadline))) if len(fd) else 0.0, 0, kind="min")
+    add("towns and sub-districts", cal["towns"], len(np.unique(pop.town)), 0.0)
+    return rows
+
+
+def _alive_at(pop: Population, as_of: np.datetime64) -> np.ndarray:
+    return (pop.established < as_of) & (np.isnat(pop.exit_date) | (pop.exit_date > as_of))
+
+
+def labels(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime64, months: int = 12) -> np.ndarray:
+    """Design label (design.md §6): an adverse event known in (as_of, as_of + 12 months], per entity index."""
+    stop = add_months(np.array([as_of]), months)[0]
+    hit = np.zeros(pop.n, dtype=bool)
+
+    def mark(df: pd.DataFrame, when: str) -> None:
+        d = df[when].to_numpy("datetime64[D]")
+        hit[df["_ent"].to_numpy()[(d > as_of) & (d <= stop)]] = True
+
+    mark(tables["serious_list"], "known_date")
+    p = tables["penalties"]
+    mark(p[(p["procedure"] == "ordinary") & ~p["leniency"].astype(bool) & ~p["sanctions"].isin(SHORT)], "known_date")
+    lic = tables["licences"]
+    mark(lic[lic["status"] == "revoked"], "status_date")
+    ab = tables["abnormal_list"]
+    mark(ab[ab["reason"] == "unreachable"], "known_date")
+    ins = tables["inspections"]
+    mark(ins[ins["result"] == "case_opened"], "known_date")
+    ent = pop.is_ent & (pop.exit_kind == EXIT_FORCED) & (pop.exit_date > as_of) & (pop.exit_date <= stop)
+    return hit | ent
+
+
+def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime64) -> pd.DataFrame:
+    """A few simple counts known before ``as_of`` (what a quick model could use)."""
+    n = pop.n
+    back3 = as_of - 3 * 365 * DAY
+    back2 = as_of - 2 * 365 * DAY
+
+    def count(df: pd.DataFrame, when: str, since: np.datetime64) -> np.ndarray:
+        d = df[when].to_numpy("datetime64[D]")
+        k = df["known_date"].to_numpy("datetime64[D]")
+        e = df["_ent"].to_numpy()[(d >= since) & (d < as_of) & (k < as_of)]
+        return np.bincount(e, minlength=n)
+
+    p = tables["penalties"]
+    ins = tables["inspections"]
+    ab = tables["abnormal_list"]
+    listed = ab["listed_date"].to_numpy("datetime64[D]")
+    removed = ab["removed_date"].to_numpy("datetime64[D]")
+    current = (listed < as_of) & (np.isnat(removed) | (removed >= as_of))
+    ar = tables["annual_reports"]
+    filed = ar["filed_date"].to_numpy("datetime64[D]")
+    due = np.array([_d(date(y + 1, 6, 30)) for y in range(1990, 2040)])[ar["year"].to_numpy() - 1990]
+    recent = (due < as_of) & (due >= back3)
+    missed = recent & (np.isnat(filed) | (filed > due))
+    op = tables["opinions"]
+    op = op[(op["_sentiment"] == "negative") & ~op["_other"].astype(bool)]
+    return pd.DataFrame({
+        "penalties_3y": count(p[~p["leniency"].astype(bool)], "decided_date", back3),
+        "cases_3y": count(ins[ins["result"] == "case_opened"], "inspection_date", back3),
+        "abnormal_now": np.bincount(ab["_ent"].to_numpy()[current], minlength=n),
+        "reports_missed_3y": np.bincount(ar["_ent"].to_numpy()[missed], minlength=n),
+        "complaints_2y": count(tables["complaints"], "received_date", back2),
+        "negative_news_2y": count(op, "published_date", back2),
+        "changes_1y": count(tables["changes"], "change_date", as_of - 365 * DAY),
+        "age_years": np.maximum((as_of - pop.established).astype(np.int64), 0) / 365.25,
+    })
+
+
+def learnability(pop: Population, tables: dict[str, pd.DataFrame], probes: dict[str, np.ndarray], *,
+                 test_as_of: date, train_as_of: date) -> dict:
+    """Label rates, the latent ceiling AUC and a quick observed-count AUC (logistic regression)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    out: dict = {"train_as_of": train_as_of.isoformat(), "test_as_of": test_as_of.isoformat()}
+    sets = {}
+    for tag, as_of in (("train", train_as_of), ("test", test_as_of)):
+        a = _d(as_of)
+        who = _alive_at(pop, a) & pop.is_ent
+        y = labels(pop, tables, a)
+        x = np.log1p(observed_counts(pop, tables, a).to_numpy(np.float64))
+        sets[tag] = (who, y, x)
+        out[f"enterprise_label_rate_{tag}"] = round(float(y[who].mean()), 4) if who.any() else None
+        everyone = _alive_at(pop, a)
+        out[f"all_label_rate_{tag}"] = round(float(y[everyone].mean()), 4) if everyone.any() else None
+    who, y, x = sets["test"]
+    tw, ty, tx = sets["train"]
+    learnable = 0 < ty[tw].sum() < tw.sum() and 0 < y[who].sum() < who.sum()
+    if learnable and test_as_of.isoformat() in probes and train_as_of.isoformat() in probes:
+        # the ceiling: the hidden state itself (propensity, and whether the entity has gone dormant)
+        def latent(as_of: date) -> np.ndarray:
+            p = np.clip(probes[as_of.isoformat()].astype(np.float64), 1e-6, 1 - 1e-6)
+            return np.column_stack([np.log(p / (1 - p)), probes[f"{as_of.isoformat()}/dormant"]])
+
+        out["latent_propensity_auc"] = round(float(roc_auc_score(y[who], probes[test_as_of.isoformat()][who])), 4)
+        ceiling = LogisticRegression(max_iter=500).fit(latent(train_as_of)[tw], ty[tw])
+        out["latent_auc"] = round(float(roc_auc_score(y[who], ceiling.predict_proba(latent(test_as_of)[who])[:, 1])),
+                                  4)
+    if learnable:
+        model = LogisticRegression(max_iter=500).fit(tx[tw], ty[tw])
+        out["observed_auc"] = round(float(roc_auc_score(y[who], model.predict_proba(x[who])[:, 1])), 4)
+    out["enterprises_test"] = int(who.sum())
+    out["positives_test"] = int(y[who].sum())
+    return out
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The one-screen summary printed by ``credit-risk synth``."""
+    lines = [f"synth: {report['entities_total']:,} entities ({report['entities']:,} requested at end-2020), "
+             f"seed {report['seed']}, {report['start']}..{report['until'] or report['end']} → {report['out']}"]
+    counts = report["counts"]
+    lines.append("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+    for row in report.get("calibration", []):
+        mark = "ok " if row["ok"] else "OFF"
+        lines.append(f"  [{mark}] {row['figure']}: target {row['target']:g}, achieved {row['achieved']:g}")
+    le = report.get("learnability") or {}
+    if le:
+        lines.append(f"label rate (enterprises, next 12 months from {le['test_as_of']}): "
+                     f"{le.get('enterprise_label_rate_test')}; all entities {le.get('all_label_rate_test')}")
+        lines.append(f"AUC ceiling (latent propensity): {le.get('latent_auc')}; "
+                     f"quick model on observed counts: {le.get('observed_auc')}")
+    faults = {k: v for k, v in report.get("faults", {}).items() if v}
+    lines.append("faults: " + (", ".join(f"{k} {v}" for k, v in faults.items()) if faults else "none (clean)"))
+    lines.append(f"took {report['seconds']:.1f} s")
+    return lines
