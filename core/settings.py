@@ -7,11 +7,16 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-OFFLINE_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true", "DO_NOT_TRACK": "true"}
+OFFLINE_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",  # keep MLflow's store chatter out of command summaries
+}
 
 
 def apply_offline_env() -> None:
-    """Switch off telemetry of MLflow and BentoML for this process and its children."""
+    """Switch off telemetry of MLflow and BentoML (and MLflow's info logs) for this process and its children."""
     for name, value in OFFLINE_ENV.items():
         os.environ.setdefault(name, value)
 
