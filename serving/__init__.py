@@ -1,0 +1,1 @@
+"""Publication of tiers, manual overrides, API keys and the BentoML service."""

@@ -1,0 +1,62 @@
+"""The BentoML service: ``POST /score`` (batch API) and the /v1 resource routes, behind keys and audit.
+
+Start it with ``credit-risk serve``; the model is loaded once, at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+import bentoml
+from pydantic import Field
+from starlette.responses import JSONResponse, Response
+
+from core.settings import Settings, apply_offline_env
+from serving.api import build_app
+from serving.auth import get_settings
+from serving.middleware import ServiceGate
+from serving.runtime import FieldError, Runtime, install
+from serving.schemas import MAX_BATCH, ScoreItem, ScoreResponse
+
+apply_offline_env()
+resources = build_app()
+INLINE_ITEMS = 64  # lookups up to this many items are answered on the event loop, larger batches in a thread
+
+
+# One worker (the model and the publication index are loaded once); no adaptive batcher and no
+# max_concurrency, so the service never sheds load with 503. BentoML's access log and tracing spans
+# are off (every request is already in the audit log; there is no tracing backend offline).
+@bentoml.service(name="credit_risk", workers=1, threads=4, traffic={"timeout": 60},
+                 logging={"access": {"enabled": False}},
+                 tracing={"excluded_urls": ["/"]})  # no tracing backend offline: skip per-request spans
+@bentoml.asgi_app(resources, path="/v1")
+class CreditRiskService:
+    """Enterprise credit-risk scores and tiers (企业信用风险分类)."""
+
+    def __init__(self) -> None:
+        settings = Settings.from_env()
+        self.runtime = install(Runtime.start(settings))
+        resources.dependency_overrides[get_settings] = lambda: self.runtime.settings
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        self.runtime.close()
+
+    @bentoml.api(route="/score")
+    async def score(self, items: Annotated[list[ScoreItem], Field(
+            min_length=1, max_length=MAX_BATCH, description="entities to score, at most 10,000")],
+            ctx: bentoml.Context) -> ScoreResponse:
+        """Score a batch: by credit code from the latest publication, or live from a feature record."""
+        small = len(items) <= INLINE_ITEMS and all(it.features is None for it in items)
+        try:
+            body = (self.runtime.score_json(items) if small
+                    else await anyio.to_thread.run_sync(self.runtime.score_json, items))
+        except FieldError as exc:
+            ctx.response.status_code = exc.status
+            return JSONResponse({"error": str(exc), "detail": [{"loc": list(exc.loc), "msg": str(exc)}]},
+                                status_code=exc.status)
+        return Response(body, media_type="application/json")
+
+
+CreditRiskService.add_asgi_middleware(ServiceGate)

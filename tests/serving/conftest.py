@@ -1,0 +1,161 @@
+"""Serving fixtures: a real (small) LightGBM scoring model, publications of toy snapshots, a running service."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("CREDIT_RISK_TEST_PG_URL")
+
+
+@dataclass
+class Snap:
+    """A snapshot as features.snapshot returns it (id, as_of, frame), built in code from toy rows."""
+
+    snapshot_id: str
+    as_of: date
+    frame: pd.DataFrame
+
+
+@pytest.fixture(scope="session")
+def toy():
+    """(model, frame): T's ScoringModel trained on the toy feature table (seeded), and that table."""
+    from training.dataset import from_frame
+    from training.toy import TOY_FEATURES, toy_frame
+    from training.train import train
+
+    frame = toy_frame(entities=400, periods=8, seed=11)
+    ds = from_frame(frame, id_col="uscc", time_col="as_of", label_col="label",
+                    features=[dict(f) for f in TOY_FEATURES])
+    model = train(ds, num_boost_round=30, seed=11, params={"min_data_in_leaf": 20})
+    model.meta["version"] = "7"
+    return model, frame
+
+
+def toy_snapshot(frame: pd.DataFrame, k: int) -> Snap:
+    """The k-th newest as_of of the toy table as a snapshot (k=0 newest)."""
+    as_of = sorted(frame["as_of"].unique())[-1 - k]
+    rows = frame[frame["as_of"] == as_of].drop(columns=["label"]).reset_index(drop=True)
+    return Snap(f"toy-{as_of}", as_of, rows)
+
+
+def prepare_home(settings: Settings, model, frame) -> dict:
+    """Two publications (older, newer), the model exported locally, one key per role."""
+    from serving.keys import ROLES, create_key
+    from serving.models import export_champion
+    from serving.publish import publish
+
+    export_champion(model, settings)
+    pubs = [publish(settings, as_of=s.as_of, actor="test", model=model, snapshot=s)
+            for s in (toy_snapshot(frame, 1), toy_snapshot(frame, 0))]
+    keys = {role: create_key(settings, role=role, label=f"test {role}", actor="test")[1] for role in ROLES}
+    return {"publications": pubs, "keys": keys}
+
+
+def fresh_pg_url() -> tuple[str, callable]:
+    import sqlalchemy as sa
+
+    name = f"cr_serving_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        from core.opdb import _engine
+
+        _engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+    keys: dict[str, str]
+    publications: list[dict]
+    frame: pd.DataFrame
+    model: object
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request, toy, tmp_path_factory):
+    """The real service (`credit-risk serve`) on a free loopback port, started once per DB variant."""
+    import httpx
+
+    model, frame = toy
+    home = tmp_path_factory.mktemp("served") / "home"
+    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
+    env.pop("CREDIT_RISK_DB_URL", None)
+    drop = None
+    if request.param == "postgres":
+        if not PG_URL:
+            pytest.skip("set CREDIT_RISK_TEST_PG_URL to run the PostgreSQL variant")
+        url, drop = fresh_pg_url()
+        env["CREDIT_RISK_DB_URL"] = url
+    settings = Settings.from_env(home)
+    if "CREDIT_RISK_DB_URL" in env:
+        settings = dataclasses.replace(settings, db_url=env["CREDIT_RISK_DB_URL"])
+    else:
+        settings = dataclasses.replace(settings, db_url=f"sqlite:///{home / 'operational.db'}")
+    prepared = prepare_home(settings, model, frame)
+    port = _free_port()
+    log = open(home / "serve.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "credit-risk"), "serve", "--port", str(port), "--home", str(home)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    try:
+        while True:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"service did not start: {(home / 'serve.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        yield Served(base, settings, prepared["keys"], prepared["publications"], frame, model)
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server is killed
+            os.killpg(proc.pid, 9)
+        log.close()
+        if drop:
+            drop()
+
+
+@pytest.fixture
+def snap():
+    """``snap(frame, k)``: the k-th newest as_of of a toy table as a snapshot; ``snap.make(id, as_of, frame)``."""
+    toy_snapshot.make = Snap
+    return toy_snapshot
