@@ -78,7 +78,7 @@ def _command_modules() -> list[str]:
     names = []
     for package in PACKAGES:
         for path in sorted((root / package).glob("cli*.py")):
-            if (path.stem == "cli" or path.stem.startswith("cli_")) and f"{package}.{path.stem}" != __name__:
+            if (path.stem == "cli" or path.stem.startswith("cli_")) and f"{package}.{path.stem}" != "core.cli":
                 names.append(f"{package}.{path.stem}")
     return names
 

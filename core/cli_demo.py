@@ -53,16 +53,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> Outcome:
         say("\n".join(outcome.lines))
         lines.append(f"[{name}] {seconds:.0f} s — {shlex.join(command)}")
         lines.extend(f"    {line}" for line in outcome.lines[:6])
-    example = _example_code(settings) or "<credit code>"
-    lines += [
-        "",
-        "Next: start the service and ask for a score",
-        f"  credit-risk keys create --role planner --home {home}   # prints a key once",
-        f"  credit-risk serve --home {home}                        # http://127.0.0.1:3000",
-        "  curl -s -X POST http://127.0.0.1:3000/score -H 'Authorization: Bearer <key>' \\",
-        f"       -H 'Content-Type: application/json' -d '{{\"items\": [{{\"uscc\": \"{example}\"}}]}}'",
-    ]
-    return Outcome(data={"home": str(home), "steps": results, "example_uscc": example}, lines=lines)
+    from serving.cli import serve_hint
+
+    lines += ["", *serve_hint(settings)]
+    return Outcome(data={"home": str(home), "steps": results}, lines=lines)
 
 
 def _with_repair_example(steps, settings: Settings):
@@ -89,15 +83,3 @@ def _repairable_code(settings: Settings) -> str | None:
         return candidates[0] if candidates else None
     finally:
         con.close()
-
-
-def _example_code(settings: Settings) -> str | None:
-    """A D-tier entity of the newest publication, for the example request."""
-    import sqlalchemy as sa
-
-    from core import opdb
-
-    with opdb.engine(settings).connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT s.uscc FROM published_scores s JOIN publications p USING (publication_id) "
-            "WHERE p.status = 'published' ORDER BY p.as_of DESC, s.probability DESC LIMIT 1")).scalar()
