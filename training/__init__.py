@@ -1,0 +1,1 @@
+"""Training: labels, temporal split, LightGBM, calibration, risk tiers, evaluation and the model registry."""

@@ -1,0 +1,141 @@
+"""Fast batch prediction: the LightGBM forest flattened into arrays and walked by a numba kernel.
+
+Gives the same raw scores as ``Booster.predict`` (same split semantics for missing values, zeros and
+categorical splits; leaf values summed in tree order) at several times its speed on large batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+_ZERO = 1e-35
+_BLOCK = 128
+
+
+@njit(cache=True, nogil=True)
+def _walk(x, lo, hi, roots, feat, thr, child, nan_left, flags, cstart, clen, cbits, leaves, out):
+    # Trees outside, rows inside: a tree's nodes stay in cache while a block of rows walks it.
+    # flags == 0: plain numeric split, NaN goes to nan_left; otherwise bit0 default_left,
+    # bits1-2 missing type (0 None, 1 Zero, 2 NaN), bit3 categorical.
+    for t in range(roots.shape[0]):
+        root = roots[t]
+        for i in range(lo, hi):
+            node = root
+            while node >= 0:
+                v = x[i, feat[node]]
+                f = flags[node]
+                if f == 0:
+                    right = 1 - nan_left[node] if np.isnan(v) else (0 if v <= thr[node] else 1)
+                else:
+                    go_left = False
+                    if f & 8:
+                        if not np.isnan(v) and v > -1.0:  # NaN and negative codes (after truncation) go right
+                            iv = int(v)
+                            go_left = iv < clen[node] and cbits[cstart[node] + iv] != 0
+                    elif np.isnan(v) or abs(v) <= _ZERO:  # missing type Zero: NaN and zero are missing
+                        go_left = (f & 1) != 0
+                    else:
+                        go_left = v <= thr[node]
+                    right = 0 if go_left else 1
+                node = child[2 * node + right]
+            out[i] += leaves[-node - 1]
+
+
+@njit(parallel=True, cache=True)
+def _predict(x, roots, feat, thr, child, nan_left, flags, cstart, clen, cbits, leaves, out):
+    n = x.shape[0]
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(blocks):
+        lo = b * _BLOCK
+        hi = min(n, lo + _BLOCK)
+        _walk(x, lo, hi, roots, feat, thr, child, nan_left, flags, cstart, clen, cbits, leaves, out)
+
+
+class CompiledForest:
+    """A binary LightGBM model as flat arrays; :meth:`predict` returns probabilities like the booster."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], *, num_features: int, sigmoid: float = 1.0) -> None:
+        self.arrays = arrays
+        self.num_features = num_features
+        self.sigmoid = sigmoid
+
+    @classmethod
+    def from_booster(cls, booster) -> CompiledForest:
+        """Flatten every tree of ``booster`` (binary objective)."""
+        dump = booster.dump_model()
+        objective = str(dump.get("objective", "binary"))
+        if not objective.startswith("binary") or dump.get("num_tree_per_iteration", 1) != 1:
+            raise ValueError(f"compiled prediction supports binary models, got objective {objective!r}")
+        sigmoid = 1.0
+        for part in objective.split():
+            if part.startswith("sigmoid:"):
+                sigmoid = float(part.split(":", 1)[1])
+        feat, thr, left, right, flags, cstart, clen, leaves, roots = [], [], [], [], [], [], [], [], []
+        cbits: list[int] = []
+
+        def add(node) -> int:
+            if "leaf_value" in node:
+                leaves.append(float(node["leaf_value"]))
+                return -len(leaves)  # leaf k is encoded as -(k+1)
+            idx = len(feat)
+            feat.append(int(node["split_feature"]))
+            thr.append(0.0)
+            left.append(0)
+            right.append(0)
+            f = (1 if node.get("default_left") else 0) | (_MISSING[node.get("missing_type", "None")] << 1)
+            if node["decision_type"] == "==":
+                f |= 8
+                cats = [int(c) for c in str(node["threshold"]).split("||")]
+                cstart.append(len(cbits))
+                clen.append(max(cats) + 1)
+                bits = [0] * (max(cats) + 1)
+                for c in cats:
+                    bits[c] = 1
+                cbits.extend(bits)
+            else:
+                if node["decision_type"] != "<=":
+                    raise ValueError(f"unsupported decision type {node['decision_type']!r}")
+                thr[idx] = float(node["threshold"])
+                cstart.append(0)
+                clen.append(0)
+            flags.append(f)
+            left[idx] = add(node["left_child"])
+            right[idx] = add(node["right_child"])
+            return idx
+
+        for tree in dump["tree_info"]:
+            roots.append(add(tree["tree_structure"]))
+        flags_a = np.asarray(flags, dtype=np.uint8)
+        thr_a = np.asarray(thr, dtype=np.float64)
+        mtype = (flags_a >> 1) & 3
+        # numeric None: NaN is read as 0.0; numeric NaN: NaN follows default_left
+        nan_left = np.where(mtype == 2, flags_a & 1, (thr_a >= 0.0)).astype(np.uint8)
+        simple = ((flags_a & 8) == 0) & (mtype != 1)
+        child = np.empty(2 * len(feat), dtype=np.int32)
+        child[0::2] = left
+        child[1::2] = right
+        arrays = {
+            "roots": np.asarray(roots, dtype=np.int32), "feat": np.asarray(feat, dtype=np.int32),
+            "thr": thr_a, "child": child, "nan_left": nan_left,
+            "flags": np.where(simple, 0, flags_a).astype(np.uint8),
+            "cstart": np.asarray(cstart, dtype=np.int32), "clen": np.asarray(clen, dtype=np.int32),
+            "cbits": np.asarray(cbits or [0], dtype=np.uint8), "leaves": np.asarray(leaves, dtype=np.float64),
+        }
+        return cls(arrays, num_features=booster.num_feature(), sigmoid=sigmoid)
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Summed leaf values (log-odds) per row."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"expected a 2-D matrix with {self.num_features} columns, got shape {x.shape}")
+        out = np.zeros(x.shape[0], dtype=np.float64)
+        a = self.arrays
+        _predict(x, a["roots"], a["feat"], a["thr"], a["child"], a["nan_left"], a["flags"], a["cstart"],
+                 a["clen"], a["cbits"], a["leaves"], out)
+        return out
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities, as ``Booster.predict`` gives for a binary model."""
+        return 1.0 / (1.0 + np.exp(-self.sigmoid * self.raw(x)))

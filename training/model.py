@@ -1,0 +1,266 @@
+"""The scoring model: booster, calibrator, tier cut-offs and feature list, loaded once and scored fast.
+
+A model is a bundle folder: ``booster.txt`` (LightGBM text model) and ``model.json`` (features with
+their dimension and categories, calibrator, tier policy, schema hash, training window, metrics).
+The same bundle is logged to the MLflow registry and exported under ``settings.models_dir``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import NotFound, UserError
+from core.settings import Settings, apply_offline_env
+from training import calibrate
+from training.tiers import TierPolicy
+
+log = logging.getLogger(__name__)
+MODEL_NAME = "enterprise-credit-risk"
+CHAMPION = "champion"
+BUNDLE_FORMAT = 1
+MAX_REASONS = 3
+# Above this many rows score() walks the trees with the numba evaluator instead of LightGBM; above
+# NATIVE_MIN_ROWS with trees compiled to C (built once per model and cached: worth it for big batches).
+FAST_PATH_MIN_ROWS = 2000
+NATIVE_MIN_ROWS = 500_000
+
+
+def schema_hash(features: list[dict[str, Any]]) -> str:
+    """A short hash of the feature list (names, kinds, categories, order) a model expects."""
+    spec = [[f["name"], f.get("kind", "numeric"), f.get("categories") or []] for f in features]
+    return hashlib.sha256(json.dumps(spec, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
+def to_matrix(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray:
+    """The float matrix the booster sees: numeric columns as floats, categoricals as training codes.
+
+    Unknown categories and missing values become NaN, as LightGBM does for pandas categoricals.
+    """
+    return _Encoder(features)(frame)
+
+
+class _Encoder:
+    """Turns frames into booster matrices; built once per model so single rows stay cheap."""
+
+    def __init__(self, features: list[dict[str, Any]]) -> None:
+        self.names = [f["name"] for f in features]
+        self.numeric = [j for j, f in enumerate(features) if f.get("kind") != "categorical"]
+        self.categorical = [(j, f["name"], {str(c): float(i) for i, c in enumerate(f.get("categories") or [])})
+                            for j, f in enumerate(features) if f.get("kind") == "categorical"]
+        self.fills = [(j, float(f["missing_as"])) for j, f in enumerate(features) if f.get("missing_as") is not None]
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        cols = frame.columns
+        missing = [n for n in self.names if n not in cols]
+        if missing:
+            raise UserError(f"scoring frame lacks {len(missing)} feature column(s) the model expects: "
+                            f"{missing[:10]}")
+        out = np.empty((len(frame), len(self.names)), dtype=np.float64)
+        for j in self.numeric:
+            col = frame[self.names[j]]
+            try:
+                out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (ValueError, TypeError):
+                try:
+                    out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+                except (ValueError, TypeError) as exc:
+                    raise UserError(f"feature {self.names[j]!r} must be numeric, got values such as "
+                                    f"{col.dropna().astype(str).head(3).tolist()}") from exc
+        for j, name, lookup in self.categorical:
+            values = frame[name].to_numpy(dtype=object)
+            out[:, j] = [lookup.get(str(v), np.nan) if v is not None and v == v else np.nan for v in values]
+        for j, value in self.fills:  # declared meaning of a missing value (e.g. "never happened")
+            col = out[:, j]
+            col[np.isnan(col)] = value
+        return out
+
+
+class ScoringModel:
+    """A trained model ready to score: ``score(frame) -> DataFrame[uscc, probability, tier, reasons]``.
+
+    Load it once (:meth:`load` from the registry, :meth:`load_local` from an export) and reuse it.
+    """
+
+    def __init__(self, *, booster_text: str, meta: dict[str, Any]) -> None:
+        import lightgbm as lgb
+
+        if meta.get("format") != BUNDLE_FORMAT:
+            raise UserError(f"expected model bundle format {BUNDLE_FORMAT}, got {meta.get('format')!r}")
+        self.meta = meta
+        self.booster_text = booster_text
+        self.booster = lgb.Booster(model_str=booster_text)
+        self.features: list[dict[str, Any]] = meta["features"]
+        self._encode = _Encoder(self.features)
+        self._dims = list(dict.fromkeys(f["dimension"] for f in self.features))
+        self._dim_matrix = np.zeros((len(self.features), len(self._dims)))
+        for i, f in enumerate(self.features):
+            self._dim_matrix[i, self._dims.index(f["dimension"])] = 1.0
+        self.policy = TierPolicy.from_dict(meta["tier_policy"])
+        self._compiled = None
+        self._compiled_tried = False
+        self._native = None
+        self._native_tried = False
+
+    # --- attributes of the interface -------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version") or "unregistered")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.features]
+
+    @property
+    def schema_hash(self) -> str:
+        return self.meta["schema_hash"]
+
+    @property
+    def training_window(self) -> dict[str, Any]:
+        return self.meta.get("training_window", {})
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.meta.get("metrics", {})
+
+    @property
+    def id_col(self) -> str:
+        return self.meta.get("id_col", "uscc")
+
+    @property
+    def cutoffs(self) -> list[float]:
+        return [float(c) for c in self.policy.cutoffs_]
+
+    def __repr__(self) -> str:
+        return f"ScoringModel(version={self.version!r}, features={len(self.features)}, schema={self.schema_hash})"
+
+    # --- scoring ---------------------------------------------------------------------------------
+    def raw_predict(self, x: np.ndarray) -> np.ndarray:
+        """Uncalibrated probabilities for a feature matrix (compiled trees for large batches)."""
+        if len(x) >= NATIVE_MIN_ROWS:
+            native = self.native()
+            if native is not None:
+                return native.predict(x)
+        if len(x) >= FAST_PATH_MIN_ROWS:
+            compiled = self.compiled()
+            if compiled is not None:
+                return compiled.predict(x)
+        return self.booster.predict(x, num_threads=1 if len(x) < FAST_PATH_MIN_ROWS else 0)
+
+    def compiled(self):
+        """The compiled tree evaluator for this booster, or None when numba is unavailable."""
+        if not self._compiled_tried:
+            self._compiled_tried = True
+            try:
+                from training.compiled import CompiledForest
+            except ImportError:  # pragma: no cover - numba missing: LightGBM's own predict is used
+                return None
+            self._compiled = CompiledForest.from_booster(self.booster)
+        return self._compiled
+
+    def native(self):
+        """The forest compiled to C (built and cached on first use), or None without a C compiler."""
+        if not self._native_tried:
+            self._native_tried = True
+            from training import native
+
+            if native.available():
+                try:
+                    self._native = native.NativeForest.from_booster(self.booster)
+                except (OSError, subprocess.SubprocessError) as exc:  # pragma: no cover - broken toolchain
+                    log.warning("compiling the trees to C failed (%s); using the numba evaluator", exc)
+        return self._native
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of an adverse event in the label horizon, one per row."""
+        x = self._encode(frame)
+        return calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
+
+    def tiers(self, p: np.ndarray) -> np.ndarray:
+        return self.policy.predict(p)
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row contributions (log-odds) summed by dimension, from LightGBM ``pred_contrib``."""
+        x = self._encode(frame)
+        return pd.DataFrame(self._dim_contrib(x), columns=self._dims, index=frame.index)
+
+    def _dim_contrib(self, x: np.ndarray) -> np.ndarray:
+        contrib = self.booster.predict(x, pred_contrib=True, num_threads=1 if len(x) < 1000 else 0)
+        return contrib[:, :-1] @ self._dim_matrix
+
+    def reasons(self, frame: pd.DataFrame, *, top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
+        """Top risk-raising dimensions per row: ``[{dimension, zh, en, contribution}, ...]``."""
+        return self._reasons(self._encode(frame), top=top)
+
+    def _reasons(self, x: np.ndarray, *, top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
+        labels = self.meta.get("dimensions", {})
+        names = self._dims
+        values = self._dim_contrib(x)
+        order = np.argsort(-values, axis=1, kind="stable")[:, :top]
+        out = []
+        for i in range(len(values)):
+            row = []
+            for j in order[i]:
+                v = float(values[i, j])
+                if v <= 0:
+                    break
+                zh, en = labels.get(names[j], (names[j], names[j]))
+                row.append({"dimension": names[j], "zh": zh, "en": en, "contribution": round(v, 4)})
+            out.append(row)
+        return out
+
+    def score(self, frame: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
+        """Score entities: ``uscc`` (or the model's id column), ``probability``, ``tier``, ``reasons``."""
+        if self.id_col not in frame.columns:
+            raise UserError(f"scoring frame needs an id column {self.id_col!r}; got columns {list(frame.columns)[:10]}")
+        x = self._encode(frame)
+        p = calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
+        cols: dict[str, Any] = {self.id_col: frame[self.id_col].to_numpy(), "probability": p,
+                                "tier": self.tiers(p)}
+        if reasons:
+            cols["reasons"] = self._reasons(x) if len(frame) else []
+        return pd.DataFrame(cols)
+
+    # --- persistence -----------------------------------------------------------------------------
+    def export_local(self, path: str | Path) -> Path:
+        """Write the bundle (``booster.txt`` + ``model.json``) to the folder ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "booster.txt").write_text(self.booster_text, encoding="utf-8")
+        (path / "model.json").write_text(json.dumps(self.meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load_local(cls, path: str | Path) -> ScoringModel:
+        """Load a bundle folder written by :meth:`export_local` (or downloaded from the registry)."""
+        path = Path(path)
+        if not (path / "model.json").is_file() or not (path / "booster.txt").is_file():
+            raise NotFound(f"no model bundle at {path} (expected model.json and booster.txt)")
+        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        return cls(booster_text=(path / "booster.txt").read_text(encoding="utf-8"), meta=meta)
+
+    @classmethod
+    def load(cls, settings: Settings, ref: str | int = CHAMPION) -> ScoringModel:
+        """Load a registered version of ``enterprise-credit-risk``: ``ref`` is an alias or a version number."""
+        apply_offline_env()
+        from training import registry
+
+        version = registry.resolve(settings, ref)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = registry.download(settings, version, tmp)
+            model = cls.load_local(folder)
+        model.meta["version"] = str(version.version)
+        return model
+
+
+def champion_path(settings: Settings) -> Path:
+    """Where the champion's local export lives (``settings.models_dir / "champion"``)."""
+    return settings.models_dir / CHAMPION
