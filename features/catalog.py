@@ -24,6 +24,10 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# "Days since the last X" when X never happened: as long ago as can be.
+NEVER_HAPPENED_DAYS = 100_000.0
+
+
 @dataclass(frozen=True)
 class Feature:
     """One feature: its column name says window and unit; ``direction`` is +1 when more means riskier,
@@ -39,6 +43,9 @@ class Feature:
     en: str
     kind: str = "numeric"  # numeric | categorical
     personal: bool = False
+    # what an empty value means, when it is not "unknown": e.g. "days since the last penalty" is empty
+    # when there was none, which reads as longest ago (keeps monotone constraints valid across a first event)
+    missing_as: float | None = None
 
     def __post_init__(self) -> None:
         if self.dimension not in DIMENSIONS:

@@ -1,6 +1,6 @@
 """Compliance features (合规信息), computed by sql/compliance.sql over records still in effect."""
 
-from features.catalog import Feature
+from features.catalog import NEVER_HAPPENED_DAYS, Feature
 
 SQL = "compliance.sql"
 _D = "compliance"
@@ -19,7 +19,8 @@ FEATURES = (
     Feature("penalty_domain_count_in_effect", _D, "penalties,repairs", "effect period", "count", 1,
             "公示期内处罚涉及领域数", "distinct violation domains among penalties in effect"),
     Feature("penalty_days_since_last", _D, "penalties,repairs", "effect period", "days", -1,
-            "距最近一次（公示期内）处罚天数", "days since the latest penalty in effect; empty when none"),
+            "距最近一次（公示期内）处罚天数", "days since the latest penalty in effect; empty when none",
+            missing_as=NEVER_HAPPENED_DAYS),
     Feature("abnormal_list_current_flag", _D, "abnormal_list,repairs", "as_of", "flag", 1,
             "列入经营异常名录", "on the abnormal operation list at as_of"),
     Feature("abnormal_list_unreachable_flag", _D, "abnormal_list,repairs", "as_of", "flag", 1,

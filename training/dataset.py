@@ -59,17 +59,12 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else (value.item() if hasattr(value, "item") else value)
 
 
-# A missing "days since the last X" means X never happened: as long ago as can be. Filling it so keeps
-# the monotone constraint valid across the first event (missing → a few days must never lower the risk).
-NEVER_HAPPENED_DAYS = 100_000.0
-
-
 def feature_spec(feature) -> dict[str, Any]:
     """A catalog Feature as the plain dict a model bundle stores (with how a missing value is read)."""
     spec = {"name": feature.name, "dimension": feature.dimension, "direction": int(feature.direction),
             "kind": feature.kind, "unit": feature.unit, "zh": feature.zh, "en": feature.en}
-    if feature.unit == "days" and "since" in feature.name and feature.direction == -1:
-        spec["missing_as"] = NEVER_HAPPENED_DAYS
+    if feature.missing_as is not None:
+        spec["missing_as"] = float(feature.missing_as)
     return spec
 
 
