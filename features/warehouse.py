@@ -1,5 +1,5 @@
 """The DuckDB warehouse: validated source tables (named as in the source contract), their history,
-quarantine, repairs and feature snapshots."""
+quarantine, ingest runs, repairs and feature snapshots."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     settings.ensure_home()
     con = duckdb.connect(str(path))
     create_source_tables(con)
+    create_ingest_tables(con)
     return con
 
 
@@ -51,4 +52,18 @@ def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE IF NOT EXISTS repairs (record_kind VARCHAR, record_id VARCHAR, uscc VARCHAR, "
         "repaired_date DATE, known_date DATE, case_id VARCHAR, revoked_date DATE)"
+    )
+
+
+def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``quarantine`` (rejected rows with rule, detail and original values) and ``ingest_runs``."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS quarantine (ingest_id VARCHAR, table_name VARCHAR, rule VARCHAR, "
+        "detail VARCHAR, source_file VARCHAR, row_number BIGINT, original VARCHAR, row_hash VARCHAR, "
+        "quarantined_at TIMESTAMP)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS ingest_runs (ingest_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, "
+        "finished_at TIMESTAMP, drop_dir VARCHAR, as_of DATE, actor VARCHAR, loaded BIGINT, "
+        "quarantined BIGINT, summary VARCHAR)"
     )

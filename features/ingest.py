@@ -1,0 +1,341 @@
+"""Ingest a drop of source extracts: read, validate, normalise, pseudonymise, quarantine and load.
+
+Every input row ends up loaded, quarantined (with its rule, a detail and its original values) or
+counted as an exact duplicate. Loading is by row hash, so re-ingesting a drop changes nothing; a
+row with a known key and new values replaces the current version, which moves to ``<table>_history``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from core import progress, rules
+from core.settings import Settings
+from features import warehouse
+from features.name_match import match_names
+from features.normalise import as_text, protect_personal, row_numbers, with_check_indices
+from features.readers import CorruptFile, Extract, find_extracts, read_extract
+from features.sources import SOURCES, Table
+from features.validate import checked_sql
+
+DUCKDB_MEMORY = "4GB"  # keeps a 1M-entity ingest under 8 GiB peak on a shared machine
+MANIFEST = "synth_report.json"  # optional drop manifest; its "until" (else "as_of", "end") dates the drop
+
+
+class AccountingError(RuntimeError):
+    """Rows were lost: loaded + quarantined + deduplicated differs from the rows read."""
+
+
+def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = None,
+           actor: str | None = None) -> dict[str, Any]:
+    """Load every contract file of ``drop_dir`` into the warehouse.
+
+    Args:
+        settings: where the warehouse lives; the pseudonymisation key comes from here.
+        drop_dir: folder with ``<table>.parquet|.csv|.xlsx`` files (other files and subfolders are ignored).
+        as_of: the date the drop was extracted; no event may be dated after it. Default: the manifest's
+            ``until``/``as_of``/``end`` when the drop has one, else today.
+        actor: who runs the ingest, for the run record and the audit log.
+    Returns:
+        ``{"ingest_id", "as_of", "loaded": {table: rows}, "quarantined": {table: {rule: rows}},
+        "repaired": {table: {fix: rows}}, "deduplicated": {table: rows},
+        "changes": {table: {"new", "revised", "unchanged"}}, "files": [...], "ignored": [...], "corrupt": [...]}``
+    """
+    started = datetime.now(UTC)
+    drop = Path(drop_dir)
+    found, ignored = find_extracts(drop)
+    as_of = as_of or drop_as_of(drop)
+    key = settings.pseudonym_key()
+    con = warehouse.connect(settings)
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")  # beyond it DuckDB spills to disk
+    try:
+        ingest_id = _new_ingest_id(con, started)
+        summary: dict[str, Any] = {
+            "ingest_id": ingest_id, "drop_dir": str(drop), "as_of": as_of.isoformat(),
+            "loaded": {}, "quarantined": {}, "repaired": {}, "deduplicated": {}, "changes": {},
+            "files": [], "ignored": ignored, "corrupt": [],
+        }
+        for table_name, path in found:
+            t0 = time.perf_counter()
+            try:
+                extract = read_extract(path, table_name)
+            except CorruptFile as exc:
+                summary["corrupt"].append(path.name)
+                summary["files"].append({"file": path.name, "table": table_name, "status": "corrupt",
+                                         "error": str(exc)})
+                progress.say(f"  {path.name}: corrupt, skipped ({exc})")
+                continue
+            result = load_extract(con, extract, ingest_id=ingest_id, as_of=as_of, key=key)
+            result["seconds"] = round(time.perf_counter() - t0, 2)
+            summary["files"].append(result)
+            _merge(summary, table_name, result)
+            progress.say(f"  {path.name}: {result['rows']:,} rows → {result['loaded']:,} loaded, "
+                         f"{sum(result['quarantined'].values()):,} quarantined, "
+                         f"{result['deduplicated']:,} duplicates ({result['seconds']} s)")
+        summary["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
+        _record_run(con, summary, started=started, actor=actor)
+    finally:
+        con.close()
+    _audit(settings, summary, actor=actor)
+    return summary
+
+
+def drop_as_of(drop_dir: str | Path) -> date:
+    """The drop's as-of date: ``until`` (else ``as_of``, ``end``) of its manifest when present, else today."""
+    manifest = Path(drop_dir) / MANIFEST
+    if manifest.is_file():
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            meta = {}
+        for name in ("until", "as_of", "end"):
+            value = meta.get(name) if isinstance(meta, dict) else None
+            if isinstance(value, str):
+                try:
+                    return date.fromisoformat(value[:10])
+                except ValueError:
+                    pass
+    return date.today()
+
+
+def stored_columns(table: Table) -> list[str]:
+    """Columns of a table as it reaches validation and the warehouse (personal columns replaced)."""
+    return [name for name, _ in warehouse.warehouse_columns(table) if name != "match_method"]
+
+
+def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id: str, as_of: date,
+                 key: bytes) -> dict[str, Any]:
+    """Validate one extract and load its rows; returns the file's counts (see :func:`ingest`)."""
+    table = SOURCES[extract.table]
+    columns = stored_columns(table)
+    data, extra, missing = _conform(protect_personal(_rename(extract.data, table), table, key=key), columns)
+    rows = data.num_rows
+    con.register("_src", row_numbers(with_check_indices(as_text(data), table)))
+    con.begin()
+    try:
+        counts = _validate_and_load(con, table, columns, ingest_id=ingest_id, as_of=as_of,
+                                    source_file=extract.path.name)
+        accounted = counts["loaded"] + sum(counts["quarantined"].values()) + counts["deduplicated"]
+        if accounted != rows:  # checked before commit: a file that loses rows loads nothing
+            raise AccountingError(f"{extract.path.name}: read {rows} rows but accounted for {accounted} "
+                                  f"(loaded + quarantined + deduplicated)")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("_src")
+        for temp in ("_checked", "_dropped", "_incoming", "_name_match"):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
+    repaired = counts.pop("repaired")
+    if extract.encoding == "gbk":
+        repaired = {"gbk_encoding": rows, **repaired}
+    return {"file": extract.path.name, "table": table.name, "status": "loaded", "format": extract.format,
+            "encoding": extract.encoding, "rows": rows, **counts, "repaired": repaired,
+            "extra_columns": extra, "missing_columns": missing}
+
+
+def _rename(data: pa.Table, table: Table) -> pa.Table:
+    """Header names trimmed and lower-cased; Chinese labels of the contract accepted for column names."""
+    by_zh = {c.zh: c.name for c in table.columns}
+    names = []
+    for name in data.column_names:
+        clean = str(name).strip().lstrip("\ufeff")
+        names.append(by_zh.get(clean, clean.lower()))
+    return data.rename_columns(names)
+
+
+def _conform(data: pa.Table, columns: list[str]) -> tuple[pa.Table, list[str], list[str]]:
+    """Keep the stored columns in contract order, adding absent ones as nulls; report extra and missing."""
+    present = set(data.column_names)
+    extra = [c for c in data.column_names if c not in columns]
+    missing = [c for c in columns if c not in present]
+    arrays = [data.column(c) if c in present else pa.nulls(data.num_rows, pa.string()) for c in columns]
+    return pa.table(arrays, names=columns), extra, missing
+
+
+def _ident(name: str) -> str:
+    return '"' + name + '"'
+
+
+def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
+                       as_of: date, source_file: str) -> dict[str, Any]:
+    """Check every row (``_checked``), set aside duplicates (``_dropped``), quarantine, then load the rest."""
+    entities = "entities" if table.references_entities else None
+    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities)
+    hashed = ", ".join(f"coalesce(CAST({_ident('p_' + c)} AS VARCHAR), chr(0))" for c in columns)
+    con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, CASE WHEN _rule IS NULL THEN "
+                f"md5(concat_ws(chr(31), {hashed})) END AS _row_hash FROM ({checked})")
+    keys = ", ".join(_ident("p_" + k) for k in table.key)
+    valid, hashes, distinct_keys, units = con.execute(
+        f"SELECT count(*), count(DISTINCT _row_hash), count(DISTINCT ({keys})), count(*) FILTER (WHERE _unit) "
+        f"FROM _checked WHERE _rule IS NULL").fetchall()[0]
+    con.execute("CREATE TEMP TABLE _dropped (_row BIGINT, _why VARCHAR, _first BIGINT)")
+    if not valid == hashes == distinct_keys:  # exact duplicates, or one key with different values
+        con.execute(f"""
+            INSERT INTO _dropped
+            WITH d AS (SELECT _row, _row_hash, {keys}, row_number() OVER (PARTITION BY _row_hash ORDER BY _row) AS n
+                       FROM _checked WHERE _rule IS NULL)
+            SELECT _row, 'duplicate', NULL FROM d WHERE n > 1
+            UNION ALL
+            SELECT _row, 'duplicate_key', first FROM (
+                SELECT _row, row_number() OVER (PARTITION BY {keys} ORDER BY _row) AS k,
+                       min(_row) OVER (PARTITION BY {keys}) AS first FROM d WHERE n = 1) WHERE k > 1""")
+    dropped = dict(con.execute("SELECT _why, count(*) FROM _dropped GROUP BY 1").fetchall())
+    _quarantine(con, table, columns, ingest_id=ingest_id, source_file=source_file)
+    quarantined = dict(con.execute(
+        "SELECT _rule, count(*) FROM (SELECT _rule FROM _checked WHERE _rule IS NOT NULL "
+        "UNION ALL SELECT _why FROM _dropped WHERE _why = 'duplicate_key') GROUP BY _rule ORDER BY _rule"
+    ).fetchall())
+    repaired = {"amount_in_wan": units} if units else {}
+    final, fixes = _final_sql(con, table, columns, ingest_id=ingest_id, as_of=as_of)
+    repaired.update(fixes)
+    loaded = valid - sum(dropped.values())
+    changes = _upsert(con, table, final, loaded=loaded, ingest_id=ingest_id)
+    return {"loaded": loaded, "quarantined": quarantined, "deduplicated": dropped.get("duplicate", 0),
+            "changes": changes, "repaired": repaired}
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
+                source_file: str) -> None:
+    """Store rejected rows with their rule, detail and original values (personal columns already replaced);
+    a row already quarantined under the same rule with the same values is not stored twice."""
+    original = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := s.{_ident(c)}" for c in columns) + "))"
+    key_text = " || ', ' || ".join(f"c.{_ident('p_' + k)}" for k in table.key)
+    con.execute(
+        f"""
+        INSERT INTO quarantine
+        SELECT ?, ?, b._rule, b._detail, ?, b._row, b.original, b.hash, now()
+        FROM (
+            SELECT b._row, b._rule, b._detail, {original} AS original,
+                   md5(? || chr(31) || b._rule || chr(31) || {original}) AS hash
+            FROM (SELECT _row, _rule, _detail FROM _checked WHERE _rule IS NOT NULL
+                  UNION ALL
+                  SELECT d._row, 'duplicate_key', 'key ' || {key_text} || ' repeats row ' || d._first
+                         || ' with different values'
+                  FROM _dropped d JOIN _checked c USING (_row) WHERE d._why = 'duplicate_key') b
+            JOIN _src s ON s._row = b._row) b
+        WHERE b.hash NOT IN (SELECT row_hash FROM quarantine WHERE table_name = ?)
+        """,
+        [ingest_id, table.name, source_file, table.name, table.name],
+    )
+
+
+def _final_sql(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
+               as_of: date) -> tuple[str, dict[str, int]]:
+    """SQL for the rows to load: typed, in warehouse order, ``known_date`` filled, opinions matched by name."""
+    select = {c: f"k.{_ident('p_' + c)}" for c in columns}
+    select["known_date"] = f"coalesce(k.p_known_date, {_known_fallback(table, as_of)})"
+    kept = "k._rule IS NULL AND k._row NOT IN (SELECT _row FROM _dropped)"
+    fixes: dict[str, int] = {}
+    join = ""
+    if table.name == "opinions":
+        name_only = "k.p_uscc IS NULL AND k.p_company_name IS NOT NULL"
+        names = [r[0] for r in con.execute(
+            f"SELECT DISTINCT k.p_company_name FROM _checked k WHERE {kept} AND {name_only}").fetchall()]
+        matched = match_names(con, names) if names else {}
+        con.execute("CREATE OR REPLACE TEMP TABLE _name_match (company_name VARCHAR, uscc VARCHAR)")
+        if matched:
+            con.executemany("INSERT INTO _name_match VALUES (?, ?)", list(matched.items()))
+        join = " LEFT JOIN _name_match m ON m.company_name = k.p_company_name AND k.p_uscc IS NULL"
+        select["uscc"] = "coalesce(k.p_uscc, m.uscc)"
+        select["match_method"] = ("CASE WHEN k.p_uscc IS NOT NULL THEN 'vendor' WHEN m.uscc IS NOT NULL "
+                                  "THEN 'name_exact' ELSE 'unmatched' END")
+        rows = con.execute(f"SELECT m.uscc IS NOT NULL, count(*) FROM _checked k{join} WHERE {kept} AND {name_only} "
+                           "GROUP BY 1").fetchall()
+        fixes = {"name_exact" if hit else "name_unmatched": n for hit, n in rows}
+    cols = [name for name, _ in warehouse.warehouse_columns(table)]
+    body = ", ".join(f"{select[c]} AS {_ident(c)}" for c in cols)
+    sql = f"SELECT {body}, k._row_hash, '{ingest_id}' AS _ingest_id FROM _checked k{join} WHERE {kept}"
+    return sql, fixes
+
+
+def _known_fallback(table: Table, as_of: date) -> str:
+    """SQL for ``known_date`` when the source leaves it empty: the event date, else a rule, else the as-of."""
+    fallback = []
+    if table.event_date:
+        fallback.append(_ident("p_" + table.event_date))
+    if table.name == "annual_reports":  # not filed: known the day after the filing season ends
+        cfg = rules.load("ingest")["annual_report"]
+        fallback.append(f"make_date(CAST(p_year + 1 AS BIGINT), {int(cfg['season_end_month'])}, "
+                        f"{int(cfg['season_end_day'])}) + INTERVAL 1 DAY")
+    fallback.append(f"DATE '{as_of.isoformat()}'")
+    return "CAST(coalesce(" + ", ".join(fallback) + ") AS DATE)"
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table: Table, final: str, *, loaded: int,
+            ingest_id: str) -> dict[str, int]:
+    """Insert new rows; move the current version of revised keys to history; skip rows already held
+    (their hash is in the table or its history: re-sent or superseded versions change nothing)."""
+    cur, hist = _ident(table.name), _ident(table.name + "_history")
+    cols = [c for c, _ in warehouse.warehouse_columns(table)] + [c for c, _ in warehouse.LINEAGE_COLUMNS]
+    col_list = ", ".join(_ident(c) for c in cols)
+    held = con.execute(f"SELECT (SELECT count(*) FROM {cur}) + (SELECT count(*) FROM {hist})").fetchall()[0][0]
+    if not held:  # first load of this table: everything is new
+        con.execute(f"INSERT INTO {cur} ({col_list}) SELECT {col_list} FROM ({final})")
+        return {"new": loaded, "revised": 0, "unchanged": 0}
+    con.execute(f"CREATE TEMP TABLE _incoming AS SELECT * FROM ({final}) f "
+                f"WHERE f._row_hash NOT IN (SELECT _row_hash FROM {cur}) "
+                f"AND f._row_hash NOT IN (SELECT _row_hash FROM {hist})")
+    on = " AND ".join(f"c.{_ident(k)} = i.{_ident(k)}" for k in table.key)
+    revised = con.execute(f"SELECT count(*) FROM {cur} c JOIN _incoming i ON {on}").fetchall()[0][0]
+    if revised:
+        con.execute(f"INSERT INTO {hist} ({col_list}, _superseded_by) "
+                    f"SELECT {', '.join('c.' + _ident(c) for c in cols)}, ? FROM {cur} c JOIN _incoming i ON {on}",
+                    [ingest_id])
+        con.execute(f"DELETE FROM {cur} c USING _incoming i WHERE {on}")
+    incoming = con.execute("SELECT count(*) FROM _incoming").fetchall()[0][0]
+    con.execute(f"INSERT INTO {cur} ({col_list}) SELECT {col_list} FROM _incoming")
+    return {"new": incoming - revised, "revised": revised, "unchanged": loaded - incoming}
+
+
+def _merge(summary: dict[str, Any], table: str, result: dict[str, Any]) -> None:
+    summary["loaded"][table] = summary["loaded"].get(table, 0) + result["loaded"]
+    summary["deduplicated"][table] = summary["deduplicated"].get(table, 0) + result["deduplicated"]
+    for section in ("quarantined", "repaired", "changes"):
+        target = summary[section].setdefault(table, {})
+        for k, v in result[section].items():
+            target[k] = target.get(k, 0) + v
+        if not target:
+            del summary[section][table]
+
+
+def _new_ingest_id(con: duckdb.DuckDBPyConnection, started: datetime) -> str:
+    n = con.execute("SELECT count(*) FROM ingest_runs").fetchall()[0][0] + 1
+    return f"ing-{started:%Y%m%dT%H%M%SZ}-{n:04d}"
+
+
+def _record_run(con: duckdb.DuckDBPyConnection, summary: dict[str, Any], *, started: datetime,
+                actor: str | None) -> None:
+    loaded = sum(summary["loaded"].values())
+    quarantined = sum(sum(r.values()) for r in summary["quarantined"].values())
+    con.execute(
+        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [summary["ingest_id"], started.replace(tzinfo=None), datetime.now(UTC).replace(tzinfo=None),
+         summary["drop_dir"], summary["as_of"], actor, loaded, quarantined,
+         json.dumps(summary, ensure_ascii=False, default=str)],
+    )
+
+
+def _audit(settings: Settings, summary: dict[str, Any], *, actor: str | None) -> None:
+    """One audit entry per run: counts only, never row values."""
+    from core import audit, opdb
+
+    loaded = sum(summary["loaded"].values())
+    quarantined = sum(sum(r.values()) for r in summary["quarantined"].values())
+    with opdb.engine(settings).begin() as conn:
+        audit.record(
+            conn, actor=actor or "system:ingest", action="ingest", subject=summary["ingest_id"],
+            inputs={"drop_dir": summary["drop_dir"], "as_of": summary["as_of"],
+                    "files": [f["file"] for f in summary["files"]]},
+            versions={"rules.ingest": rules.version("ingest")},
+            outcome=f"loaded {loaded}, quarantined {quarantined}, corrupt files {len(summary['corrupt'])}",
+        )

@@ -1,0 +1,172 @@
+"""Normalisation at ingest: personal columns pseudonymised or dropped, and SQL that parses raw text to typed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core import rules, uscc
+from core.pseudonym import pseudonymise
+from features.sources import PERSON_KEY_COLUMN, Table
+
+# Personal columns that become a keyed pseudonym; every other personal column is dropped.
+PSEUDONYMISED = {"person_id_number": PERSON_KEY_COLUMN}
+TRIM_CHARS = " \t\r\n\u3000\ufeff"
+TRUE_TEXT = ("true", "t", "1", "1.0", "yes", "y", "是")
+FALSE_TEXT = ("false", "f", "0", "0.0", "no", "n", "否")
+NULL_TEXT = ("nan", "none", "null", "nat", "<na>")  # how writers spell a missing value (any case)
+_NULL_SPELLINGS = pa.array(sorted({""} | {v for t in NULL_TEXT for v in (t, t.upper(), t.capitalize())}
+                                  | {"NaN", "NaT", "<NA>"}))
+LIST_SEPARATORS = r"\s*[;；,，、]\s*"
+
+
+def protect_personal(data: pa.Table, table: Table, *, key: bytes) -> pa.Table:
+    """Replace personal columns before anything else sees them: ID numbers by their pseudonym, names dropped."""
+    for column in table.personal:
+        if column not in data.column_names:
+            continue
+        idx = data.column_names.index(column)
+        target = PSEUDONYMISED.get(column)
+        if target is None:
+            data = data.remove_column(idx)
+            continue
+        values = pc.cast(data.column(column), pa.string())
+        uniques = pc.unique(values)
+        mapped = pa.array([pseudonymise(v, key=key) for v in uniques.to_pylist()], type=pa.string())
+        positions = pc.index_in(values, value_set=uniques)
+        keys = pc.take(mapped, positions)
+        data = data.set_column(idx, target, keys)
+    return data
+
+
+def as_text(data: pa.Table) -> pa.Table:
+    """Every column as trimmed text, null when empty or spelled as a missing value ("nan", "None", "NULL", ...).
+
+    Typed columns (Parquet) are written as text the parsers read back: dates ``YYYY-MM-DD``, numbers as digits.
+    """
+    columns = []
+    for name in data.column_names:
+        col = data.column(name)
+        if pa.types.is_dictionary(col.type):  # e.g. a pandas categorical written to Parquet
+            col = pc.cast(col, col.type.value_type)
+        kind = col.type
+        if pa.types.is_timestamp(kind):
+            col = pc.cast(pc.cast(col, pa.timestamp(kind.unit)), pa.date32())
+        elif pa.types.is_floating(kind):
+            col = pc.if_else(pc.is_nan(col), pa.scalar(None, kind), col)
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind) or pa.types.is_binary(kind):
+            col = pc.utf8_trim(pc.cast(col, pa.string()), characters=TRIM_CHARS)
+            col = pc.if_else(pc.is_in(col, value_set=_NULL_SPELLINGS), pa.scalar(None, pa.string()), col)
+        else:
+            col = pc.cast(col, pa.string())
+        columns.append(col)
+    return pa.table(columns, names=data.column_names)
+
+
+def money_units() -> dict[str, float]:
+    """Units accepted in money columns and their multiplier to yuan (rules table ``ingest``)."""
+    return {unit: float(mult) for unit, mult in rules.load("ingest")["money"]["units"].items()}
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_list(values) -> str:
+    return "[" + ", ".join(_sql_str(v) for v in values) + "]"
+
+
+def money_pattern() -> str:
+    """Regular expression for an amount written as text: digits (commas allowed) and an optional unit."""
+    units = sorted(money_units(), key=len, reverse=True)
+    return r"^([-+]?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+))\s*(" + "|".join(units) + ")?$"
+
+
+def parse_expr(kind: str, raw: str) -> str:
+    """SQL (first step) turning the raw text ``raw`` into a value; :func:`finish_expr` makes it the column's type."""
+    if kind in ("str", "uscc", "enum"):
+        return raw
+    if kind == "list":
+        return f"regexp_replace({raw}, '{LIST_SEPARATORS}', ';', 'g')"
+    if kind in ("int", "float"):
+        return f"TRY_CAST({raw} AS DOUBLE)"
+    if kind == "money":
+        pattern = _sql_str(money_pattern())
+        case = " ".join(f"WHEN {_sql_str(u)} THEN {m!r}" for u, m in money_units().items())
+        amount = f"TRY_CAST(replace(regexp_extract({raw}, {pattern}, 1), ',', '') AS DOUBLE)"
+        return (f"CASE WHEN TRY_CAST({raw} AS DOUBLE) IS NOT NULL THEN TRY_CAST({raw} AS DOUBLE) "
+                f"WHEN {raw} IS NOT NULL THEN "
+                f"{amount} * (CASE regexp_extract({raw}, {pattern}, 2) {case} ELSE 1.0 END) END")
+    if kind == "date":
+        formats = _sql_list(rules.load("ingest")["dates"]["formats"])
+        return f"CAST(try_strptime({raw}, {formats}) AS DATE)"
+    if kind == "bool":
+        return (f"CASE WHEN lower({raw}) IN {tuple(TRUE_TEXT)} THEN TRUE "
+                f"WHEN lower({raw}) IN {tuple(FALSE_TEXT)} THEN FALSE END")
+    raise ValueError(f"expected a column kind of the source contract, got {kind!r}")
+
+
+def finish_expr(kind: str, value: str) -> str:
+    """SQL (second step): integers must be whole, numbers finite; NULL otherwise."""
+    if kind == "int":
+        return f"CASE WHEN {value} = floor({value}) THEN CAST({value} AS BIGINT) END"
+    if kind in ("float", "money"):
+        return f"CASE WHEN isfinite({value}) THEN {value} END"
+    return value
+
+
+def unit_given_expr(raw: str) -> str:
+    """SQL: TRUE when a money value was written as text with a unit (e.g. "12.5万元", "125000元")."""
+    units = "|".join(sorted(money_units(), key=len, reverse=True))
+    return (f"CASE WHEN {raw} IS NOT NULL AND TRY_CAST({raw} AS DOUBLE) IS NULL "
+            f"THEN regexp_matches({raw}, '({units})$') ELSE FALSE END")
+
+
+_VALUE = np.full(256, -1, dtype=np.int8)
+_VALUE[np.frombuffer(uscc.ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(len(uscc.ALPHABET))
+
+
+def check_indices(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Vectorised :func:`core.uscc.check_character`: for each (trimmed) value, the position in the code alphabet
+    of the check character it should carry; null when the value is not 18 characters of the alphabet.
+
+    Computed once per distinct code (codes repeat across a table's rows), then mapped back.
+    """
+    text = pc.utf8_trim(pc.cast(values, pa.string()), characters=TRIM_CHARS)
+    uniques = pc.unique(text)
+    if isinstance(uniques, pa.ChunkedArray):
+        uniques = uniques.combine_chunks()
+    return pc.take(_check_indices(uniques), pc.index_in(text, value_set=uniques))
+
+
+def _check_indices(text: pa.Array) -> pa.Array:
+    n = len(text)
+    ok = pc.fill_null(pc.equal(pc.binary_length(text), uscc.LENGTH), False)
+    filled = pc.if_else(ok, text, pa.scalar("0" * uscc.LENGTH))
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    if n == 0:
+        return pa.array([], type=pa.int8())
+    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int32)[filled.offset: filled.offset + n + 1]
+    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[0] + n * uscc.LENGTH]
+    values_ = _VALUE[data].reshape(n, uscc.LENGTH)
+    total = np.zeros(n, dtype=np.int32)
+    for i, weight in enumerate(uscc.WEIGHTS):
+        total += values_[:, i].astype(np.int32) * weight
+    index = (31 - total % 31) % 31
+    valid = ok.to_numpy(zero_copy_only=False) & (values_.min(axis=1) >= 0)
+    return pa.array(index.astype(np.int8), mask=~valid)
+
+
+def with_check_indices(data: pa.Table, table: Table) -> pa.Table:
+    """Append ``_x_<column>`` (see :func:`check_indices`) for every credit-code column of ``data``."""
+    for column in table.columns:
+        if column.kind == "uscc" and column.name in data.column_names:
+            data = data.append_column(f"_x_{column.name}", check_indices(data.column(column.name)))
+    return data
+
+
+def row_numbers(data: pa.Table) -> pa.Table:
+    """Append ``_row``: the 1-based data row number in the file (header not counted)."""
+    return data.append_column("_row", pa.array(np.arange(1, data.num_rows + 1, dtype=np.int64)))
