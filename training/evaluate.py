@@ -151,9 +151,11 @@ def ground_truth_aucs(ground_truth: str | Path, frame: pd.DataFrame, y: np.ndarr
                       time_col: str, horizon_months: int) -> dict[str, float]:
     """AUCs of the hidden truth (the ceiling), read from the simulator's ``latent_monthly.parquet`` — only here.
 
-    ``ground_truth_auc``: P(violating at least once in the horizon) from the monthly propensities;
-    ``ground_truth_violating_auc``: the share of horizon months actually spent violating (an oracle that
-    sees the future state, though not whether the bureau detects it).
+    ``ground_truth_auc``: the simulator's own probability that the label fires (``risk_12m`` at the
+    as-of month) — the ceiling; from older ground truth without that column, P(violating at least once
+    in the horizon) from the monthly propensities. ``ground_truth_violating_auc``: the share of horizon
+    months actually spent violating (an oracle that sees the future state, though not whether the bureau
+    detects it).
     """
     import duckdb
     from sklearn.metrics import roc_auc_score
@@ -169,14 +171,21 @@ def ground_truth_aucs(ground_truth: str | Path, frame: pd.DataFrame, y: np.ndarr
     con = duckdb.connect()
     try:
         con.register("pairs", pairs)
+        source = f"read_parquet('{path.as_posix()}')"
+        has_risk = "risk_12m" in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        at_as_of = "g.month = DATE_TRUNC('month', p.as_of)"
+        p_truth = (f"MAX(CASE WHEN {at_as_of} THEN g.risk_12m END)" if has_risk else
+                   "1 - EXP(SUM(LN(GREATEST(1e-12, 1 - LEAST(1.0, g.propensity)))) "
+                   "FILTER (WHERE g.month > p.as_of))")
         truth = con.execute(f"""
-            SELECT p._row,
-                   1 - EXP(SUM(LN(GREATEST(1e-12, 1 - LEAST(1.0, g.propensity))))) AS p_truth,
-                   AVG(CASE WHEN g.violating THEN 1.0 ELSE 0.0 END) AS violating_share
-            FROM pairs p JOIN read_parquet('{path.as_posix()}') g
-              ON g.uscc = p.uscc AND g.month > p.as_of AND g.month <= p.as_of + INTERVAL '{horizon_months}' MONTH
+            SELECT p._row, {p_truth} AS p_truth,
+                   AVG(CASE WHEN g.violating THEN 1.0 ELSE 0.0 END) FILTER (WHERE g.month > p.as_of)
+                       AS violating_share
+            FROM pairs p JOIN {source} g
+              ON g.uscc = p.uscc AND g.month >= DATE_TRUNC('month', p.as_of)
+             AND g.month <= p.as_of + INTERVAL '{horizon_months}' MONTH
             GROUP BY p._row
-        """).df()
+        """).df().fillna(0.0)
     finally:
         con.close()
     out = {}
