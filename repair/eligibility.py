@@ -10,6 +10,7 @@ import duckdb
 
 from core import uscc as uscc_codes
 from core.errors import NotFound, UserError
+from core.publicity import publicity_rules
 from core.settings import Settings
 from repair import rules
 
@@ -207,7 +208,7 @@ def _finish(kind: str, record_kind: str, row_id: str, event: date, earliest: dat
 
 
 def _penalty(p: dict[str, Any], facts: _Facts) -> RecordCheck:
-    r, pub = rules.section("penalty_publicity"), rules.publicity()
+    r, pub = rules.section("penalty_publicity"), publicity_rules()
     kind, rid, decided = "penalty_publicity", p["penalty_id"], p["decided_date"]
     sanctions = _sanctions(p)
     repaired, revoked_on = _repair_status(facts, "penalty", rid)
@@ -274,7 +275,7 @@ def _serious(s: dict[str, Any], facts: _Facts) -> RecordCheck:
     kind, rid, listed = "serious_list_removal", s["listing_id"], s["listed_date"]
     repaired, revoked_on = _repair_status(facts, "serious_list", rid)
     start = revoked_on or listed
-    auto = rules.add_months(start, rules.publicity()["serious_auto_removal_months"])
+    auto = rules.add_months(start, publicity_rules()["serious_auto_removal_months"])
     details = {"domain": s["domain"], "penalty_id": s.get("penalty_id"), "auto_removal_date": auto,
                "restarted_on": revoked_on}
     if repaired:
@@ -326,7 +327,7 @@ def _abnormal(a: dict[str, Any], facts: _Facts) -> RecordCheck:
         missing.append("reapply_bar")
     reason = a["reason"]
     if reason == "no_annual_report":
-        due = rules.publicity()["report_due"]
+        due = publicity_rules()["report_due"]
         met_on = _reports_filed_on(facts, listed, due)
         if met_on is None:
             missing.append("annual_reports_filed")

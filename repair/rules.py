@@ -42,25 +42,6 @@ def versions() -> dict[str, str]:
     return {"repair": version(), "publicity": rules.version("publicity"), "holidays": rules.version("holidays")}
 
 
-def publicity() -> dict[str, Any]:
-    """Publicity periods shared with the features (core/rules/publicity.toml): short/standard penalty
-    publicity, the low-fine ceilings, serious-list automatic removal and the annual-report season."""
-    table = rules.load("publicity")
-    try:
-        pen, ser, ar = table["penalty"], table["serious_list"], table["annual_report"]
-        return {
-            "version": str(table["meta"]["version"]),
-            "short_sanctions": list(pen["short_sanctions"]),
-            "short_months": int(pen["short_period_months"]),
-            "standard_months": int(pen["standard_period_months"]),
-            "low_fine_max_yuan": dict(pen["low_fine_max_yuan"]),
-            "serious_auto_removal_months": int(ser["auto_removal_months"]),
-            "report_due": (int(ar["season_end_month"]), int(ar["season_end_day"])),
-        }
-    except KeyError as exc:
-        raise rules.RulesError(f"core/rules/publicity.toml: expected the key {exc.args[0]!r}") from None
-
-
 def section(kind: str) -> dict[str, Any]:
     """The rules section of a repair kind (or a section name such as ``"application"``)."""
     name = SECTION.get(kind, kind)

@@ -28,6 +28,7 @@ def settings(home) -> Settings:
 
 
 def _fresh_pg_database() -> tuple[str, callable]:
+    """Create an empty PostgreSQL database; return its URL and a function that drops it."""
     import sqlalchemy as sa
 
     name = f"cr_test_{uuid.uuid4().hex[:10]}"
@@ -45,6 +46,14 @@ def _fresh_pg_database() -> tuple[str, callable]:
         admin.dispose()
 
     return url, drop
+
+
+@pytest.fixture(scope="session")
+def fresh_pg_database():
+    """For fixtures of wider scope: the factory of empty PostgreSQL databases (skips without a server)."""
+    if not PG_URL:
+        pytest.skip("set CREDIT_RISK_TEST_PG_URL to run the PostgreSQL variant")
+    return _fresh_pg_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -66,26 +65,6 @@ def prepare_home(settings: Settings, model, frame) -> dict:
     return {"publications": pubs, "keys": keys}
 
 
-def fresh_pg_url() -> tuple[str, callable]:
-    import sqlalchemy as sa
-
-    name = f"cr_serving_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-
-    def drop() -> None:
-        from core.opdb import _engine
-
-        _engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,9 +95,7 @@ def served(request, toy, tmp_path_factory):
     env.pop("CREDIT_RISK_DB_URL", None)
     drop = None
     if request.param == "postgres":
-        if not PG_URL:
-            pytest.skip("set CREDIT_RISK_TEST_PG_URL to run the PostgreSQL variant")
-        url, drop = fresh_pg_url()
+        url, drop = request.getfixturevalue("fresh_pg_database")()
         env["CREDIT_RISK_DB_URL"] = url
     settings = Settings.from_env(home)
     if "CREDIT_RISK_DB_URL" in env:
