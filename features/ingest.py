@@ -80,6 +80,12 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
             progress.say(f"  {path.name}: {result['rows']:,} rows → {result['loaded']:,} loaded, "
                          f"{sum(result['quarantined'].values()):,} quarantined, "
                          f"{result['deduplicated']:,} duplicates ({result['seconds']} s)")
+        entity_changes = summary["changes"].get("entities", {})
+        if entity_changes.get("new") or entity_changes.get("revised"):
+            rematched = rematch_opinions(con, ingest_id=ingest_id)
+            if rematched:
+                summary["repaired"].setdefault("opinions", {})["name_rematched"] = rematched
+                progress.say(f"  opinions: {rematched:,} earlier name-only items now matched to a credit code")
         summary["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
         _record_run(con, summary, started=started, actor=actor)
     finally:
@@ -106,6 +112,37 @@ def drop_as_of(drop_dir: str | Path) -> date:
     return date.today()
 
 
+def rematch_opinions(con: duckdb.DuckDBPyConnection, *, ingest_id: str) -> int:
+    """Try the name match again for name-only opinion items of earlier ingests that matched nobody, now that
+    entities have changed; returns how many items got a credit code (``match_method`` becomes ``name_exact``).
+
+    The row hash stays that of the item as delivered, so re-sending the item later changes nothing.
+    """
+    pending = ("opinions.match_method = 'unmatched' AND opinions.uscc IS NULL AND opinions.company_name IS NOT NULL "
+               "AND opinions._ingest_id IS DISTINCT FROM ?")
+    names = [r[0] for r in con.execute(f"SELECT DISTINCT company_name FROM opinions WHERE {pending}",
+                                       [ingest_id]).fetchall()]
+    matched = match_names(con, names) if names else {}
+    if not matched:
+        return 0
+    con.register("_rematched", pa.table({"company_name": pa.array(list(matched), type=pa.string()),
+                                         "uscc": pa.array(list(matched.values()), type=pa.string())}))
+    try:
+        con.begin()
+        n = con.execute(f"SELECT count(*) FROM opinions JOIN _rematched m ON m.company_name = opinions.company_name "
+                        f"WHERE {pending}",
+                        [ingest_id]).fetchall()[0][0]
+        con.execute(f"UPDATE opinions SET uscc = m.uscc, match_method = 'name_exact' FROM _rematched m "
+                    f"WHERE opinions.company_name = m.company_name AND {pending}", [ingest_id])
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("_rematched")
+    return n
+
+
 def stored_columns(table: Table) -> list[str]:
     """Columns of a table as it reaches validation and the warehouse (personal columns replaced)."""
     return [name for name, _ in warehouse.warehouse_columns(table) if name != "match_method"]
@@ -118,11 +155,13 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
     columns = stored_columns(table)
     data, extra, missing = _conform(protect_personal(_rename(extract.data, table), table, key=key), columns)
     rows = data.num_rows
-    con.register("_src", row_numbers(with_check_indices(as_text(data), table)))
+    data = as_text(data, kinds={c.name: c.kind for c in table.columns})
+    typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
+    con.register("_src", row_numbers(with_check_indices(data, table)))
     con.begin()
     try:
         counts = _validate_and_load(con, table, columns, ingest_id=ingest_id, as_of=as_of,
-                                    source_file=extract.path.name)
+                                    source_file=extract.path.name, typed=typed)
         accounted = counts["loaded"] + sum(counts["quarantined"].values()) + counts["deduplicated"]
         if accounted != rows:  # checked before commit: a file that loses rows loads nothing
             raise AccountingError(f"{extract.path.name}: read {rows} rows but accounted for {accounted} "
@@ -167,19 +206,21 @@ def _ident(name: str) -> str:
 
 
 def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
-                       as_of: date, source_file: str) -> dict[str, Any]:
+                       as_of: date, source_file: str, typed: frozenset[str]) -> dict[str, Any]:
     """Check every row (``_checked``), set aside duplicates (``_dropped``), quarantine, then load the rest."""
     entities = "entities" if table.references_entities else None
-    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities)
+    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities, typed=typed)
     hashed = ", ".join(f"coalesce(CAST({_ident('p_' + c)} AS VARCHAR), chr(0))" for c in columns)
     con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, CASE WHEN _rule IS NULL THEN "
                 f"md5(concat_ws(chr(31), {hashed})) END AS _row_hash FROM ({checked})")
     keys = ", ".join(_ident("p_" + k) for k in table.key)
-    valid, hashes, distinct_keys, units = con.execute(
-        f"SELECT count(*), count(DISTINCT _row_hash), count(DISTINCT ({keys})), count(*) FILTER (WHERE _unit) "
+    valid, distinct_keys, units = con.execute(
+        f"SELECT count(*), count(DISTINCT hash({keys})), count(*) FILTER (WHERE _unit) "
         f"FROM _checked WHERE _rule IS NULL").fetchall()[0]
     con.execute("CREATE TEMP TABLE _dropped (_row BIGINT, _why VARCHAR, _first BIGINT)")
-    if not valid == hashes == distinct_keys:  # exact duplicates, or one key with different values
+    # Exact duplicates share their key, so distinct keys alone tell whether any row repeats; 64-bit key hashes
+    # count cheaply, and a collision can only lower the count, which merely runs the exact query below.
+    if valid != distinct_keys:  # exact duplicates, or one key with different values
         con.execute(f"""
             INSERT INTO _dropped
             WITH d AS (SELECT _row, _row_hash, {keys}, row_number() OVER (PARTITION BY _row_hash ORDER BY _row) AS n
@@ -190,7 +231,7 @@ def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: li
                 SELECT _row, row_number() OVER (PARTITION BY {keys} ORDER BY _row) AS k,
                        min(_row) OVER (PARTITION BY {keys}) AS first FROM d WHERE n = 1) WHERE k > 1""")
     dropped = dict(con.execute("SELECT _why, count(*) FROM _dropped GROUP BY 1").fetchall())
-    _quarantine(con, table, columns, ingest_id=ingest_id, source_file=source_file)
+    _quarantine(con, table, columns, ingest_id=ingest_id, source_file=source_file, typed=typed)
     quarantined = dict(con.execute(
         "SELECT _rule, count(*) FROM (SELECT _rule FROM _checked WHERE _rule IS NOT NULL "
         "UNION ALL SELECT _why FROM _dropped WHERE _why = 'duplicate_key') GROUP BY _rule ORDER BY _rule"
@@ -205,10 +246,11 @@ def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: li
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
-                source_file: str) -> None:
-    """Store rejected rows with their rule, detail and original values (personal columns already replaced);
-    a row already quarantined under the same rule with the same values is not stored twice."""
-    original = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := s.{_ident(c)}" for c in columns) + "))"
+                source_file: str, typed: frozenset[str]) -> None:
+    """Store rejected rows with their rule, detail and original values (personal columns already replaced;
+    values as text); a row already quarantined under the same rule with the same values is not stored twice."""
+    shown = {c: f"CAST(s.{_ident(c)} AS VARCHAR)" if c in typed else f"s.{_ident(c)}" for c in columns}
+    original = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := {shown[c]}" for c in columns) + "))"
     key_text = " || ', ' || ".join(f"c.{_ident('p_' + k)}" for k in table.key)
     con.execute(
         f"""
@@ -242,9 +284,11 @@ def _final_sql(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str],
         names = [r[0] for r in con.execute(
             f"SELECT DISTINCT k.p_company_name FROM _checked k WHERE {kept} AND {name_only}").fetchall()]
         matched = match_names(con, names) if names else {}
-        con.execute("CREATE OR REPLACE TEMP TABLE _name_match (company_name VARCHAR, uscc VARCHAR)")
-        if matched:
-            con.executemany("INSERT INTO _name_match VALUES (?, ?)", list(matched.items()))
+        pairs = pa.table({"company_name": pa.array(list(matched), type=pa.string()),
+                          "uscc": pa.array(list(matched.values()), type=pa.string())})
+        con.register("_name_pairs", pairs)  # one Arrow scan, not one INSERT per name
+        con.execute("CREATE OR REPLACE TEMP TABLE _name_match AS SELECT * FROM _name_pairs")
+        con.unregister("_name_pairs")
         join = " LEFT JOIN _name_match m ON m.company_name = k.p_company_name AND k.p_uscc IS NULL"
         select["uscc"] = "coalesce(k.p_uscc, m.uscc)"
         select["match_method"] = ("CASE WHEN k.p_uscc IS NOT NULL THEN 'vendor' WHEN m.uscc IS NOT NULL "

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from core import rules, uscc
-from core.pseudonym import pseudonymise
 from features.sources import PERSON_KEY_COLUMN, Table
 
 # Personal columns that become a keyed pseudonym; every other personal column is dropped.
@@ -33,18 +34,44 @@ def protect_personal(data: pa.Table, table: Table, *, key: bytes) -> pa.Table:
             continue
         values = pc.cast(data.column(column), pa.string())
         uniques = pc.unique(values)
-        mapped = pa.array([pseudonymise(v, key=key) for v in uniques.to_pylist()], type=pa.string())
+        mapped = pa.array(pseudonymise_many(uniques.to_pylist(), key=key), type=pa.string())
         positions = pc.index_in(values, value_set=uniques)
         keys = pc.take(mapped, positions)
         data = data.set_column(idx, target, keys)
     return data
 
 
-def as_text(data: pa.Table) -> pa.Table:
+def pseudonymise_many(values: list, *, key: bytes) -> list[str | None]:
+    """:func:`core.pseudonym.pseudonymise` of many values (same pseudonyms), without building an HMAC per value."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+    out: list[str | None] = []
+    for value in values:
+        if value is None or (isinstance(value, float) and value != value):
+            out.append(None)
+            continue
+        text = str(value).strip().upper()
+        if not text:
+            out.append(None)
+            continue
+        h = inner.copy()
+        h.update(text.encode("utf-8"))
+        o = outer.copy()
+        o.update(h.digest())
+        out.append("P" + o.hexdigest()[:20])
+    return out
+
+
+def as_text(data: pa.Table, *, kinds: dict[str, str] | None = None) -> pa.Table:
     """Every column as trimmed text, null when empty or spelled as a missing value ("nan", "None", "NULL", ...).
 
-    Typed columns (Parquet) are written as text the parsers read back: dates ``YYYY-MM-DD``, numbers as digits.
+    Typed columns (Parquet) are written as text the parsers read back: dates ``YYYY-MM-DD``, numbers as digits;
+    except that a column whose contract kind (``kinds``: column -> kind) its type already holds exactly stays
+    typed (see :func:`keeps_type`), which spares a text round trip: the parsed values are the same.
     """
+    kinds = kinds or {}
     columns = []
     for name in data.column_names:
         col = data.column(name)
@@ -53,15 +80,29 @@ def as_text(data: pa.Table) -> pa.Table:
         kind = col.type
         if pa.types.is_timestamp(kind):
             col = pc.cast(pc.cast(col, pa.timestamp(kind.unit)), pa.date32())
+        elif pa.types.is_date64(kind):
+            col = pc.cast(col, pa.date32())
         elif pa.types.is_floating(kind):
             col = pc.if_else(pc.is_nan(col), pa.scalar(None, kind), col)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind) or pa.types.is_binary(kind):
             col = pc.utf8_trim(pc.cast(col, pa.string()), characters=TRIM_CHARS)
             col = pc.if_else(pc.is_in(col, value_set=_NULL_SPELLINGS), pa.scalar(None, pa.string()), col)
-        else:
+        elif not keeps_type(kinds.get(name, "str"), col.type):
             col = pc.cast(col, pa.string())
         columns.append(col)
     return pa.table(columns, names=data.column_names)
+
+
+def keeps_type(kind: str, arrow_type: pa.DataType) -> bool:
+    """True when values of ``arrow_type`` go into a column of contract ``kind`` without a text round trip:
+    integers and 64-bit floats for numbers and amounts, dates for dates, booleans for yes/no."""
+    if kind in ("int", "float", "money"):
+        return pa.types.is_integer(arrow_type) or arrow_type == pa.float64()
+    if kind == "date":
+        return arrow_type == pa.date32()
+    if kind == "bool":
+        return pa.types.is_boolean(arrow_type)
+    return False
 
 
 def money_units() -> dict[str, float]:
@@ -83,10 +124,16 @@ def money_pattern() -> str:
     return r"^([-+]?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+))\s*(" + "|".join(units) + ")?$"
 
 
-def parse_expr(kind: str, raw: str) -> str:
-    """SQL (first step) turning the raw text ``raw`` into a value; :func:`finish_expr` makes it the column's type."""
+def parse_expr(kind: str, raw: str, *, typed: bool = False) -> str:
+    """SQL (first step) turning the raw text ``raw`` into a value; :func:`finish_expr` makes it the column's type.
+
+    ``typed``: ``raw`` already holds values of the kind (see :func:`keeps_type`), not text.
+    """
     if kind in ("str", "uscc", "enum"):
         return raw
+    if typed:
+        return {"int": f"CAST({raw} AS DOUBLE)", "float": f"CAST({raw} AS DOUBLE)",
+                "money": f"CAST({raw} AS DOUBLE)", "date": f"CAST({raw} AS DATE)", "bool": raw}[kind]
     if kind == "list":
         return f"regexp_replace({raw}, '{LIST_SEPARATORS}', ';', 'g')"
     if kind in ("int", "float"):
@@ -127,43 +174,45 @@ _VALUE = np.full(256, -1, dtype=np.int8)
 _VALUE[np.frombuffer(uscc.ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(len(uscc.ALPHABET))
 
 
-def check_indices(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+def check_indices(values: pa.Array | pa.ChunkedArray, *, trimmed: bool = False) -> pa.Array:
     """Vectorised :func:`core.uscc.check_character`: for each (trimmed) value, the position in the code alphabet
     of the check character it should carry; null when the value is not 18 characters of the alphabet.
 
-    Computed once per distinct code (codes repeat across a table's rows), then mapped back.
+    Computed once per distinct code (codes repeat across a table's rows), then mapped back; ``trimmed=True``
+    skips trimming values that are already trimmed (:func:`as_text`).
     """
-    text = pc.utf8_trim(pc.cast(values, pa.string()), characters=TRIM_CHARS)
-    uniques = pc.unique(text)
-    if isinstance(uniques, pa.ChunkedArray):
-        uniques = uniques.combine_chunks()
-    return pc.take(_check_indices(uniques), pc.index_in(text, value_set=uniques))
+    text = pc.cast(values, pa.string())
+    if not trimmed:
+        text = pc.utf8_trim(text, characters=TRIM_CHARS)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks() if text.num_chunks else pa.array([], type=pa.string())
+    encoded = pc.dictionary_encode(text)  # one hash pass: the distinct codes and each row's index into them
+    dictionary, indices = encoded.dictionary, encoded.indices
+    return pc.take(_check_indices(dictionary), indices)
 
 
 def _check_indices(text: pa.Array) -> pa.Array:
     n = len(text)
-    ok = pc.fill_null(pc.equal(pc.binary_length(text), uscc.LENGTH), False)
-    filled = pc.if_else(ok, text, pa.scalar("0" * uscc.LENGTH))
-    if isinstance(filled, pa.ChunkedArray):
-        filled = filled.combine_chunks()
     if n == 0:
         return pa.array([], type=pa.int8())
-    offsets = np.frombuffer(filled.buffers()[1], dtype=np.int32)[filled.offset: filled.offset + n + 1]
-    data = np.frombuffer(filled.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[0] + n * uscc.LENGTH]
+    ok = pc.fill_null(pc.equal(pc.binary_length(text), uscc.LENGTH), False)
+    if not pc.all(ok).as_py():  # odd lengths or nulls: put a filler there so every row is 18 bytes
+        text = pc.if_else(ok, text, pa.scalar("0" * uscc.LENGTH))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset: text.offset + n + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[0] + n * uscc.LENGTH]
     values_ = _VALUE[data].reshape(n, uscc.LENGTH)
-    total = np.zeros(n, dtype=np.int32)
-    for i, weight in enumerate(uscc.WEIGHTS):
-        total += values_[:, i].astype(np.int32) * weight
+    total = values_[:, :-1].astype(np.int32) @ np.asarray(uscc.WEIGHTS, dtype=np.int32)
     index = (31 - total % 31) % 31
     valid = ok.to_numpy(zero_copy_only=False) & (values_.min(axis=1) >= 0)
     return pa.array(index.astype(np.int8), mask=~valid)
 
 
 def with_check_indices(data: pa.Table, table: Table) -> pa.Table:
-    """Append ``_x_<column>`` (see :func:`check_indices`) for every credit-code column of ``data``."""
+    """Append ``_x_<column>`` (see :func:`check_indices`) for every credit-code column of ``data`` (trimmed text,
+    as :func:`as_text` returns it)."""
     for column in table.columns:
         if column.kind == "uscc" and column.name in data.column_names:
-            data = data.append_column(f"_x_{column.name}", check_indices(data.column(column.name)))
+            data = data.append_column(f"_x_{column.name}", check_indices(data.column(column.name), trimmed=True))
     return data
 
 

@@ -134,17 +134,31 @@ def _read_xlsx(path: Path) -> pa.Table:
         shared = _shared_strings(book)
         date_styles = _date_styles(book)
         rows: list[dict[int, str]] = []
+        row_tag, cell_tag, text_tag = _NS + "row", _NS + "c", _NS + "t"
+        columns: dict[str, int] = {}  # cell reference letters -> column index
         with book.open(_first_sheet(book)) as fh:
             for _, el in ElementTree.iterparse(fh):
-                if el.tag != _NS + "row":
+                if el.tag != row_tag:
                     continue
                 row: dict[int, str] = {}
-                for cell in el.iter(_NS + "c"):
+                for cell in el:
+                    if cell.tag != cell_tag:
+                        continue
                     ref = cell.get("r")
-                    col = _column_index(ref) if ref else len(row)
+                    if ref:
+                        letters = ref.rstrip("0123456789")
+                        col = columns.get(letters)
+                        if col is None:
+                            col = columns[letters] = _column_index(letters)
+                    else:
+                        col = len(row)
                     kind = cell.get("t")
                     if kind == "inlineStr":
-                        row[col] = "".join(t.text or "" for t in cell.iter(_NS + "t"))
+                        box = cell[0] if len(cell) == 1 else None
+                        if box is not None and len(box) == 1 and box[0].tag == text_tag:  # one plain run
+                            row[col] = box[0].text or ""
+                        else:
+                            row[col] = "".join(t.text or "" for t in cell.iter(text_tag))
                         continue
                     value = cell.findtext(_NS + "v")
                     if value is None:

@@ -34,6 +34,7 @@ FIXES: dict[str, tuple[str, str]] = {
     "amount_in_wan": ("金额单位已换算为元", "amount written as text with a unit (万元/元), converted to yuan"),
     "name_exact": ("按名称唯一匹配信用代码", "opinion item without a code matched to the one entity of that name"),
     "name_unmatched": ("名称无法唯一匹配", "opinion item without a code whose name matches no entity or several"),
+    "name_rematched": ("新增主体后按名称补匹配", "earlier unmatched opinion item matched by name once new entities arrived"),
 }
 _KIND_WORD = {"int": "an integer", "float": "a number", "money": "an amount in yuan (number, or text like 12.5万元)",
               "bool": "yes/no (true/false, 1/0, 是/否)"}
@@ -53,7 +54,7 @@ def _q(text: str) -> str:
 
 
 def _shown(raw: str) -> str:
-    return f"'''' || left({raw}, 60) || ''''"
+    return f"'''' || left(CAST({raw} AS VARCHAR), 60) || ''''"
 
 
 def _ident(name: str) -> str:
@@ -126,7 +127,8 @@ def row_checks(table: Table) -> list[Check]:
     return out
 
 
-def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, entities: str | None) -> str:
+def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, entities: str | None,
+                typed: frozenset[str] | set[str] = frozenset()) -> str:
     """SQL selecting, for every row of ``source``, ``_row``, the parsed ``p_<column>`` columns, ``_unit`` and
     ``_rule``/``_detail`` (NULL when the row passes).
 
@@ -137,17 +139,19 @@ def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, e
             ``_x_c``: the alphabet position of its expected check character (:func:`features.normalise.check_indices`).
         as_of: no event date may lie after it.
         entities: a relation with the known credit codes (column ``uscc``), or None to skip that check.
+        typed: columns of ``source`` holding typed values rather than text (:func:`features.normalise.keeps_type`).
     """
     kinds = {c.name: c.kind for c in table.columns}
     kind = {c: kinds.get(c, "str") for c in columns}
     raw = ", ".join(f"{_ident(c)} AS {_ident('r_' + c)}" for c in columns)
-    values = ", ".join(f"{parse_expr(kind[c], _ident('r_' + c))} AS {_ident('v_' + c)}" for c in columns)
+    values = ", ".join(f"{parse_expr(kind[c], _ident('r_' + c), typed=c in typed)} AS {_ident('v_' + c)}"
+                       for c in columns)
     codes = [c for c in columns if kind[c] == "uscc"]
     passed = "".join(f", {_ident('_x_' + c)}" for c in codes)
     expected = "".join(f", substr({_q(uscc.ALPHABET)}, CAST({_ident('_x_' + c)} AS BIGINT) + 1, 1) AS {_ident('x_' + c)}"
                        for c in codes)
     parsed = ", ".join(f"{finish_expr(kind[c], _ident('v_' + c))} AS {_ident('p_' + c)}" for c in columns)
-    money = [c for c in columns if kind[c] == "money"]
+    money = [c for c in columns if kind[c] == "money" and c not in typed]  # typed amounts carry no unit
     unit = " OR ".join(unit_given_expr(_ident("r_" + c)) for c in money) or "FALSE"
     checks = [ch for c in table.columns if c.name in columns for ch in column_checks(table, c, as_of=as_of)]
     checks += row_checks(table)

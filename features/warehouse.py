@@ -20,6 +20,9 @@ EXTRA_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "opinions": [("match_method", "VARCHAR")],  # vendor | name_exact | unmatched
 }
 LINEAGE_COLUMNS = [("_row_hash", "VARCHAR"), ("_ingest_id", "VARCHAR")]
+# Storage hints: a row hash (or a pseudonym) is random text that no string compression shrinks much, and DuckDB's attempt to
+# dictionary/FSST-compress it more than doubles the cost of a bulk insert (bench/README.md, ingest).
+STORAGE = {"_row_hash": "USING COMPRESSION uncompressed", PERSON_KEY_COLUMN: "USING COMPRESSION uncompressed"}
 
 
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -44,7 +47,7 @@ def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create every source table, its ``<name>_history`` twin, and the ``repairs`` table if missing."""
     for table in SOURCES.values():
         cols = warehouse_columns(table) + LINEAGE_COLUMNS
-        ddl = ", ".join(f'"{n}" {t}' for n, t in cols)
+        ddl = ", ".join(f'"{n}" {t} {STORAGE.get(n, "")}'.rstrip() for n, t in cols)
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({ddl})')
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}_history" ({ddl}, "_superseded_by" VARCHAR)')
     # Repairs decided by the bureau's own workflow (repair/): a repaired record stops counting

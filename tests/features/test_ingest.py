@@ -316,3 +316,50 @@ def test_typed_parquet_columns_load_like_their_text(settings, tmp_path):
     got = _rows(settings, "SELECT established, registered_capital, is_foreign_invested, entity_type FROM entities "
                           "WHERE uscc = ?", [C2])
     assert got == [(date(2012, 3, 4), None, False, "individual")]
+
+
+def test_typed_parquet_and_text_csv_of_the_same_rows_hash_alike(settings, tmp_path):
+    text = _entities(registered_capital=["125000", "", "300000.5", "500000"])
+    typed = text.assign(registered_capital=[125000.0, float("nan"), 300000.5, 500000.0],
+                        established=pd.to_datetime(["2010-01-05", "2012-03-04", "2013-02-03", "2015-06-30"]))
+    ingest(settings, _drop(tmp_path / "csv", entities=(text, "csv")), as_of=AS_OF)
+    again = ingest(settings, _drop(tmp_path / "parquet", entities=(typed, "parquet")), as_of=AS_OF)
+    assert again["changes"]["entities"] == {"new": 0, "revised": 0, "unchanged": 4}
+
+
+def test_typed_parquet_values_breaking_a_rule_are_quarantined_with_text_originals(settings, tmp_path):
+    reports = pd.DataFrame({"uscc": [C1, C3, C4], "year": [2022, 2023, 2023], "employees": [3.0, 2.5, 4.0],
+                            "revenue": [1000.0, 50.0, -7.0],
+                            "filed_date": pd.to_datetime(["2023-04-01", "2024-03-01", "2024-03-02"])})
+    drop = _drop(tmp_path / "d", entities=(_entities(), "csv"), annual_reports=(reports, "parquet"))
+    summary = ingest(settings, drop, as_of=AS_OF)
+    assert summary["quarantined"]["annual_reports"] == {"bad_type": 1, "out_of_range": 1}
+    rows = dict((r[0], (r[1], json.loads(r[2]))) for r in _rows(
+        settings, "SELECT rule, detail, original FROM quarantine"))
+    assert "employees" in rows["bad_type"][0] and "2.5" in rows["bad_type"][0]
+    assert rows["out_of_range"][1]["revenue"] == "-7.0" and rows["out_of_range"][1]["filed_date"] == "2024-03-02"
+    assert _rows(settings, "SELECT employees, revenue FROM annual_reports") == [(3, 1000.0)]
+
+
+def test_unmatched_name_only_opinions_are_matched_when_a_later_drop_adds_the_entity(settings, tmp_path):
+    opinion = pd.DataFrame({"opinion_id": ["O1"], "published_date": ["2021-01-01"], "source": ["news"],
+                            "title": ["t"], "company_name": ["新来的酒店有限公司"]})
+    first = ingest(settings, _drop(tmp_path / "m1", entities=(_entities(), "csv"), opinions=(opinion, "csv")),
+                   as_of=AS_OF)
+    assert first["repaired"]["opinions"] == {"name_unmatched": 1}
+    newcomer = _entities().iloc[:1].assign(uscc=[uscc.complete("91500000MA0000099")], name=["新来的酒店有限公司"])
+    second = ingest(settings, _drop(tmp_path / "m2", entities=(newcomer, "csv")), as_of=AS_OF)
+    assert second["repaired"]["opinions"] == {"name_rematched": 1}
+    assert _rows(settings, "SELECT uscc, match_method FROM opinions") == [(newcomer["uscc"][0], "name_exact")]
+    again = ingest(settings, _drop(tmp_path / "m1", opinions=(opinion, "csv")), as_of=AS_OF)
+    assert again["changes"]["opinions"] == {"new": 0, "revised": 0, "unchanged": 1}
+    assert _rows(settings, "SELECT uscc FROM opinions") == [(newcomer["uscc"][0],)]
+
+
+def test_batch_pseudonyms_equal_core_pseudonymise():
+    from core.pseudonym import pseudonymise
+    from features.normalise import pseudonymise_many
+
+    values = [*PERSON_IDS, " 51010219851212002x ", "", None, float("nan"), 42, "身份证号"]
+    for key in (b"k", b"x" * 100):  # short key, and one longer than the SHA-256 block
+        assert pseudonymise_many(values, key=key) == [pseudonymise(v, key=key) for v in values]
