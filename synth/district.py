@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -25,12 +26,17 @@ from features.sources import PENALTY_DOMAINS, SOURCES
 from synth import faults as flt
 from synth import records as rec
 from synth import report as rpt
+from synth import xlsx
 from synth.params import DAY, Frame, district, sigmoid
 from synth.population import EXIT_FORCED, Population, build
 from synth.world import simulate
 
 GENERATOR_VERSION = "synth-2026.1"
 CHUNK = 60_000
+WRITE_ROWS = 1_000_000  # rows per Parquet write
+TEXT_ROWS = 200_000  # rows per CSV write
+# labels with a handful of values, held as categories (never reset or corrected by views)
+CATEGORIES = {"kind", "result", "relation_type", "item", "licence_type", "reason", "source", "_sentiment", "category"}
 FORMATS = {"licences": "csv", "complaints": "xlsx"}  # every other table is Parquet
 ARROW = {"str": pa.string(), "uscc": pa.string(), "enum": pa.string(), "list": pa.string(), "int": pa.int64(),
          "float": pa.float64(), "money": pa.float64(), "date": pa.date32(), "bool": pa.bool_()}
@@ -88,17 +94,60 @@ def _heads(pop: Population) -> np.ndarray:
 
 
 def _latent_table(pop: Population, world, frame: Frame) -> pa.Table:
-    i, t = np.nonzero(world.alive)
-    dom = world.domain[i, t]
+    """Ground truth rows from each entity's first month to its exit month (it exists until the exit date)."""
+    rows = world.alive.copy()
+    exit_m = frame.month_of(pop.exit_date[world.lo:world.hi])
+    last = np.flatnonzero((exit_m < frame.months) & (exit_m >= frame.month_of(pop.established[world.lo:world.hi])))
+    rows[last, exit_m[last]] = True
+    flat = np.flatnonzero(rows)
+    i, t = np.divmod(flat, frame.months)
+    dom = world.domain.ravel()[flat]
     return pa.table({
         "uscc": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)), pa.array(pop.uscc[world.lo:world.hi])),
         "month": pa.array(frame.month_start(t), type=pa.date32()),
-        "propensity": pa.array(world.propensity[i, t], type=pa.float32()),
-        "violating": pa.array(world.violating[i, t]),
+        "propensity": pa.array(world.propensity.ravel()[flat], type=pa.float32()),
+        "violating": pa.array(world.violating.ravel()[flat]),
         "domain": pa.DictionaryArray.from_arrays(pa.array(dom, mask=dom < 0).cast(pa.int8()),
                                                  pa.array(list(PENALTY_DOMAINS))),
-        "dormant": pa.array(world.dormant[i, t]),
+        "dormant": pa.array(world.dormant.ravel()[flat]),
+        "risk_12m": pa.array(world.risk.ravel()[flat], type=pa.float32()),
     })
+
+
+class _LatentWriter:
+    """Writes the ground-truth chunks in order on one background thread (Parquet encoding overlaps the next chunk)."""
+
+    def __init__(self, path: Path | None, pop: Population, frame: Frame) -> None:
+        self.path, self.pop, self.frame = path, pop, frame
+        self.writer: pq.ParquetWriter | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1) if path is not None else None
+        self.pending = None
+
+    def _write(self, world) -> None:
+        table = _latent_table(self.pop, world, self.frame)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+
+    def submit(self, world) -> None:
+        if self.pool is None:
+            return
+        self.wait()
+        self.pending = self.pool.submit(self._write, world)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            if self.writer is not None:
+                self.writer.close()
 
 
 def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Path | None) -> History:
@@ -112,8 +161,9 @@ def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Pat
     probe_t = {d.isoformat(): int(frame.month_of(np.array([np.datetime64(d, "D") - DAY]))[0]) for d in probe_dates}
     probes = {k: np.zeros(pop.n, dtype=np.float32) for k in probe_t}
     probes.update({f"{k}/dormant": np.zeros(pop.n, dtype=bool) for k in probe_t})
+    probes.update({f"{k}/risk_12m": np.zeros(pop.n, dtype=np.float32) for k in probe_t})
     parts: dict[str, list[pd.DataFrame]] = {}
-    writer = None
+    writer = _LatentWriter(latent_path, pop, frame)
     n_chunks = (pop.n + CHUNK - 1) // CHUNK
     try:
         for c, lo in enumerate(range(0, pop.n, CHUNK)):
@@ -123,19 +173,22 @@ def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Pat
                 if 0 <= t < frame.months:
                     probes[key][lo:hi] = world.propensity[:, t]
                     probes[f"{key}/dormant"][lo:hi] = world.dormant[:, t]
+                if 0 <= t + 1 < frame.months:  # the risk row of the month starting on the probe date
+                    probes[f"{key}/risk_12m"][lo:hi] = world.risk[:, t + 1]
+            writer.submit(world)
             for name, df in rec.chunk_records(pop, world, frame, seed=seed, chunk=c, heads=heads,
                                               all_names=names).items():
-                parts.setdefault(name, []).append(df)
-            if latent_path is not None:
-                table = _latent_table(pop, world, frame)
-                if writer is None:
-                    writer = pq.ParquetWriter(latent_path, table.schema)
-                writer.write_table(table)
+                appear = df["_appear"] if "_appear" in df else df["known_date"]
+                later = appear.to_numpy("datetime64[D]") > frame.d_end  # known only after the frame: never seen
+                parts.setdefault(name, []).append(df[~later] if later.any() else df)
             say(f"  world and records: chunk {c + 1}/{n_chunks}")
     finally:
-        if writer is not None:
-            writer.close()
-    tables = {name: pd.concat(dfs, ignore_index=True) for name, dfs in parts.items()}
+        writer.close()
+    del names
+    # the records are built: names and addresses are only needed as text columns now (Arrow, not Python strings)
+    pop.name, pop.address = pd.array(pop.name, dtype="str"), pd.array(pop.address, dtype="str")
+    say("  joining chunks")
+    tables = {name: _compact(pd.concat(parts.pop(name), ignore_index=True)) for name in list(parts)}
     tables["entities"] = _entities(pop, frame)
     for df in tables.values():
         if "_appear" not in df:
@@ -143,6 +196,17 @@ def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Pat
     corrections = _corrections(tables, frame, seed=seed)
     return History(frame=frame, seed=seed, entities=entities, pop=pop, tables=tables, corrections=corrections,
                    probes=probes, seconds=time.perf_counter() - began)
+
+
+def _compact(df: pd.DataFrame) -> pd.DataFrame:
+    """Less memory for the same values: text in object columns as ``str``, repetitive labels as categories."""
+    for col in df.columns:
+        s = df[col]
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+            df[col] = s.astype("str")
+        elif col in CATEGORIES:
+            df[col] = s.astype("category")
+    return df
 
 
 @lru_cache(maxsize=1)
@@ -204,7 +268,7 @@ def _corrections(tables: dict[str, pd.DataFrame], frame: Frame, *, seed: int) ->
 def _key(df: pd.DataFrame, key: tuple[str, ...]) -> pd.Index:
     if len(key) == 1:
         return pd.Index(df[key[0]])
-    return pd.Index(df[key[0]].astype(str) + "|" + df[key[1]].astype(str))
+    return pd.MultiIndex.from_arrays([df[k] for k in key])
 
 
 def view(hist: History, until: date) -> dict[str, pd.DataFrame]:
@@ -212,17 +276,23 @@ def view(hist: History, until: date) -> dict[str, pd.DataFrame]:
     u = np.datetime64(until, "D")
     out = {}
     for name, table in SOURCES.items():
-        df = hist.tables[name]
-        df = df[df["_appear"].to_numpy("datetime64[D]") <= u].copy()
+        df = hist.tables[name]  # copy-on-write: the history is never modified through a view
+        known = df["_appear"].to_numpy("datetime64[D]") <= u
+        if not known.all():
+            df = df[known]
         corr = hist.corrections.get(name)
         if corr is not None:
             c = corr[corr["_appear"].to_numpy("datetime64[D]") <= u]
             if len(c):
                 pos = _key(df, table.key).get_indexer(_key(c, table.key))
-                ok = pos >= 0
-                for col in table.names:
-                    vals = df[col].to_numpy(copy=True)
-                    vals[pos[ok]] = c[col].to_numpy()[ok]
+                ok = np.flatnonzero(pos >= 0)
+                rows = pos[ok]
+                for col in table.names:  # only the columns a correction changed
+                    new = c[col].iloc[ok].reset_index(drop=True)
+                    if df[col].iloc[rows].reset_index(drop=True).equals(new):
+                        continue
+                    vals = df[col].copy()
+                    vals.iloc[rows] = new.to_numpy()
                     df[col] = vals
         if name in LIFECYCLE:
             col, blank, reset = LIFECYCLE[name]
@@ -249,7 +319,23 @@ def _changed(new: pd.DataFrame, old: pd.DataFrame, cols: list[str]) -> pd.DataFr
 
 
 # --------------------------------------------------------------------------------------------------- writing
-def _arrow(df: pd.DataFrame, name: str) -> pa.Table:
+def _has_text(s: pd.Series) -> bool:
+    """Whether a numeric column carries text (dirt such as amounts written in 万元)."""
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return False
+    return pd.api.types.infer_dtype(s, skipna=True) not in ("floating", "integer", "mixed-integer-float", "empty")
+
+
+def _strings(s: pd.Series) -> pa.Array:
+    """Text values as an Arrow string array (missing stays missing)."""
+    try:
+        return pa.array(s, type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # values that are not text: write their text form
+        return pa.array([None if v is None or v != v else str(v) for v in s], type=pa.string())
+
+
+def _arrow(df: pd.DataFrame, name: str, *, text: set[str] | None = None) -> pa.Table:
+    """Contract columns as an Arrow table; ``text`` names numeric columns carrying text (default: detect)."""
     table = SOURCES[name]
     cols = {}
     for c in table.columns:
@@ -258,8 +344,8 @@ def _arrow(df: pd.DataFrame, name: str) -> pa.Table:
         if c.kind == "date":
             vals = pd.to_datetime(s, errors="coerce").to_numpy("datetime64[D]")
             cols[c.name] = pa.array(vals, type=pa.date32(), mask=np.isnat(vals))
-        elif c.kind in ("money", "float") and s.map(lambda v: isinstance(v, str)).any():
-            cols[c.name] = pa.array([None if v is None or v != v else str(v) for v in s], type=pa.string())
+        elif c.kind in ("money", "float") and (c.name in text if text is not None else _has_text(s)):
+            cols[c.name] = _strings(s.map(lambda v: v if v is None or isinstance(v, str) or v != v else str(v)))
         elif c.kind == "int":
             cols[c.name] = pa.array(pd.array(s, dtype="Int64"), type=pa.int64())
         elif c.kind == "bool":
@@ -267,7 +353,7 @@ def _arrow(df: pd.DataFrame, name: str) -> pa.Table:
         elif c.kind in ("money", "float"):
             cols[c.name] = pa.array(pd.to_numeric(s).to_numpy(np.float64), type=typ, from_pandas=True)
         else:
-            cols[c.name] = pa.array([None if v is None or v != v else str(v) for v in s], type=pa.string())
+            cols[c.name] = _strings(s)
     return pa.table(cols)
 
 
@@ -276,18 +362,28 @@ def _text(df: pd.DataFrame, name: str) -> pd.DataFrame:
     out = {}
     for c in SOURCES[name].columns:
         s = df[c.name]
-        if c.kind == "date":
-            vals = [v if isinstance(v, str) or v is None else
-                    (None if pd.isna(v) else pd.Timestamp(v).date().isoformat()) for v in s]
+        missing = s.isna().to_numpy()
+        vals = np.full(len(s), None, dtype=object)
+        if c.kind == "date" and s.dtype != object:
+            iso = np.datetime_as_string(s.to_numpy("datetime64[D]"), unit="D").astype(object)
+            vals[~missing] = iso[~missing]
+        elif c.kind == "date":  # dirt: text dates and dates mixed
+            vals = np.array([v if isinstance(v, str) or v is None else
+                             (None if pd.isna(v) else pd.Timestamp(v).date().isoformat()) for v in s], dtype=object)
         elif c.kind == "bool":
-            vals = [None if pd.isna(v) else ("true" if v else "false") for v in s]
-        elif c.kind in ("int",):
-            vals = [None if pd.isna(v) else str(int(v)) for v in s]
+            vals[~missing] = np.where(s[~missing].astype(bool).to_numpy(), "true", "false")
+        elif c.kind == "int":
+            vals[~missing] = pd.to_numeric(s[~missing]).to_numpy(np.int64).astype(str).astype(object)
+        elif c.kind in ("money", "float") and _has_text(s):
+            vals = np.array([v if isinstance(v, str) else (None if pd.isna(v) else f"{v:g}" if abs(v) < 1e15
+                                                           else str(v)) for v in s], dtype=object)
         elif c.kind in ("money", "float"):
-            vals = [v if isinstance(v, str) else (None if pd.isna(v) else f"{v:g}" if abs(v) < 1e15 else str(v))
-                    for v in s]
+            num = pd.to_numeric(s[~missing]).to_numpy(np.float64)
+            small = np.abs(num) < 1e15
+            vals[np.flatnonzero(~missing)[small]] = np.char.mod("%g", num[small]).astype(object)
+            vals[np.flatnonzero(~missing)[~small]] = num[~small].astype(str).astype(object)
         else:
-            vals = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in s]
+            vals[~missing] = s[~missing].astype(str).to_numpy(dtype=object)
         out[c.name] = pd.Series(vals, dtype=object)
     return pd.DataFrame(out)
 
@@ -299,26 +395,20 @@ def _write(out: Path, tables: dict[str, pd.DataFrame], *, gbk: bool) -> dict[str
         for old in out.glob(f"{name}.*"):
             old.unlink()
         path = out / f"{name}.{fmt}"
-        if fmt == "parquet":
-            pq.write_table(_arrow(df, name), path)
+        if fmt == "parquet":  # in slices of rows: only one slice is held in Arrow form at a time
+            text = {c.name for c in SOURCES[name].columns if c.kind in ("money", "float") and _has_text(df[c.name])}
+            with pq.ParquetWriter(path, _arrow(df.iloc[:0], name, text=text).schema) as writer:
+                for lo in range(0, max(len(df), 1), WRITE_ROWS):
+                    writer.write_table(_arrow(df.iloc[lo:lo + WRITE_ROWS], name, text=text))
         elif fmt == "csv":
             encoding = "gbk" if gbk and name == flt.GBK_TABLE else "utf-8"
-            _text(df, name).to_csv(path, index=False, encoding=encoding, lineterminator="\n")
+            for lo in range(0, max(len(df), 1), TEXT_ROWS):  # in slices: text objects are large
+                _text(df.iloc[lo:lo + TEXT_ROWS], name).to_csv(path, mode="a" if lo else "w", header=not lo,
+                                                               index=False, encoding=encoding, lineterminator="\n")
         else:
-            _xlsx(_text(df, name), path)
+            xlsx.write(_text(df, name), path, sheet=name)
         files[name] = path.name
     return files
-
-
-def _xlsx(df: pd.DataFrame, path: Path) -> None:
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(path.stem)
-    ws.append(list(df.columns))
-    for row in df.itertuples(index=False):
-        ws.append(list(row))
-    wb.save(path)
 
 
 def _ground_truth(pop: Population, folder: Path) -> None:
@@ -367,6 +457,7 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
     hist = _build(entities=entities, seed=seed, start=start, end=end, latent_path=truth / "latent_monthly.parquet")
     _ground_truth(hist.pop, truth)
     tables = view(hist, until or end)
+    say("  report: calibration and learnability")
     report = _report_base(hist, out, dirty_rate=dirty_rate, until=until, kind="district")
     report["calibration"] = rpt.calibration(hist.pop, hist.tables, entities=entities, start=start, end=end)
     if end.year - 1 >= start.year + 3:
@@ -440,6 +531,7 @@ def _report_base(hist: History, out: Path, *, dirty_rate: float, until: date | N
 
 def _finish(out: Path, tables: dict[str, pd.DataFrame], report: dict, *, seed: int, dirty_rate: float,
             began: float) -> None:
+    say("  writing extracts")
     clean = {name: df[SOURCES[name].names] for name, df in tables.items()}
     text_tables = {n for n, f in FORMATS.items() if f in ("csv", "xlsx")} | ({flt.GBK_TABLE} if dirty_rate else set())
     if dirty_rate > 0:

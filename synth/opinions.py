@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 # What went wrong, by penalty domain (negative items).
 ISSUES = {
@@ -92,11 +93,11 @@ def compose(rng: np.random.Generator, *, sentiment: np.ndarray, domain: np.ndarr
 
 def short_name(full: np.ndarray, district_short: str) -> np.ndarray:
     """The name an item uses in its title: the registered name, or without place prefix and legal form."""
-    out = full.copy()
+    out = pd.Series(full, dtype="str")
     for suffix in ("有限责任公司", "股份有限公司", "有限公司", "专业合作社", "企业（有限合伙）"):
-        has = np.array([s.endswith(suffix) for s in out])
-        out[has] = np.array([s[: -len(suffix)] for s in out[has]], dtype=object)
+        has = out.str.endswith(suffix)
+        out = out.where(~has, out.str.slice(0, -len(suffix)))
     for prefix in (district_short + "区", district_short, "贵州", "黔"):
-        has = np.array([s.startswith(prefix) and len(s) > len(prefix) + 2 for s in out])
-        out[has] = np.array([s[len(prefix):] for s in out[has]], dtype=object)
-    return out
+        has = out.str.startswith(prefix) & (out.str.len() > len(prefix) + 2)
+        out = out.where(~has, out.str.slice(len(prefix)))
+    return out.to_numpy(dtype=object)

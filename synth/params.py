@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ ALL_TYPES = (*ENTERPRISE_TYPES, "individual")
 SIZE_BANDS = ("micro", "small", "medium", "large")
 DAY = np.timedelta64(1, "D")
 NAT = np.datetime64("NaT", "D")
+_MARGIN = 240  # months before and after the frame covered by the month-start table
 
 
 @cache
@@ -55,10 +56,19 @@ class Frame:
     def d_end(self) -> np.datetime64:
         return np.datetime64(self.end, "D")
 
+    @cached_property
+    def _starts(self) -> np.ndarray:
+        """First days of months -MARGIN .. months + MARGIN - 1 (a lookup table: month-to-day casts are slow)."""
+        m0 = np.datetime64(self.start.replace(day=1), "M")
+        return (m0 + np.arange(-_MARGIN, self.months + _MARGIN).astype("timedelta64[M]")).astype("datetime64[D]")
+
     def month_start(self, t) -> np.ndarray:
         """First day of month index ``t`` (0 = the start month)."""
+        t = np.asarray(t)
+        if t.size and t.dtype.kind in "iu" and t.min() >= -_MARGIN and t.max() < self.months + _MARGIN:
+            return self._starts[t + _MARGIN]
         m0 = np.datetime64(self.start.replace(day=1), "M")
-        return (m0 + np.asarray(t).astype("timedelta64[M]")).astype("datetime64[D]")
+        return (m0 + t.astype("timedelta64[M]")).astype("datetime64[D]")
 
     def month_of(self, d: np.ndarray) -> np.ndarray:
         """Month index of dates (NaT gives a very large index)."""

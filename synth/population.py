@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core import uscc
 from synth import names as nm
@@ -52,6 +54,14 @@ class Population:
     @property
     def n(self) -> int:
         return len(self.uscc)
+
+    @cached_property
+    def _uscc_arrow(self) -> pa.Array:
+        return pa.array(self.uscc, type=pa.string())
+
+    def codes(self, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        """The credit codes of entity indices as a pandas ``str`` array (an Arrow take, no Python strings)."""
+        return pd.array(self._uscc_arrow.take(pa.array(np.asarray(index, dtype=np.int64))), dtype="str")
 
 
 def industries() -> list[dict]:

@@ -10,6 +10,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.workdays import WorkdayCalendar
 from features.sources import PENALTY_DOMAINS
@@ -29,17 +31,19 @@ CHANGE_ITEMS = ("address", "scope", "legal_rep", "capital", "name", "shareholder
 CHANGE_W = (0.26, 0.3, 0.14, 0.12, 0.05, 0.13)
 
 
-def _zfill(values: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded decimal strings (safe on empty arrays)."""
-    values = np.asarray(values)
-    return np.char.zfill(values.astype(str), width) if len(values) else np.zeros(0, dtype=f"<U{width}")
+def _digits(values: np.ndarray, width: int) -> pa.Array:
+    """Zero-padded decimal text of integers (Arrow: no Python string per value)."""
+    return pc.utf8_lpad(pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string()), width=width, padding="0")
 
 
-def _ids(prefix: str, year: np.ndarray, chunk: int, width: int = 6) -> np.ndarray:
-    """Record numbers: prefix, year, chunk and a serial (vectorised string building)."""
-    serial = _zfill(np.arange(len(year)), width) if len(year) else np.array([], dtype=str)
-    head = np.char.add(np.char.add(prefix, np.asarray(year).astype(str)), f"{chunk:03d}")
-    return np.char.add(head, serial).astype(object)
+def _join(*parts) -> pd.api.extensions.ExtensionArray:
+    """Concatenate text parts (constants, Arrow arrays) row by row into a pandas ``str`` array."""
+    return pd.array(pc.binary_join_element_wise(*parts, ""), dtype="str")
+
+
+def _ids(prefix: str, year: np.ndarray, chunk: int, width: int = 6) -> pd.api.extensions.ExtensionArray:
+    """Record numbers: prefix, year, chunk and a serial."""
+    return _join(prefix, _digits(year, 4), f"{chunk:03d}", _digits(np.arange(len(year)), width))
 
 
 def _year(d: np.ndarray) -> np.ndarray:
@@ -113,7 +117,7 @@ def _inspections(rng, pop: Population, world: World, frame: Frame, chunk: int) -
     d = w["date"]
     return pd.DataFrame({
         "inspection_id": _ids("JC", _year(d), chunk),
-        "uscc": pop.uscc[w["ent"]],
+        "uscc": pop.codes(w["ent"]),
         "inspection_date": d,
         "kind": np.array(KINDS, dtype=object)[w["kind"]],
         "items": _items_for(pop, w["ent"], w["kind"], rng),
@@ -139,16 +143,17 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     w = world.inspections
     case = (w["result"] == 2) & (w["domain"] >= 0)
     ents, sev = w["ent"][case], w["severity"][case]
-    decided = w["date"][case] + rng.integers(15, 100, int(case.sum())) * DAY
+    rec = district()["records"]
+    decided = w["date"][case] + rng.integers(*rec["penalty_decided_days"], int(case.sum())) * DAY
     domain = np.array(PENALTY_DOMAINS, dtype=object)[w["domain"][case]]
     n = len(ents)
     is_ent = pop.is_ent[ents]
     u = rng.random((8, n))
-    simple = (sev == 0) & (u[0] < 0.6)
+    simple = (sev == 0) & (u[0] < rec["penalty_simple_share"])
     licensed = np.array([bool(i["licences"]) for i in industries()])[pop.industry[ents]]
     sanctions = np.where(simple, np.where(u[1] < 0.5, "warning", "fine"), "fine").astype(object)
-    sanctions = np.where(~simple & (sev == 0) & (u[1] < 0.12), "warning", sanctions)
-    sanctions = np.where(~simple & (sev == 0) & (u[1] > 0.97), "criticism", sanctions)
+    sanctions = np.where(~simple & (sev == 0) & (u[1] < rec["penalty_warning_only"]), "warning", sanctions)
+    sanctions = np.where(~simple & (sev == 0) & (u[1] > 1 - rec["penalty_criticism_only"]), "criticism", sanctions)
     sanctions = np.where(~simple & (sev == 0) & (u[2] < 0.3) & (sanctions == "fine"), "warning;fine", sanctions)
     conf = (sev >= 1) & (u[3] < np.where(sev == 2, 0.5, 0.3))
     sanctions = np.where(conf, sanctions + ";confiscation", sanctions)
@@ -164,9 +169,9 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     paid = has_fine & (u[6] < sigmoid(2.5 - 0.6 * risk))
     paid_date = np.where(paid, decided + rng.integers(3, 60, n) * DAY, NAT)
     procedure = np.where(simple, "simple", "ordinary").astype(object)
-    known = decided + np.where(simple, rng.integers(0, 7, n), rng.integers(3, 28, n)) * DAY
+    known = decided + np.where(simple, rng.integers(0, 7, n), rng.integers(*rec["penalty_known_days"], n)) * DAY
     pen = pd.DataFrame({
-        "uscc": pop.uscc[ents], "decided_date": decided, "domain": domain, "procedure": procedure,
+        "uscc": pop.codes(ents), "decided_date": decided, "domain": domain, "procedure": procedure,
         "severity": np.array(SEVERITY, dtype=object)[sev], "sanctions": sanctions, "fine_amount": fine,
         "fine_paid_date": paid_date, "leniency": False,
         "publicity_end": _publicity_end(decided, sanctions, fine, is_ent), "known_date": _lag(rng, known),
@@ -177,7 +182,7 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     m = int(le.sum())
     led = w["date"][le] + rng.integers(5, 30, m) * DAY
     lenient = pd.DataFrame({
-        "uscc": pop.uscc[w["ent"][le]], "decided_date": led,
+        "uscc": pop.codes(w["ent"][le]), "decided_date": led,
         "domain": np.array(PENALTY_DOMAINS, dtype=object)[np.maximum(w["domain"][le], 0)],
         "procedure": "simple", "severity": "minor", "sanctions": "warning", "fine_amount": np.nan,
         "fine_paid_date": NAT, "leniency": True, "publicity_end": NAT, "known_date": led,
@@ -188,7 +193,7 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     rv = rv[pop.is_ent[rv] & (pop.exit_kind[rv] == EXIT_FORCED)]
     rd = pop.exit_date[rv]
     revoked = pd.DataFrame({
-        "uscc": pop.uscc[rv], "decided_date": rd, "domain": "registration", "procedure": "ordinary",
+        "uscc": pop.codes(rv), "decided_date": rd, "domain": "registration", "procedure": "ordinary",
         "severity": "ordinary", "sanctions": "revoke_business_licence", "fine_amount": np.nan,
         "fine_paid_date": NAT, "leniency": False,
         "publicity_end": add_months(rd, publicity()["penalty"]["standard_period_months"]),
@@ -197,12 +202,10 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     pen = pd.concat([pen, lenient, revoked], ignore_index=True)
     pen = pen[pen["decided_date"] <= frame.d_end].sort_values(["decided_date", "uscc"], kind="stable")
     pen["fine_paid_date"] = _clip(pen["fine_paid_date"].to_numpy("datetime64[D]"), frame)
-    kind = np.where(pen["leniency"], "不罚", np.where(pen["procedure"] == "simple", "简罚", "处罚"))
+    kind = np.where(pen["leniency"], "不罚", np.where(pen["procedure"] == "simple", "简罚", "处罚")).astype(object)
     year = _year(pen["decided_date"].to_numpy("datetime64[D]"))
-    serial = np.arange(len(pen))
-    pid = np.char.add(np.char.add(np.char.add("青岚市监", kind.astype(str)), "〔"), year.astype(str))
-    pid = np.char.add(np.char.add(pid, f"〕{chunk:03d}"), _zfill(serial, 5) if len(serial) else "")
-    pen.insert(0, "penalty_id", np.char.add(pid, "号").astype(object))
+    pen.insert(0, "penalty_id", _join("青岚市监", pa.array(kind, type=pa.string()), "〔", _digits(year, 4),
+                                      f"〕{chunk:03d}", _digits(np.arange(len(pen)), 5), "号"))
     return pen.reset_index(drop=True)
 
 
@@ -244,7 +247,7 @@ def _complaints(rng, pop: Population, world: World, frame: Frame, chunk: int) ->
     up = pd.array(upheld, dtype="boolean")
     up[np.isnat(handled)] = pd.NA
     return pd.DataFrame({
-        "complaint_id": _ids("TS", _year(d), chunk), "uscc": pop.uscc[c["ent"]], "received_date": d,
+        "complaint_id": _ids("TS", _year(d), chunk), "uscc": pop.codes(c["ent"]), "received_date": d,
         "category": category, "upheld": up, "handled_date": handled, "known_date": d, "_ent": c["ent"],
     })
 
@@ -326,25 +329,22 @@ def _annual_reports(rng, pop: Population, world: World, frame: Frame, chunk: int
         liabilities = assets * sigmoid(lev[rows] + 0.5 * risk[rows])
         tax = np.where(rng.random(k) < np.where(is_ent[rows], 0.05, 0.3), 0.0, revenue * 0.03 * rng.lognormal(0, 0.3, k))
         profit = revenue * rng.normal(0.06 - 0.03 * risk[rows], 0.08)
-        df = pd.DataFrame({
-            "uscc": pop.uscc[ents[rows]], "year": y, "filed_date": filed[rows],
-            "employees": employees, "social_insurance_staff": social,
-            "revenue": np.round(revenue), "assets": np.round(assets), "liabilities": np.round(liabilities),
-            "tax": np.round(tax), "profit": np.round(profit),
-        })
+        values = {"employees": employees, "social_insurance_staff": social, "revenue": np.round(revenue),
+                  "assets": np.round(assets), "liabilities": np.round(liabilities), "tax": np.round(tax),
+                  "profit": np.round(profit)}
         p_hide = np.minimum(np.where(is_ent[rows], rec["undisclosed"]["enterprise"], rec["undisclosed"]["individual"])
                             * np.exp(rec["undisclosed_risk_slope"] * risk[rows]), 0.9)
-        for col in ("employees", "social_insurance_staff", "revenue", "assets", "liabilities", "tax", "profit"):
-            hide = rng.random(k) < (p_hide * (0.4 if col == "employees" else 1.0))
-            df.loc[hide, col] = np.nan
         missing = np.isnat(filed[rows])
-        df.loc[missing, ["employees", "social_insurance_staff", "revenue", "assets", "liabilities", "tax",
-                         "profit"]] = np.nan
-        appear = np.where(on_time[rows], filed[rows], dl + DAY)
-        df["known_date"] = np.where(missing, dl + DAY, filed[rows])
-        df["_appear"] = appear
-        df["_ent"] = ents[rows]
-        frames.append(df)
+        for col, vals in values.items():  # undisclosed fields; nothing at all when no report was filed
+            hide = rng.random(k) < (p_hide * (0.4 if col == "employees" else 1.0))
+            vals = vals.astype(np.float64)
+            vals[hide | missing] = np.nan
+            values[col] = vals
+        frames.append(pd.DataFrame({
+            "uscc": pop.codes(ents[rows]), "year": y, "filed_date": filed[rows], **values,
+            "known_date": np.where(missing, dl + DAY, filed[rows]),
+            "_appear": np.where(on_time[rows], filed[rows], dl + DAY), "_ent": ents[rows],
+        }))
 
         # abnormal list: not filed by the deadline and not yet listed
         ld = _listing_day(y)
@@ -363,7 +363,7 @@ def _annual_reports(rng, pop: Population, world: World, frame: Frame, chunk: int
         removed = _clip(removed, frame)
         reason[np.isnat(removed)] = None
         listings.append(pd.DataFrame({
-            "uscc": pop.uscc[ents[idx]], "listed_date": ld, "reason": "no_annual_report", "removed_date": removed,
+            "uscc": pop.codes(ents[idx]), "listed_date": ld, "reason": "no_annual_report", "removed_date": removed,
             "removal_reason": reason, "known_date": ld, "_ent": ents[idx],
         }))
         open_listing[idx] = np.isnat(removed)
@@ -387,7 +387,7 @@ def _unreachable(rng, pop: Population, world: World, ins: pd.DataFrame, frame: F
     first[1:] = ents[1:] != ents[:-1]
     ents, when = ents[first], when[first]
     m = len(ents)
-    listed = when + rng.integers(3, 20, m) * DAY
+    listed = when + rng.integers(*district()["records"]["unreachable_listing_days"], m) * DAY
     exit_d, kind = pop.exit_date[ents], pop.exit_kind[ents]
     back = rng.random(m) < 0.12
     back_d = listed + rng.integers(30, 360, m) * DAY
@@ -415,7 +415,7 @@ def _unreachable(rng, pop: Population, world: World, ins: pd.DataFrame, frame: F
     rd = _clip(df["removed_date"].to_numpy("datetime64[D]"), frame)
     df["removed_date"] = rd
     df.loc[np.isnat(rd), "removal_reason"] = None
-    df["uscc"] = pop.uscc[df["_ent"].to_numpy()]
+    df["uscc"] = pop.codes(df["_ent"].to_numpy())
     df["known_date"] = df["listed_date"]
     return df[["uscc", "listed_date", "reason", "removed_date", "removal_reason", "known_date", "_ent"]]
 
@@ -477,19 +477,18 @@ def _licences(rng, pop: Population, world: World, pen: pd.DataFrame, frame: Fram
         lic.loc[m["index"], "status"] = "revoked"
         lic.loc[m["index"], "status_date"] = m["decided_date"].to_numpy()
         cut = m[["_pair", "decided_date"]].groupby("_pair")["decided_date"].min()
-        after = lic["_pair"].map(cut)
-        lic = lic[~(after.notna() & (lic["issued"] > after))]
+        after = cut.reindex(lic["_pair"].to_numpy()).to_numpy()  # NaT where the pair had no revocation
+        lic = lic[~(lic["issued"].to_numpy() > after)]
     sd = lic["status_date"].to_numpy("datetime64[D]")
     future = sd > frame.d_end
     lic["status"] = np.where(future, "valid", lic["status"])
     lic["status_date"] = np.where(future, NAT, sd)
     lic = lic.sort_values(["issued", "_ent", "licence_type"], kind="stable").reset_index(drop=True)
-    prefix = np.array([LICENCE_PREFIX[t] for t in lic["licence_type"]], dtype=object)
-    serial = np.arange(len(lic))
+    prefix = lic["licence_type"].map(LICENCE_PREFIX).to_numpy(dtype=object)
     region = district()["district"]["region_code"]
-    lic.insert(0, "licence_id", np.char.add(np.char.add(prefix.astype(str), f"{region}{chunk:03d}"),
-                                            _zfill(serial, 6) if len(serial) else "").astype(object))
-    lic.insert(1, "uscc", pop.uscc[lic["_ent"].to_numpy()])
+    lic.insert(0, "licence_id", _join(pa.array(prefix, type=pa.string()), f"{region}{chunk:03d}",
+                                      _digits(np.arange(len(lic)), 6)))
+    lic.insert(1, "uscc", pop.codes(lic["_ent"].to_numpy()))
     lic["known_date"] = lic["issued"]
     return lic.drop(columns=["_pair"])[["licence_id", "uscc", "licence_type", "issued", "expires", "status",
                                          "status_date", "known_date", "_ent"]]
@@ -497,16 +496,7 @@ def _licences(rng, pop: Population, world: World, pen: pd.DataFrame, frame: Fram
 
 # ------------------------------------------------------------------------------------------------- changes
 def _changes(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
-    rec = district()["records"]
-    n, T = world.alive.shape
-    trouble = np.zeros((n, T), dtype=bool)
-    for k in range(1, 7):
-        trouble[:, :-k] |= world.violating[:, k:] | (world.dormant[:, k:] & ~world.dormant[:, :-k])
-    exit_m = frame.month_of(pop.exit_date[world.lo:world.hi])
-    trouble |= (exit_m[:, None] - np.arange(T)[None, :] <= 6) & (exit_m[:, None] > np.arange(T)[None, :])
-    rate = rec["change_per_year"] / 12 * (1 + rec["change_trouble_factor"] * trouble)
-    hit = world.alive & ~world.dormant & (rng.random((n, T), dtype=np.float32) < rate)
-    i, t = np.nonzero(hit)
+    i, t = np.nonzero(world.changes)  # drawn by the monthly kernel: more frequent before trouble
     ents = i + world.lo
     d = frame.month_start(t) + rng.integers(0, 28, len(t)) * DAY
     d = np.maximum(d, pop.established[ents] + DAY)
@@ -517,7 +507,7 @@ def _changes(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd
     no_holders = np.isin(et, ["individual", "branch", "sole_proprietorship"])
     item = np.where(no_capital & (item == "capital"), "scope", item)
     item = np.where(no_holders & (item == "shareholder"), "address", item)
-    df = pd.DataFrame({"uscc": pop.uscc[ents], "change_date": d, "item": item, "known_date": _lag(rng, d),
+    df = pd.DataFrame({"uscc": pop.codes(ents), "change_date": d, "item": item, "known_date": _lag(rng, d),
                        "_ent": ents})
     df = df.sort_values(["change_date", "uscc"], kind="stable").reset_index(drop=True)
     df.insert(0, "change_id", _ids("BG", _year(df["change_date"].to_numpy("datetime64[D]")), chunk))
@@ -594,11 +584,9 @@ def _relations(rng, pop: Population, world: World, changes: pd.DataFrame, heads:
     pname[has] = nm.person_names(person[has], seed=seed)
     pid[has] = nm.id_numbers(person[has], seed=seed, region_codes=regions)
     df["person_name"], df["person_id_number"] = pname, pid
-    df["uscc"] = pop.uscc[df["_ent"].to_numpy()]
+    df["uscc"] = pop.codes(df["_ent"].to_numpy())
     df = df.sort_values(["_ent", "_k"], kind="stable").reset_index(drop=True)
-    df["relation_id"] = (np.char.add(np.char.add("GL", _zfill(df["_ent"].to_numpy(), 9)),
-                                     _zfill(df["_k"].to_numpy(), 2)).astype(object)
-                         if len(df) else np.array([], dtype=object))
+    df["relation_id"] = _join("GL", _digits(df["_ent"].to_numpy(), 9), _digits(df["_k"].to_numpy(), 2))
     df["known_date"] = df["start_date"]
     return df[["relation_id", "uscc", "relation_type", "person_name", "person_id_number", "related_uscc",
                "share_ratio", "start_date", "end_date", "known_date", "_ent"]]

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from synth.params import DAY, add_months, district
+from synth.params import DAY, add_months, district, publicity
 from synth.population import EXIT_FORCED, Population
 
 SHORT = ("warning", "criticism", "warning;criticism", "criticism;warning")
@@ -15,6 +15,14 @@ SHORT = ("warning", "criticism", "warning;criticism", "criticism;warning")
 
 def _d(x: date) -> np.datetime64:
     return np.datetime64(x, "D")
+
+
+def _deadlines(years: np.ndarray) -> np.ndarray:
+    """The filing deadline of each report year (core/rules/publicity.toml [annual_report])."""
+    rule = publicity()["annual_report"]
+    span = np.arange(1900, 2101)
+    table = np.array([_d(date(y + 1, rule["season_end_month"], rule["season_end_day"])) for y in span])
+    return table[np.asarray(years, dtype=np.int64) - span[0]]
 
 
 def calibration(pop: Population, tables: dict[str, pd.DataFrame], *, entities: int,
@@ -50,7 +58,7 @@ def calibration(pop: Population, tables: dict[str, pd.DataFrame], *, entities: i
         ar = tables["annual_reports"]
         ent_rows = pop.is_ent[ar["_ent"].to_numpy()] & ar["year"].between(2016, 2020).to_numpy()
         fd = ar["filed_date"].to_numpy("datetime64[D]")[ent_rows]
-        deadline = np.array([_d(date(y + 1, 6, 30)) for y in ar["year"].to_numpy()[ent_rows]])
+        deadline = _deadlines(ar["year"].to_numpy()[ent_rows])
         add("enterprise annual reports filed on time 2016-2020", cal["enterprise_report_on_time"],
             float(np.mean(~np.isnat(fd) & (fd <= deadline))) if len(fd) else 0.0, 0, kind="min")
     add("towns and sub-districts", cal["towns"], len(np.unique(pop.town)), 0.0)
@@ -103,7 +111,7 @@ def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.
     current = (listed < as_of) & (np.isnat(removed) | (removed >= as_of))
     ar = tables["annual_reports"]
     filed = ar["filed_date"].to_numpy("datetime64[D]")
-    due = np.array([_d(date(y + 1, 6, 30)) for y in range(1990, 2040)])[ar["year"].to_numpy() - 1990]
+    due = _deadlines(ar["year"].to_numpy())
     recent = (due < as_of) & (due >= back3)
     missed = recent & (np.isnat(filed) | (filed > due))
     op = tables["opinions"]
@@ -140,16 +148,12 @@ def learnability(pop: Population, tables: dict[str, pd.DataFrame], probes: dict[
     who, y, x = sets["test"]
     tw, ty, tx = sets["train"]
     learnable = 0 < ty[tw].sum() < tw.sum() and 0 < y[who].sum() < who.sum()
-    if learnable and test_as_of.isoformat() in probes and train_as_of.isoformat() in probes:
-        # the ceiling: the hidden state itself (propensity, and whether the entity has gone dormant)
-        def latent(as_of: date) -> np.ndarray:
-            p = np.clip(probes[as_of.isoformat()].astype(np.float64), 1e-6, 1 - 1e-6)
-            return np.column_stack([np.log(p / (1 - p)), probes[f"{as_of.isoformat()}/dormant"]])
-
-        out["latent_propensity_auc"] = round(float(roc_auc_score(y[who], probes[test_as_of.isoformat()][who])), 4)
-        ceiling = LogisticRegression(max_iter=500).fit(latent(train_as_of)[tw], ty[tw])
-        out["latent_auc"] = round(float(roc_auc_score(y[who], ceiling.predict_proba(latent(test_as_of)[who])[:, 1])),
-                                  4)
+    if learnable and test_as_of.isoformat() in probes:
+        # the ceiling: the simulator's own probability that the label fires (ground truth risk_12m)
+        key = test_as_of.isoformat()
+        out["latent_propensity_auc"] = round(float(roc_auc_score(y[who], probes[key][who])), 4)
+        out["latent_auc"] = round(float(roc_auc_score(y[who], probes[f"{key}/risk_12m"][who])), 4)
+        out["mean_risk_12m_test"] = round(float(probes[f"{key}/risk_12m"][who].mean()), 4)
     if learnable:
         model = LogisticRegression(max_iter=500).fit(tx[tw], ty[tw])
         out["observed_auc"] = round(float(roc_auc_score(y[who], model.predict_proba(x[who])[:, 1])), 4)
@@ -171,7 +175,7 @@ def summary_lines(report: dict) -> list[str]:
     if le:
         lines.append(f"label rate (enterprises, next 12 months from {le['test_as_of']}): "
                      f"{le.get('enterprise_label_rate_test')}; all entities {le.get('all_label_rate_test')}")
-        lines.append(f"AUC ceiling (latent propensity): {le.get('latent_auc')}; "
+        lines.append(f"AUC ceiling (ground-truth risk_12m): {le.get('latent_auc')}; "
                      f"quick model on observed counts: {le.get('observed_auc')}")
     faults = {k: v for k, v in report.get("faults", {}).items() if v}
     lines.append("faults: " + (", ".join(f"{k} {v}" for k, v in faults.items()) if faults else "none (clean)"))

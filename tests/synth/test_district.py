@@ -1,4 +1,7 @@
-"""The simulated district: valid codes, determinism, references, calibration, affiliates, dirt, drops."""
+"""The simulated district: valid codes, determinism, references, calibration, affiliates, risk, dirt, drops.
+
+One small clean district and one dirty one are generated per module and shared by the tests.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from features.sources import SOURCES
 from synth import emit_drop, generate
 
 SEED = 11
+ENTITIES = 2000
+START, END = date(2016, 1, 1), date(2025, 12, 31)
 
 
 def _read(folder, table: str) -> pd.DataFrame:
@@ -37,13 +42,21 @@ def _read(folder, table: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     out = tmp_path_factory.mktemp("clean")
-    return out, generate(out, entities=2000, seed=SEED)
+    return out, generate(out, entities=ENTITIES, seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def dirty(tmp_path_factory):
     out = tmp_path_factory.mktemp("dirty")
-    return out, generate(out, entities=2000, seed=SEED, dirty_rate=0.05)
+    return out, generate(out, entities=ENTITIES, seed=SEED, dirty_rate=0.05)
+
+
+@pytest.fixture(scope="module")
+def history():
+    """The clean district's full history, with internal columns (the same draws as ``clean``)."""
+    from synth.district import _cached
+
+    return _cached(ENTITIES, SEED, START, END)
 
 
 def test_every_contract_table_is_written_with_its_columns(clean):
@@ -96,7 +109,7 @@ def test_calibration_shares_hold_at_small_size(clean):
     gone = pd.to_datetime(ent["status_date"])
     alive = (est <= "2020-12-31") & (gone.isna() | (gone > "2020-12-31"))
     assert 0.18 <= (ent.loc[alive, "entity_type"] != "individual").mean() <= 0.29
-    assert 1700 <= alive.sum() <= 2300
+    assert 0.85 * ENTITIES <= alive.sum() <= 1.15 * ENTITIES
     assert ent["town_code"].nunique() == 26
     rows = {r["figure"]: r for r in report["calibration"]}
     assert rows["enterprise annual reports filed on time 2016-2020"]["achieved"] >= 0.9
@@ -124,6 +137,53 @@ def test_affiliates_share_risk(clean):
     assert within > 0.25 > abs(across)
     latent = pq.read_table(out / "ground_truth" / "latent_monthly.parquet", columns=["uscc", "propensity"])
     assert latent.num_rows > 0 and 0 < float(latent.column("propensity").to_numpy().mean()) < 0.2
+
+
+def test_risk_12m_is_the_calibrated_ceiling_of_the_design_label(clean, history):
+    from sklearn.metrics import roc_auc_score
+
+    from synth import report
+
+    out, _ = clean
+    latent = pq.read_table(out / "ground_truth" / "latent_monthly.parquet",
+                           columns=["uscc", "month", "propensity", "risk_12m"]).to_pandas()
+    assert latent["risk_12m"].between(0, 1).all()
+    pop = history.pop
+    latent["ent"] = pd.Series(np.arange(pop.n), index=pop.uscc).reindex(latent["uscc"].astype(str)).to_numpy()
+    latent["month"] = pd.to_datetime(latent["month"])
+    by_month = {m: g for m, g in latent.groupby("month")}
+    ys, risks, props = [], [], []
+    for as_of in pd.date_range("2017-01-01", "2024-10-01", freq="3MS"):
+        a = np.datetime64(as_of.date(), "D")
+        alive = report._alive_at(pop, a)
+        risk, prop = np.full(pop.n, np.nan), np.full(pop.n, np.nan)
+        rows, before = by_month[as_of], by_month[as_of - pd.DateOffset(months=1)]
+        risk[rows["ent"]] = rows["risk_12m"]
+        prop[before["ent"]] = before["propensity"]
+        assert not np.isnan(risk[alive]).any(), f"an entity alive at {as_of:%Y-%m} has no risk_12m"
+        keep = alive & ~np.isnan(prop)
+        ys.append(report.labels(pop, history.tables, a)[keep])
+        risks.append(risk[keep])
+        props.append(prop[keep])
+    y, risk, prop = np.concatenate(ys), np.concatenate(risks), np.concatenate(props)
+    assert 0.75 < risk.mean() / y.mean() < 1.33  # calibrated: the expected count matches the labels
+    top = risk >= np.quantile(risk, 0.9)
+    assert 0.7 < risk[top].mean() / y[top].mean() < 1.4
+    auc_risk, auc_prop = roc_auc_score(y, risk), roc_auc_score(y, prop)
+    assert auc_risk > 0.82 and auc_risk > auc_prop + 0.05, (auc_risk, auc_prop)
+
+
+def test_monthly_world_does_not_depend_on_chunking(history):
+    from synth.world import simulate
+
+    pop, frame = history.pop, history.frame
+    whole = simulate(pop, frame, lo=0, hi=400, seed=SEED, chunk=0)
+    first = simulate(pop, frame, lo=0, hi=150, seed=SEED, chunk=0)
+    second = simulate(pop, frame, lo=150, hi=400, seed=SEED, chunk=1)
+    for name in ("alive", "propensity", "violating", "risk", "changes"):
+        joined = np.concatenate([getattr(first, name), getattr(second, name)])
+        np.testing.assert_array_equal(getattr(whole, name), joined, err_msg=name)
+    assert whole.violating.any() and whole.risk.max() > 0
 
 
 def test_same_seed_gives_identical_parquet_content(tmp_path):
