@@ -32,6 +32,7 @@ META_TABLE = "feature_snapshots"
 _STAGES = (
     ("_spine", "spine.sql"),
     ("_reports_known", "reports_known.sql"),
+    ("_repairs_in_effect", "repairs_in_effect.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),

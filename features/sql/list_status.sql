@@ -1,16 +1,14 @@
 -- Abnormal-list and serious-list status at :as_of, one row per listed entity: a listing counts once
 -- listed and known, until removed (a removal counts once it happened before :as_of), automatically
--- expired (serious list) or repaired (repairs table, unless the repair was revoked by then).
+-- expired (serious list) or repaired (repairs_in_effect.sql).
 WITH abnormal AS (
   SELECT a.uscc, a.reason, a.listed_date
   FROM abnormal_list a
   WHERE a.listed_date < :as_of AND a.known_date < :as_of
     AND (a.removed_date IS NULL OR a.removed_date >= :as_of)
     AND NOT EXISTS (
-      SELECT 1 FROM repairs r
-      WHERE r.record_kind = 'abnormal_list' AND r.record_id = a.listing_id
-        AND r.repaired_date <= :as_of AND COALESCE(r.known_date, r.repaired_date) <= :as_of
-        AND (r.revoked_date IS NULL OR r.revoked_date > :as_of))
+      SELECT 1 FROM _repairs_in_effect r
+      WHERE r.record_kind = 'abnormal_list' AND r.record_id = a.listing_id)
 ), serious AS (
   SELECT s.uscc, s.listed_date
   FROM serious_list s
@@ -18,10 +16,8 @@ WITH abnormal AS (
     AND (s.removed_date IS NULL OR s.removed_date >= :as_of)
     AND s.listed_date > :serious_auto_removal_cutoff
     AND NOT EXISTS (
-      SELECT 1 FROM repairs r
-      WHERE r.record_kind = 'serious_list' AND r.record_id = s.listing_id
-        AND r.repaired_date <= :as_of AND COALESCE(r.known_date, r.repaired_date) <= :as_of
-        AND (r.revoked_date IS NULL OR r.revoked_date > :as_of))
+      SELECT 1 FROM _repairs_in_effect r
+      WHERE r.record_kind = 'serious_list' AND r.record_id = s.listing_id)
 ), listed AS (
   SELECT uscc, 1 AS abnormal, CASE WHEN reason = 'unreachable' THEN 1 ELSE 0 END AS unreachable,
          listed_date AS abnormal_since, 0 AS serious

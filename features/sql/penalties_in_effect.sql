@@ -16,7 +16,5 @@ WHERE p.decided_date < :as_of
              THEN p.decided_date > :short_publicity_cutoff
              ELSE p.decided_date > :standard_publicity_cutoff END)
   AND NOT EXISTS (
-        SELECT 1 FROM repairs r
-        WHERE r.record_kind = 'penalty' AND r.record_id = p.penalty_id
-          AND r.repaired_date <= :as_of AND COALESCE(r.known_date, r.repaired_date) <= :as_of
-          AND (r.revoked_date IS NULL OR r.revoked_date > :as_of))
+        SELECT 1 FROM _repairs_in_effect r
+        WHERE r.record_kind = 'penalty' AND r.record_id = p.penalty_id)
