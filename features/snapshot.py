@@ -216,6 +216,18 @@ def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _snapshot AS {render(sql, p)}")
 
 
+def compute_features(con: duckdb.DuckDBPyConnection, *, as_of: date, uscc: str | None = None) -> pd.DataFrame:
+    """The snapshot rows at ``as_of`` (one entity's when ``uscc`` is given), computed but not stored.
+
+    Reads the tables visible on ``con``: a temporary table shadowing a warehouse table (e.g. hypothetical
+    ``repairs`` for a what-if) is used in its place.
+    """
+    _compute(con, as_of)
+    if uscc is None:
+        return _frame(con, "SELECT * FROM _snapshot")
+    return _frame(con, "SELECT * FROM _snapshot WHERE uscc = ?", [uscc])
+
+
 def _values_ddl() -> str:
     cols = ['"snapshot_id" VARCHAR', '"uscc" VARCHAR', '"as_of" DATE'] + [f'"{c}" VARCHAR' for c in DESCRIPTIVE]
     cols += [f'"{f.name}" {"VARCHAR" if f.kind == "categorical" else "DOUBLE"}' for f in all_features()]

@@ -8,6 +8,7 @@ from typing import Any
 from core import tiers
 from core.errors import NotFound, UserError
 from core.settings import Settings
+from features.snapshot import compute_features
 from repair import eligibility, rules
 
 WHATIF_CASE = "what-if"
@@ -29,14 +30,9 @@ def whatif(settings: Settings, uscc: str, *, as_of: date | None = None, record_i
         ``{"uscc", "as_of", "model_version", "repaired": [records], "current": {probability, tier, reasons},
         "projected": {...}, "tier_change"}``.
     """
-    from features import snapshot as fsnap
     from features.warehouse import connect
 
     as_of = as_of or date.today()
-    compute = getattr(fsnap, "_compute", None)
-    if compute is None:  # pragma: no cover - guards against a change of the features package
-        raise UserError("what-if is not available: features.snapshot offers no way to compute a snapshot "
-                        "without storing it")
     if model is None:
         from serving.models import load_champion
 
@@ -55,8 +51,8 @@ def whatif(settings: Settings, uscc: str, *, as_of: date | None = None, record_i
             opinions.ensure_scores(con)
         except ImportError:  # pragma: no cover - optional feature module
             pass
-        current = _score(con, compute, fsnap, model, uscc, as_of, [])
-        projected = _score(con, compute, fsnap, model, uscc, as_of, chosen) if chosen else current
+        current = _score(con, model, uscc, as_of, [])
+        projected = _score(con, model, uscc, as_of, chosen) if chosen else current
     finally:
         con.close()
     return {
@@ -67,14 +63,13 @@ def whatif(settings: Settings, uscc: str, *, as_of: date | None = None, record_i
     }
 
 
-def _score(con, compute, fsnap, model, uscc: str, as_of: date, repaired: list) -> dict[str, Any]:
+def _score(con, model, uscc: str, as_of: date, repaired: list) -> dict[str, Any]:
     con.execute("CREATE OR REPLACE TEMP TABLE repairs AS SELECT * FROM main.repairs")
     try:
         for c in repaired:
             con.execute("INSERT INTO temp.repairs (record_kind, record_id, uscc, repaired_date, known_date, case_id) "
                         "VALUES (?, ?, ?, ?, ?, ?)", [c.record_kind, c.record_id, uscc, as_of, as_of, WHATIF_CASE])
-        compute(con, as_of)
-        frame = fsnap._frame(con, "SELECT * FROM _snapshot WHERE uscc = ?", [uscc])
+        frame = compute_features(con, as_of=as_of, uscc=uscc)
     finally:
         con.execute("DROP TABLE IF EXISTS temp.repairs")
     if frame.empty:
