@@ -22,6 +22,7 @@ from core.publicity import publicity_rules
 from features import catalog
 from features.catalog import FEATURE_SET, Feature, all_features
 from features.sources import SANCTIONS, SOURCES
+from features.warehouse import has_table
 
 SQL_DIR = Path(__file__).parent / "sql"
 DESCRIPTIVE = ("entity_type", "industry_code", "town_code", "size_band")
@@ -149,7 +150,7 @@ def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     _quiet(con)
     parts = []
     tables = [*SOURCES, "repairs"]
-    if _has_table(con, "opinion_scores"):
+    if has_table(con, "opinion_scores"):
         tables.append("opinion_scores")
     sql = " UNION ALL ".join(f"SELECT '{name}', COUNT(*), COALESCE(SUM(HASH(t)), 0) FROM \"{name}\" t"
                              for name in tables)
@@ -170,18 +171,13 @@ def _quiet(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_progress_bar = false")
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
-
-
 def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     p = params(as_of)
     years = ", ".join(f"({y}, DATE '{due_date(y).isoformat()}')"
                       for y in range(p["first_due_year"], p["last_due_year"] + 1))
     con.execute("CREATE OR REPLACE TEMP TABLE _report_deadlines (year BIGINT, due_date DATE)")
     con.execute(f"INSERT INTO _report_deadlines VALUES {years}")
-    if _has_table(con, "opinion_scores"):
+    if has_table(con, "opinion_scores"):
         con.execute("CREATE OR REPLACE TEMP VIEW _opinion_scores AS "
                     "SELECT opinion_id, negative_probability FROM opinion_scores")
     else:
@@ -238,7 +234,7 @@ def _ensure_store(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (snapshot_id VARCHAR, feature_set VARCHAR, as_of DATE, "
                 "entities BIGINT, features BIGINT, data_fingerprint VARCHAR, rules_versions VARCHAR, "
                 "built_at TIMESTAMP, build_seconds DOUBLE)")
-    if _has_table(con, VALUES_TABLE):
+    if has_table(con, VALUES_TABLE):
         have = [r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
             [VALUES_TABLE]).fetchall()]
@@ -309,7 +305,7 @@ def build_snapshot(con: duckdb.DuckDBPyConnection, *, as_of: date, classifier=No
 def load_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> Snapshot:
     """A stored snapshot by id."""
     _quiet(con)
-    if not _has_table(con, META_TABLE):
+    if not has_table(con, META_TABLE):
         raise UserError(f"no snapshot {snapshot_id!r}: no snapshots built yet (run `credit-risk features`)")
     rows = con.execute(f"SELECT as_of, feature_set, data_fingerprint, rules_versions, build_seconds "
                        f"FROM {META_TABLE} WHERE snapshot_id = ?", [snapshot_id]).fetchall()

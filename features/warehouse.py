@@ -70,3 +70,16 @@ def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
         "finished_at TIMESTAMP, drop_dir VARCHAR, as_of DATE, actor VARCHAR, loaded BIGINT, "
         "quarantined BIGINT, summary VARCHAR)"
     )
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, or None. Reads the whole result: in DuckDB 2 a half-read ``fetchone()``
+    result left on a connection makes its next ``register``/``sql`` call fail."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """True when a table or view called ``name`` is visible on ``con``."""
+    row = first_row(con, "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    return bool(row and row[0])

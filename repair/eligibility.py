@@ -12,6 +12,7 @@ from core import uscc as uscc_codes
 from core.errors import NotFound, UserError
 from core.publicity import publicity_rules
 from core.settings import Settings
+from features.warehouse import first_row
 from repair import rules
 
 IN_EFFECT, ENDED, REPAIRED = "in_effect", "ended", "repaired"
@@ -128,7 +129,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
 
 
 def _entity_type(con: duckdb.DuckDBPyConnection, uscc: str) -> str | None:
-    row = con.execute("SELECT entity_type FROM entities WHERE uscc = ? LIMIT 1", [uscc]).fetchone()
+    row = first_row(con, "SELECT entity_type FROM entities WHERE uscc = ? LIMIT 1", [uscc])
     return row[0] if row else None
 
 

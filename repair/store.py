@@ -109,7 +109,7 @@ def write_repair(settings: Settings, *, record_kind: str, record_id: str, uscc: 
     Idempotent per case: the case's row is replaced. Features stop counting the record from
     ``repaired_date`` unless ``revoked_date`` is set.
     """
-    from features.warehouse import connect
+    from features.warehouse import connect, first_row
 
     try:
         con = connect(settings)
@@ -117,7 +117,7 @@ def write_repair(settings: Settings, *, record_kind: str, record_id: str, uscc: 
         raise UserError(f"warehouse: expected to open {settings.warehouse_path} for writing, got {exc}") from exc
     try:
         con.execute("BEGIN")
-        old = con.execute("SELECT repaired_date FROM repairs WHERE case_id = ?", [case_id]).fetchone()
+        old = first_row(con, "SELECT repaired_date FROM repairs WHERE case_id = ?", [case_id])
         repaired = repaired_date or (old[0] if old else None)
         if repaired is None:
             raise UserError(f"case_id: {case_id} has no repair in the warehouse to revoke")

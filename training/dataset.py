@@ -13,6 +13,7 @@ import pandas as pd
 from core import rules
 from core.errors import UserError
 from features.catalog import DIMENSIONS, FEATURE_SET
+from features.warehouse import has_table
 
 SPLITS = ("train", "valid", "test")
 SPLIT_COL = "_split"
@@ -233,8 +234,7 @@ def spine_snapshots(con, *, start: date, end: date, freq: str = "quarterly", emb
         dates = spine_split_dates(dates, embargo_months=embargo_months)
     fp = fs.data_fingerprint(con)
     stored: set[str] = set()
-    if con.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?",
-                   [fs.META_TABLE]).fetchone()[0]:
+    if has_table(con, fs.META_TABLE):
         stored = {r[0] for r in con.execute(f"SELECT snapshot_id FROM {fs.META_TABLE}").fetchall()}
     snaps = []
     for d in progress.track(dates, "snapshot", total=len(dates)):

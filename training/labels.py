@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from core import rules
+from features.warehouse import first_row
 
 RULES = "labels"
 
@@ -33,7 +34,7 @@ def data_end(con) -> date | None:
     """The newest date any event table is known to (the end of complete label windows)."""
     tables = sorted({ev["table"] for ev in definition()["event"]} - {"entities", "licences"})
     q = " UNION ALL ".join(f"SELECT MAX(known_date) AS d FROM {t}" for t in tables)
-    value = con.execute(f"SELECT MAX(d) FROM ({q}) AS t").fetchone()[0]
+    value = first_row(con, f"SELECT MAX(d) FROM ({q}) AS t")[0]
     return pd.Timestamp(value).date() if value is not None else None
 
 
