@@ -47,11 +47,14 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> Outcome:
     if rules:
         lines.append("quarantined by rule: " + ", ".join(f"{r} {n:,}" for r, n in sorted(rules.items())))
     for f in summary["files"]:
-        if f["status"] == "corrupt":
-            lines.append(f"CORRUPT {f['file']}: {f['error']}")
+        if f["status"] in ("corrupt", "refused"):
+            lines.append(f"{f['status'].upper()} {f['file']}: {f['error']}")
     if summary["ignored"]:
         lines.append("ignored: " + ", ".join(summary["ignored"]))
-    return Outcome(data=summary, lines=lines, exit_code=1 if summary["corrupt"] else 0)
+    unusable = summary["corrupt"] + summary["refused"]
+    if unusable:  # bad input: exit 2 after loading the rest of the drop
+        lines.append(f"error: {len(unusable)} file(s) not loaded ({', '.join(unusable)}); the rest of the drop loaded")
+    return Outcome(data=summary, lines=lines, exit_code=2 if unusable else 0)
 
 
 def _catalog(args: argparse.Namespace, settings: Settings) -> Outcome:

@@ -43,7 +43,7 @@ def test_excel_is_read_as_text_with_date_cells_as_iso_dates(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "content"), [
-    ("entities.csv", b"uscc,name,established\n91350100M000100Y43,a,2010-01-05\n91110000710935732K,b"),
+    ("entities.csv", b""),
     ("entities.parquet", b"PAR1 this is not parquet"),
     ("entities.xlsx", b"PK\x03\x04 not a zip archive"),
     ("entities.csv", b"\xff\xfe\x00\xd8 neither utf-8 nor gbk \xff\xff"),
