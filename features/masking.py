@@ -28,6 +28,7 @@ PHONE = r"\b(?:86[- ]?)?(?:1[3-9][0-9]{9}|1[3-9][0-9][- ][0-9]{4}[- ][0-9]{4}|0[
 PATTERNS = {"id_number": ID_NUMBER, "phone": PHONE}  # label -> pattern, applied in this order
 _COMPILED = {label: re.compile(p, re.ASCII) for label, p in PATTERNS.items()}
 _PERSON_NAME = re.compile(r"^[\u3400-\u9fff][\u3400-\u9fff·•]{1,5}$")  # 2-6 Han characters (a middle dot allowed)
+_DATA_CELL = re.compile(r"[0-9]{4}|[0-9A-Z]{18}")  # years, dates, amounts, credit codes, ID and phone numbers
 CUT = 200  # characters of an over-long value kept when it is echoed
 
 
@@ -56,14 +57,15 @@ def mask_fields(fields: list[str], header: list[str], table: Table, *, key: byte
     if not personal:
         return [cut(mask_text(f)) for f in fields]
     at = {i for i, name in enumerate(header) if name in personal}
+    keys = {i for i, name in enumerate(header) if name in table.key}  # kept where they are: they locate the row
     shift = len(fields) - len(header)
     id_like = [f for f in fields if _COMPILED["id_number"].search(f)]
-    keys = dict(zip(id_like, pseudonymise_many(id_like, key=key), strict=True))
+    pseudonyms = dict(zip(id_like, pseudonymise_many(id_like, key=key), strict=True))
     out = []
     for i, value in enumerate(fields):
-        if value in keys and _COMPILED["id_number"].fullmatch(value.strip()):
-            out.append(f"[person_key:{keys[value]}]")
-        elif i in at or (i - shift) in at or _PERSON_NAME.match(value.strip()):
+        if value in pseudonyms and _COMPILED["id_number"].fullmatch(value.strip()):
+            out.append(f"[person_key:{pseudonyms[value]}]")
+        elif i in at or (i - shift in at and i not in keys) or _PERSON_NAME.match(value.strip()):
             out.append("[masked:personal]" if value.strip() else "")
         else:
             out.append(cut(mask_text(value)))
@@ -71,15 +73,9 @@ def mask_fields(fields: list[str], header: list[str], table: Table, *, key: byte
 
 
 def safe_names(names: list[str], table: Table) -> list[str]:
-    """Column names found in a header, safe to echo: masked, cut, and for a table with personal columns a name
-    that looks like data rather than a label (a header that is really a data row) shown only by position."""
+    """Column names found in a header, safe to echo: masked and cut; when the header looks like a data row (a
+    cell holds a number, a date, a credit or ID code) every name outside the contract is shown by position."""
     known = {c.name for c in table.columns} | {c.zh for c in table.columns}
-    out = []
-    for i, name in enumerate(names, 1):
-        shown = cut(mask_text(str(name)), limit=60)
-        if name in known:
-            shown = name
-        elif table.personal and (shown != str(name) or _PERSON_NAME.match(str(name).strip())):
-            shown = f"[column {i}]"
-        out.append(shown)
-    return out
+    data_like = any(_DATA_CELL.search(str(n)) for n in names if n not in known)
+    return [n if n in known else f"[column {i}]" if data_like else cut(mask_text(str(n)), limit=60)
+            for i, n in enumerate(names, 1)]
