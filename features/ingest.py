@@ -1,7 +1,8 @@
 """Ingest a drop of source extracts: read, validate, normalise, pseudonymise, quarantine and load.
 
 Every input row ends up loaded, quarantined (with its rule, a detail and its original values) or
-counted as an exact duplicate. Loading is by row hash, so re-ingesting a drop changes nothing; a
+counted as an exact duplicate; a CSV line that is no row is quarantined as a masked line, and a file that
+cannot be used (corrupt, or a header that does not fit) is reported and left whole at the source. Loading is by row hash, so re-ingesting a drop changes nothing; a
 row with a known key and new values replaces the current version, which moves to ``<table>_history``.
 """
 
@@ -11,6 +12,7 @@ import difflib
 import hashlib
 import json
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,7 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
     columns = stored_columns(table)
     renamed = _rename(extract.data, table)
     check_header(extract.path.name, table, found=extract.data.column_names, renamed=renamed.column_names)
+    _check_fit(extract, table)
     data, extra, missing = _conform(protect_personal(renamed, table, key=key), columns)
     rows = extract.rows
     data = as_text(data, kinds={c.name: c.kind for c in table.columns})
@@ -222,6 +225,20 @@ def check_header(file: str, table: Table, *, found: list[str], renamed: list[str
     raise RefusedFile(f"{file}: expected the columns of {table.name} ({', '.join(table.names)}; required "
                       f"{', '.join(required)}), found {', '.join(shown[n] for n in renamed) or 'none'}: "
                       f"{'; '.join(problems)}. Nothing of this file was loaded; send it again with a corrected header")
+
+
+def _check_fit(extract: Extract, table: Table) -> None:
+    """Refuse a CSV most of whose lines have another field count than its header (e.g. a stray trailing comma in
+    the header): quarantining nearly every line would help nobody."""
+    malformed = Counter(len(b.fields) for b in extract.bad_lines if b.rule == "malformed_line")
+    if sum(malformed.values()) <= extract.data.num_rows:
+        return
+    found, n = malformed.most_common(1)[0]
+    header = masking.safe_names(list(extract.data.column_names), table)
+    raise RefusedFile(f"{extract.path.name}: expected every line to have the {len(header)} fields of its header "
+                      f"({', '.join(header)}), but {sum(malformed.values()):,} of {extract.rows:,} lines do not "
+                      f"({n:,} have {found}): the header does not fit the data. Nothing of this file was loaded; "
+                      f"send it again with a header that fits")
 
 
 def _quarantine_lines(con: duckdb.DuckDBPyConnection, extract: Extract, header: list[str], *, ingest_id: str,
@@ -461,5 +478,6 @@ def _audit(settings: Settings, summary: dict[str, Any], *, actor: str | None) ->
             inputs={"drop_dir": summary["drop_dir"], "as_of": summary["as_of"],
                     "files": [f["file"] for f in summary["files"]]},
             versions={"rules.ingest": rules.version("ingest")},
-            outcome=f"loaded {loaded}, quarantined {quarantined}, corrupt files {len(summary['corrupt'])}",
+            outcome=(f"loaded {loaded}, quarantined {quarantined}, corrupt files {len(summary['corrupt'])}, "
+                     f"refused files {len(summary['refused'])}"),
         )

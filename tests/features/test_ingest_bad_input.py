@@ -146,6 +146,16 @@ def test_a_wrong_header_refuses_the_file_naming_expected_and_found_columns_and_e
     assert again["loaded"]["relations"] == 1 and again["refused"] == []
 
 
+def test_a_header_that_fits_few_of_its_lines_is_refused(settings, tmp_path):
+    raw = _lines(HEADER + ",", *(f"R{i},{C1},legal_rep,张{i},{ID_A},,,2015-01-01" for i in range(3)),
+                 f"R9,{C1},legal_rep,张九,{ID_A},,,2015-01-01,")
+    summary = ingest(settings, _drop(tmp_path, raw), as_of=AS_OF)
+    assert summary["refused"] == ["relations.csv"] and "relations" not in summary["loaded"]
+    error = summary["files"][-1]["error"]
+    assert "expected every line to have the 9 fields of its header" in error and "3 of 4 lines do not (3 have 8)" in error
+    assert ID_A not in error and "张" not in error
+
+
 def test_a_misspelt_optional_column_is_refused_rather_than_dropped(settings, tmp_path):
     raw = _lines(HEADER.replace("share_ratio", "share_ration"), f"R1,{C1},shareholder,张伟明,{ID_A},,0.5,2015-01-01")
     summary = ingest(settings, _drop(tmp_path, raw), as_of=AS_OF)
