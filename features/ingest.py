@@ -1,9 +1,10 @@
 """Ingest a drop of source extracts: read, validate, normalise, pseudonymise, quarantine and load.
 
 Every input row ends up loaded, quarantined (with its rule, a detail and its original values) or
-counted as an exact duplicate; a CSV line that is no row is quarantined as a masked line, and a file that
-cannot be used (corrupt, or a header that does not fit) is reported and left whole at the source. Loading is by row hash, so re-ingesting a drop changes nothing; a
-row with a known key and new values replaces the current version, which moves to ``<table>_history``.
+counted as an exact duplicate; a CSV line that is no row is quarantined as a masked line, and a file
+that cannot be used (corrupt, or a header that does not fit) is reported and left whole at the source.
+Loading is by row hash, so re-ingesting a drop changes nothing; a row with a known key and new values
+replaces the current version, which moves to ``<table>_history``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from features.name_match import match_names
 from features.normalise import as_text, protect_personal, row_numbers, with_check_indices
 from features.readers import CorruptFile, Extract, find_extracts, read_extract
 from features.sources import SOURCES, Table
-from features.validate import checked_sql, field_limit
+from features.validate import checked_sql, field_limit, long_columns
 
 DUCKDB_MEMORY = "4GB"  # keeps a 1M-entity ingest under 8 GiB peak on a shared machine
 MANIFEST = "synth_report.json"  # optional drop manifest; its "until" (else "as_of", "end") dates the drop
@@ -173,11 +174,12 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
     rows = extract.rows
     data = as_text(data, kinds={c.name: c.kind for c in table.columns})
     typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
+    long = long_columns(data, table)
     con.register("_src", row_numbers(with_check_indices(data, table), numbers=extract.row_numbers))
     con.begin()
     try:
         counts = _validate_and_load(con, table, columns, ingest_id=ingest_id, as_of=as_of,
-                                    source_file=extract.path.name, typed=typed)
+                                    source_file=extract.path.name, typed=typed, long=long)
         if extract.bad_lines:
             lines = _quarantine_lines(con, extract, renamed.column_names, ingest_id=ingest_id, key=key)
             for rule, n in lines.items():
@@ -294,10 +296,10 @@ def _ident(name: str) -> str:
 
 
 def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
-                       as_of: date, source_file: str, typed: frozenset[str]) -> dict[str, Any]:
+                       as_of: date, source_file: str, typed: frozenset[str], long: frozenset[str]) -> dict[str, Any]:
     """Check every row (``_checked``), set aside duplicates (``_dropped``), quarantine, then load the rest."""
     entities = "entities" if table.references_entities else None
-    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities, typed=typed)
+    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities, typed=typed, long=long)
     hashed = ", ".join(f"coalesce(CAST({_ident('p_' + c)} AS VARCHAR), chr(0))" for c in columns)
     con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, CASE WHEN _rule IS NULL THEN "
                 f"md5(concat_ws(chr(31), {hashed})) END AS _row_hash FROM ({checked})")

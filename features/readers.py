@@ -114,15 +114,6 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: " + masking.cut(masking.mask_text(": ".join(text[:2])), limit=120)
 
 
-def detect_encoding(path: str | Path) -> str:
-    """``"utf-8"`` when the whole file decodes as UTF-8, else ``"gbk"`` when it decodes as GB18030 (a GBK superset),
-    else ``"mixed"`` (lines in several encodings: :func:`read_extract` decodes them one by one)."""
-    for name, codec in (("utf-8", "utf-8-sig"), ("gbk", "gb18030")):
-        if _decodes(Path(path), codec):
-            return name
-    return "mixed"
-
-
 def _decodes(path: Path, codec: str) -> bool:
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     try:

@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from core import rules, uscc
 from features.normalise import finish_expr, parse_expr, unit_given_expr
 from features.sources import Column, Table
@@ -74,12 +77,23 @@ def field_limit(table: str, column: str) -> int:
     return int(limits["columns"].get(f"{table}.{column}", limits["default_chars"]))
 
 
-def column_checks(table: Table, column: Column, *, as_of: date, typed: bool = False) -> list[Check]:
-    """The checks of one column, in the order they are applied (``typed``: the column holds typed values)."""
+def long_columns(data: pa.Table, table: Table) -> frozenset[str]:
+    """Text columns of ``data`` holding a value longer in bytes than the column's limit in characters: the only ones
+    that can break ``oversized_field`` (a character is at least a byte), found from Arrow's offsets at no cost."""
+    def longest(col: pa.ChunkedArray) -> int:
+        return pc.max(pc.binary_length(col)).as_py() or 0
+
+    return frozenset(name for name in data.column_names if name in table.names and pa.types.is_string(
+        data.column(name).type) and longest(data.column(name)) > field_limit(table.name, name))
+
+
+def column_checks(table: Table, column: Column, *, as_of: date, long: bool = False) -> list[Check]:
+    """The checks of one column, in the order they are applied (``long``: some value may exceed the column's
+    length limit, see :func:`long_columns`)."""
     r, p = _ident(f"r_{column.name}"), _ident(f"p_{column.name}")
     name, kind = column.name, column.kind
     checks = []
-    if not typed:
+    if long:
         limit = field_limit(table.name, name)
         # strlen (bytes, kept with the string) first: only values that long are counted in characters
         checks.append(Check("oversized_field", f"strlen({r}) > {limit} AND length({r}) > {limit}",
@@ -143,7 +157,7 @@ def row_checks(table: Table) -> list[Check]:
 
 
 def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, entities: str | None,
-                typed: frozenset[str] | set[str] = frozenset()) -> str:
+                typed: frozenset[str] | set[str] = frozenset(), long: frozenset[str] | set[str] = frozenset()) -> str:
     """SQL selecting, for every row of ``source``, ``_row``, the parsed ``p_<column>`` columns, ``_unit`` and
     ``_rule``/``_detail`` (NULL when the row passes).
 
@@ -155,6 +169,8 @@ def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, e
         as_of: no event date may lie after it.
         entities: a relation with the known credit codes (column ``uscc``), or None to skip that check.
         typed: columns of ``source`` holding typed values rather than text (:func:`features.normalise.keeps_type`).
+        long: text columns of ``source`` with a value longer in bytes than the column's limit (:func:`long_columns`);
+            only they are checked for ``oversized_field``.
     """
     kinds = {c.name: c.kind for c in table.columns}
     kind = {c: kinds.get(c, "str") for c in columns}
@@ -169,7 +185,7 @@ def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, e
     money = [c for c in columns if kind[c] == "money" and c not in typed]  # typed amounts carry no unit
     unit = " OR ".join(unit_given_expr(_ident("r_" + c)) for c in money) or "FALSE"
     checks = [ch for c in table.columns if c.name in columns
-              for ch in column_checks(table, c, as_of=as_of, typed=c.name in typed)]
+              for ch in column_checks(table, c, as_of=as_of, long=c.name in long)]
     checks += row_checks(table)
     join = ""
     if entities and table.references_entities:
