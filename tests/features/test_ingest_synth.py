@@ -20,7 +20,8 @@ ENTITIES, SEED = 250, 11
 # fault class of synth -> where ingest counts it
 QUARANTINE_RULES = {"bad_check_character": ("bad_check_character",),
                     "missing_required_date": ("missing_required_date",),
-                    "impossible_date": ("impossible_date", "date_order")}
+                    "impossible_date": ("impossible_date", "date_order"),
+                    "malformed_line": ("malformed_line",)}
 REPAIRS = {"amount_in_wan": "amount_in_wan", "gbk_encoding": "gbk_encoding"}
 
 
