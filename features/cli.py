@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from core.cli import Outcome, actor_of, iso_date
-from core.errors import NotFound
 from core.settings import Settings
 
 
@@ -28,8 +26,6 @@ def register(sub, common) -> None:
 def _ingest(args: argparse.Namespace, settings: Settings) -> Outcome:
     from features.ingest import ingest
 
-    if not Path(args.dir).is_dir():
-        raise NotFound(f"expected a folder of source extracts, got {args.dir!r}")
     summary = ingest(settings, args.dir, as_of=args.as_of, actor=actor_of(args))
     lines = [f"ingest {summary['ingest_id']} of {summary['drop_dir']} (as of {summary['as_of']}, "
              f"{summary['seconds']} s)",
