@@ -190,7 +190,7 @@ def _read_csv(path: Path, table: str) -> Extract:
                 ),
             )
         except pa.ArrowInvalid as exc:  # a row longer than a block: read again in one block (the limits rule judges it)
-            if "straddl" not in str(exc) or block > size:
+            if "straddl" not in str(exc) or block > size or block == _MAX_BLOCK:
                 raise
             return parse(threads, min(size + 1, _MAX_BLOCK))
 
@@ -217,7 +217,7 @@ def _bad_lines(text: bytes, invalid: list[tuple[int | None, str]], undecodable: 
                width: int) -> list[BadLine]:
     """Each skipped record as a :class:`BadLine`: its physical line is where its text next starts a line
     (searched from a cursor that only moves forward), its row number the parser's record number less the header."""
-    out, cursor = [], 0
+    out, cursor, line = [], 0, 1  # line: the line on which ``cursor`` lies
     for record, row_text in invalid:
         needle = row_text.encode("utf-8")
         if cursor == 0 and text.startswith(needle):
@@ -225,13 +225,15 @@ def _bad_lines(text: bytes, invalid: list[tuple[int | None, str]], undecodable: 
         else:
             at = text.find(b"\n" + needle, max(cursor - 1, 0))
             at = at + 1 if at >= 0 else cursor
-        line = text.count(b"\n", 0, at) + 1
+        line += text.count(b"\n", cursor, at)
         cursor = at + len(needle)
-        if row_text == _UNDECODABLE and line in undecodable:
-            rule, fields = "undecodable_line", _fields(undecodable[line])
+        here = line
+        line += needle.count(b"\n")
+        if row_text == _UNDECODABLE and here in undecodable:
+            rule, fields = "undecodable_line", _fields(undecodable[here])
         else:
             rule, fields = "malformed_line", _fields(row_text)
-        out.append(BadLine(rule=rule, line=line, row=(record or line) - 1, fields=tuple(fields), expected=width))
+        out.append(BadLine(rule=rule, line=here, row=(record or here) - 1, fields=tuple(fields), expected=width))
     return out
 
 
