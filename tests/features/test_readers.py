@@ -62,3 +62,15 @@ def test_find_extracts_lists_entities_first_and_ignores_other_files(tmp_path):
     found, ignored = find_extracts(tmp_path)
     assert [t for t, _ in found] == ["entities", "penalties"]
     assert set(ignored) == {"synth_report.json", "notes.csv", "relations.txt", "ground_truth/"}
+
+
+def test_bad_lines_get_their_physical_line_and_the_good_rows_their_row_numbers(tmp_path):
+    path = tmp_path / "relations.csv"
+    path.write_bytes(b'relation_id,uscc,relation_type\r\nR1,a,"two\r\nlines"\r\nR2,b\r\n\r\nR3,c,d\r\n'
+                     b'R4,e,f,g\r\nR5,"x\r\ny"\r\nR6,a,b\r\n')
+    ext = read_extract(path, "relations")
+    assert [(b.rule, b.line, b.row, b.fields) for b in ext.bad_lines] == [
+        ("malformed_line", 4, 2, ("R2", "b")), ("malformed_line", 7, 4, ("R4", "e", "f", "g")),
+        ("malformed_line", 8, 5, ("R5", "x\r\ny"))]
+    assert ext.data.column("relation_id").to_pylist() == ["R1", "R3", "R6"]
+    assert ext.row_numbers.to_pylist() == [1, 3, 6] and ext.rows == 6
