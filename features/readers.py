@@ -164,11 +164,10 @@ def _decode_lines(raw: bytes) -> tuple[bytes, str, int, dict[int, str]]:
 def _read_csv(path: Path, table: str) -> Extract:
     from pyarrow import csv as pacsv
 
-    if _decodes(path, "utf-8-sig"):
-        source, text, encoding, redecoded, undecodable = path, None, "utf-8", 0, {}
+    if _decodes(path, "utf-8-sig"):  # the common case: the parser reads the file itself
+        text, encoding, redecoded, undecodable = None, "utf-8", 0, {}
     else:
         text, encoding, redecoded, undecodable = _decode_lines(path.read_bytes())
-        source = pa.BufferReader(text)
     with (path.open("r", encoding="utf-8-sig", newline="") if text is None
           else io.StringIO(text[:_CHUNK * 4].decode("utf-8", errors="ignore"), newline="")) as fh:
         header = next(csv.reader(fh), None)
@@ -182,7 +181,7 @@ def _read_csv(path: Path, table: str) -> Extract:
         invalid.clear()
         try:
             return pacsv.read_csv(
-                source if text is None else pa.BufferReader(text),
+                path if text is None else pa.BufferReader(text),
                 read_options=pacsv.ReadOptions(encoding="utf8", use_threads=threads, block_size=block),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_collect(invalid)),
                 convert_options=pacsv.ConvertOptions(
