@@ -165,7 +165,7 @@ def data_quality(ingest: dict[str, Any] | None, *, max_share: float) -> dict[str
             "repaired": ingest.get("repaired", {}), "deduplicated": sum(ingest.get("deduplicated", {}).values()),
             "new": sum(c.get("new", 0) for c in changes.values()),
             "revised": sum(c.get("revised", 0) for c in changes.values()),
-            "corrupt_files": list(ingest.get("corrupt", []))}
+            "corrupt_files": list(ingest.get("corrupt", [])) + list(ingest.get("refused") or [])}
 
 
 def _alert(code: str, zh: str, en: str, **detail: Any) -> dict[str, Any]:
@@ -236,7 +236,8 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
         alerts.append(_alert("data_quality", "数据质量: 隔离行过多", "data quality: many rows quarantined",
                              value=quality["quarantine_share"], threshold=quality["quarantine_share_max"]))
     if quality.get("corrupt_files"):
-        alerts.append(_alert("corrupt_files", "数据文件损坏", "corrupt extract files", value=quality["corrupt_files"]))
+        alerts.append(_alert("corrupt_files", "数据文件损坏或表头不符", "extract files corrupt or refused (header)",
+                             value=quality["corrupt_files"]))
     if continuity["active_not_published"] or continuity["published_not_active"]:
         alerts.append(_alert("continuity", "在营主体未全部发布", "active entities and published scores differ",
                              value=continuity))

@@ -151,7 +151,7 @@ def _ingest(settings: Settings, drop: Path, *, actor: str) -> dict[str, Any]:
         raise UserError(f"drop: expected the folder {drop} recorded for this cycle, got nothing there")
     summary = ingest(settings, drop, actor=actor)
     keep = ("ingest_id", "as_of", "loaded", "quarantined", "repaired", "deduplicated", "changes", "corrupt",
-            "seconds")
+            "refused", "seconds")
     return {k: summary.get(k) for k in keep}
 
 

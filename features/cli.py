@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from core.cli import Outcome, actor_of, iso_date
-from core.errors import NotFound
 from core.settings import Settings
 
 
@@ -28,8 +26,6 @@ def register(sub, common) -> None:
 def _ingest(args: argparse.Namespace, settings: Settings) -> Outcome:
     from features.ingest import ingest
 
-    if not Path(args.dir).is_dir():
-        raise NotFound(f"expected a folder of source extracts, got {args.dir!r}")
     summary = ingest(settings, args.dir, as_of=args.as_of, actor=actor_of(args))
     lines = [f"ingest {summary['ingest_id']} of {summary['drop_dir']} (as of {summary['as_of']}, "
              f"{summary['seconds']} s)",
@@ -47,11 +43,14 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> Outcome:
     if rules:
         lines.append("quarantined by rule: " + ", ".join(f"{r} {n:,}" for r, n in sorted(rules.items())))
     for f in summary["files"]:
-        if f["status"] == "corrupt":
-            lines.append(f"CORRUPT {f['file']}: {f['error']}")
+        if f["status"] in ("corrupt", "refused"):
+            lines.append(f"{f['status'].upper()} {f['file']}: {f['error']}")
     if summary["ignored"]:
         lines.append("ignored: " + ", ".join(summary["ignored"]))
-    return Outcome(data=summary, lines=lines, exit_code=1 if summary["corrupt"] else 0)
+    unusable = summary["corrupt"] + summary["refused"]
+    if unusable:  # bad input: exit 2 after loading the rest of the drop
+        lines.append(f"error: {len(unusable)} file(s) not loaded ({', '.join(unusable)}); the rest of the drop loaded")
+    return Outcome(data=summary, lines=lines, exit_code=2 if unusable else 0)
 
 
 def _catalog(args: argparse.Namespace, settings: Settings) -> Outcome:

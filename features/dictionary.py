@@ -86,6 +86,21 @@ def render() -> str:
     lines += ["## Ingest rules / 入库校验规则", "",
               "A row breaking a rule goes to the `quarantine` table with the rule, a detail naming the column "
               "and the value, the source file and row number, and its original values.", "",
+              "What the quarantine keeps, and what it never keeps: enough to find the row at the source and send "
+              "it again — file, data row number (`row_number`, header not counted) and, for a CSV line that is no "
+              "row (`malformed_line`, `undecodable_line`), its physical line, the field counts and its fields "
+              "(`original` = `{line, expected_fields, found_fields, fields}`) — but no raw personal data. "
+              "Personal columns are pseudonymised (`person_key`) or dropped before any rule runs; in a bad "
+              "line every field that could be a personal column under either alignment to the header, or looks "
+              "like a personal name, is `[masked:personal]`, and an ID number becomes `[person_key:P…]`, the "
+              "pseudonym the warehouse holds; ID-card and phone numbers anywhere in a stored value, a detail, "
+              "a message or the run summary are `[masked:id_number]` / `[masked:phone]`; values over their "
+              "length limit are stored cut to 200 characters. The raw extract itself stays with the bureau: the "
+              "quarantine points into it.", "",
+              "A file that cannot be used is not loaded and makes `credit-risk ingest` exit 2 after loading the "
+              "rest of the drop: `corrupt` (unreadable as its format, or no header) or `refused` (its header "
+              "lacks a required column, repeats or misspells one, or fits few of its lines); the message names "
+              "the expected and the found columns. A drop without any contract file is an error (exit 2).", "",
               "| rule | 中文 | English |", "|---|---|---|"]
     lines += [f"| `{code}` | {zh} | {_cell(en)} |" for code, (zh, en) in RULES.items()]
     lines += ["", "## Ingest repairs / 入库修正", "", "| fix | 中文 | English |", "|---|---|---|"]

@@ -1,14 +1,19 @@
 """Ingest a drop of source extracts: read, validate, normalise, pseudonymise, quarantine and load.
 
 Every input row ends up loaded, quarantined (with its rule, a detail and its original values) or
-counted as an exact duplicate. Loading is by row hash, so re-ingesting a drop changes nothing; a
-row with a known key and new values replaces the current version, which moves to ``<table>_history``.
+counted as an exact duplicate; a CSV line that is no row is quarantined as a masked line, and a file
+that cannot be used (corrupt, or a header that does not fit) is reported and left whole at the source.
+Loading is by row hash, so re-ingesting a drop changes nothing; a row with a known key and new values
+replaces the current version, which moves to ``<table>_history``.
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +23,12 @@ import pyarrow as pa
 
 from core import progress, rules
 from core.settings import Settings
-from features import warehouse
+from features import masking, warehouse
 from features.name_match import match_names
 from features.normalise import as_text, protect_personal, row_numbers, with_check_indices
 from features.readers import CorruptFile, Extract, find_extracts, read_extract
 from features.sources import SOURCES, Table
-from features.validate import checked_sql
+from features.validate import checked_sql, field_limit, long_columns
 
 DUCKDB_MEMORY = "4GB"  # keeps a 1M-entity ingest under 8 GiB peak on a shared machine
 MANIFEST = "synth_report.json"  # optional drop manifest; its "until" (else "as_of", "end") dates the drop
@@ -31,6 +36,10 @@ MANIFEST = "synth_report.json"  # optional drop manifest; its "until" (else "as_
 
 class AccountingError(RuntimeError):
     """Rows were lost: loaded + quarantined + deduplicated differs from the rows read."""
+
+
+class RefusedFile(Exception):
+    """A file whose header does not fit its table: loading it would quarantine every row or lose a column."""
 
 
 def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = None,
@@ -46,7 +55,11 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
     Returns:
         ``{"ingest_id", "as_of", "loaded": {table: rows}, "quarantined": {table: {rule: rows}},
         "repaired": {table: {fix: rows}}, "deduplicated": {table: rows},
-        "changes": {table: {"new", "revised", "unchanged"}}, "files": [...], "ignored": [...], "corrupt": [...]}``
+        "changes": {table: {"new", "revised", "unchanged"}}, "files": [...], "ignored": [...], "corrupt": [...],
+        "refused": [...]}``; a file is ``corrupt`` when it cannot be read, ``refused`` when its header does not fit
+        the contract (:func:`check_header`); nothing of such a file is loaded, the rest of the drop is.
+    Raises:
+        NotFound: ``drop_dir`` is no folder or holds no contract file.
     """
     started = datetime.now(UTC)
     drop = Path(drop_dir)
@@ -61,19 +74,20 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
         summary: dict[str, Any] = {
             "ingest_id": ingest_id, "drop_dir": str(drop), "as_of": as_of.isoformat(),
             "loaded": {}, "quarantined": {}, "repaired": {}, "deduplicated": {}, "changes": {},
-            "files": [], "ignored": ignored, "corrupt": [],
+            "files": [], "ignored": ignored, "corrupt": [], "refused": [],
         }
         for table_name, path in found:
             t0 = time.perf_counter()
             try:
                 extract = read_extract(path, table_name)
-            except CorruptFile as exc:
-                summary["corrupt"].append(path.name)
-                summary["files"].append({"file": path.name, "table": table_name, "status": "corrupt",
+                result = load_extract(con, extract, ingest_id=ingest_id, as_of=as_of, key=key)
+            except (CorruptFile, RefusedFile) as exc:
+                status = "corrupt" if isinstance(exc, CorruptFile) else "refused"
+                summary[status].append(path.name)
+                summary["files"].append({"file": path.name, "table": table_name, "status": status,
                                          "error": str(exc)})
-                progress.say(f"  {path.name}: corrupt, skipped ({exc})")
+                progress.say(f"  {path.name}: {status}, nothing loaded from it ({exc})")
                 continue
-            result = load_extract(con, extract, ingest_id=ingest_id, as_of=as_of, key=key)
             result["seconds"] = round(time.perf_counter() - t0, 2)
             summary["files"].append(result)
             _merge(summary, table_name, result)
@@ -153,15 +167,23 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
     """Validate one extract and load its rows; returns the file's counts (see :func:`ingest`)."""
     table = SOURCES[extract.table]
     columns = stored_columns(table)
-    data, extra, missing = _conform(protect_personal(_rename(extract.data, table), table, key=key), columns)
-    rows = data.num_rows
+    renamed = _rename(extract.data, table)
+    check_header(extract.path.name, table, found=extract.data.column_names, renamed=renamed.column_names)
+    _check_fit(extract, table)
+    data, extra, missing = _conform(protect_personal(renamed, table, key=key), columns)
+    rows = extract.rows
     data = as_text(data, kinds={c.name: c.kind for c in table.columns})
     typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
-    con.register("_src", row_numbers(with_check_indices(data, table)))
+    long = long_columns(data, table)
+    con.register("_src", row_numbers(with_check_indices(data, table), numbers=extract.row_numbers))
     con.begin()
     try:
         counts = _validate_and_load(con, table, columns, ingest_id=ingest_id, as_of=as_of,
-                                    source_file=extract.path.name, typed=typed)
+                                    source_file=extract.path.name, typed=typed, long=long)
+        if extract.bad_lines:
+            lines = _quarantine_lines(con, extract, renamed.column_names, ingest_id=ingest_id, key=key)
+            for rule, n in lines.items():
+                counts["quarantined"][rule] = counts["quarantined"].get(rule, 0) + n
         accounted = counts["loaded"] + sum(counts["quarantined"].values()) + counts["deduplicated"]
         if accounted != rows:  # checked before commit: a file that loses rows loads nothing
             raise AccountingError(f"{extract.path.name}: read {rows} rows but accounted for {accounted} "
@@ -175,11 +197,79 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
         for temp in ("_checked", "_dropped", "_incoming", "_name_match"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
     repaired = counts.pop("repaired")
-    if extract.encoding == "gbk":
-        repaired = {"gbk_encoding": rows, **repaired}
+    if extract.redecoded:
+        repaired = {"gbk_encoding": extract.redecoded, **repaired}
     return {"file": extract.path.name, "table": table.name, "status": "loaded", "format": extract.format,
             "encoding": extract.encoding, "rows": rows, **counts, "repaired": repaired,
-            "extra_columns": extra, "missing_columns": missing}
+            "extra_columns": masking.safe_names(extra, table), "missing_columns": missing}
+
+
+def check_header(file: str, table: Table, *, found: list[str], renamed: list[str]) -> None:
+    """Refuse a header that lacks a required column, repeats one, or misspells one (an unknown name close to a
+    missing contract column): loading it would quarantine every row or silently drop a column's values.
+
+    Raises:
+        RefusedFile: naming the expected and the found columns (found names masked, ``features.masking``).
+    """
+    present = set(renamed)
+    missing = [c.name for c in table.columns if c.required and c.name not in present]
+    repeated = sorted({n for n in renamed if renamed.count(n) > 1})
+    absent = [c.name for c in table.columns if c.name not in present]
+    unknown = [n for n in renamed if n not in set(table.names)]
+    near = {n: m[0] for n in unknown if (m := difflib.get_close_matches(n, absent, n=1, cutoff=0.8))}
+    if not (missing or repeated or near):
+        return
+    shown = dict(zip(renamed, masking.safe_names(list(found), table), strict=True))
+    problems = ([f"missing required {', '.join(missing)}"] if missing else []) + \
+        ([f"repeated {', '.join(shown[n] for n in repeated)}"] if repeated else []) + \
+        [f"{shown[n]} (did you mean {m}?)" for n, m in near.items()]
+    required = [c.name for c in table.columns if c.required]
+    raise RefusedFile(f"{file}: expected the columns of {table.name} ({', '.join(table.names)}; required "
+                      f"{', '.join(required)}), found {', '.join(shown[n] for n in renamed) or 'none'}: "
+                      f"{'; '.join(problems)}. Nothing of this file was loaded; send it again with a corrected header")
+
+
+def _check_fit(extract: Extract, table: Table) -> None:
+    """Refuse a CSV most of whose lines have another field count than its header (e.g. a stray trailing comma in
+    the header): quarantining nearly every line would help nobody."""
+    malformed = Counter(len(b.fields) for b in extract.bad_lines if b.rule == "malformed_line")
+    if sum(malformed.values()) <= extract.data.num_rows:
+        return
+    found, n = malformed.most_common(1)[0]
+    header = masking.safe_names(list(extract.data.column_names), table)
+    raise RefusedFile(f"{extract.path.name}: expected every line to have the {len(header)} fields of its header "
+                      f"({', '.join(header)}), but {sum(malformed.values()):,} of {extract.rows:,} lines do not "
+                      f"({n:,} have {found}): the header does not fit the data. Nothing of this file was loaded; "
+                      f"send it again with a header that fits")
+
+
+def _quarantine_lines(con: duckdb.DuckDBPyConnection, extract: Extract, header: list[str], *, ingest_id: str,
+                      key: bytes) -> dict[str, int]:
+    """Store the file's malformed and undecodable lines in the quarantine, masked (``features.masking``): line
+    number, field counts and the fields with personal data replaced, which with the key column is what a data
+    steward needs to find the row at the source and send it again."""
+    table = SOURCES[extract.table]
+    records, counts = [], {}
+    for bad in extract.bad_lines:
+        fields = masking.mask_fields(list(bad.fields), header, table, key=key)
+        original = json.dumps({"line": bad.line, "expected_fields": bad.expected, "found_fields": len(bad.fields),
+                               "fields": fields}, ensure_ascii=False)
+        detail = (f"line {bad.line}: expected {bad.expected} fields as in the header, got {len(bad.fields)}"
+                  if bad.rule == "malformed_line" else f"line {bad.line}: bytes that are neither UTF-8 nor GBK")
+        digest = hashlib.md5(f"{table.name}\x1f{bad.rule}\x1f{original}".encode()).hexdigest()
+        records.append((bad.rule, detail, bad.row, original, digest))
+        counts[bad.rule] = counts.get(bad.rule, 0) + 1
+    lines = pa.table({name: pa.array(values, type=kind) for name, values, kind in zip(
+        ("rule", "detail", "row_number", "original", "hash"), zip(*records, strict=True),
+        (pa.string(), pa.string(), pa.int64(), pa.string(), pa.string()), strict=True)})
+    con.register("_lines", lines)
+    try:
+        con.execute("INSERT INTO quarantine SELECT ?, ?, rule, detail, ?, row_number, original, hash, now() "
+                    "FROM _lines WHERE hash NOT IN (SELECT row_hash FROM quarantine WHERE table_name = ?)",
+                    [ingest_id, table.name, extract.path.name, table.name])
+    finally:
+        con.unregister("_lines")
+    return counts
 
 
 def _rename(data: pa.Table, table: Table) -> pa.Table:
@@ -206,10 +296,10 @@ def _ident(name: str) -> str:
 
 
 def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
-                       as_of: date, source_file: str, typed: frozenset[str]) -> dict[str, Any]:
+                       as_of: date, source_file: str, typed: frozenset[str], long: frozenset[str]) -> dict[str, Any]:
     """Check every row (``_checked``), set aside duplicates (``_dropped``), quarantine, then load the rest."""
     entities = "entities" if table.references_entities else None
-    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities, typed=typed)
+    checked = checked_sql(table, columns, source="_src", as_of=as_of, entities=entities, typed=typed, long=long)
     hashed = ", ".join(f"coalesce(CAST({_ident('p_' + c)} AS VARCHAR), chr(0))" for c in columns)
     con.execute(f"CREATE TEMP TABLE _checked AS SELECT *, CASE WHEN _rule IS NULL THEN "
                 f"md5(concat_ws(chr(31), {hashed})) END AS _row_hash FROM ({checked})")
@@ -248,14 +338,16 @@ def _validate_and_load(con: duckdb.DuckDBPyConnection, table: Table, columns: li
 def _quarantine(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
                 source_file: str, typed: frozenset[str]) -> None:
     """Store rejected rows with their rule, detail and original values (personal columns already replaced;
-    values as text); a row already quarantined under the same rule with the same values is not stored twice."""
-    shown = {c: f"CAST(s.{_ident(c)} AS VARCHAR)" if c in typed else f"s.{_ident(c)}" for c in columns}
+    values as text, masked and cut by ``features.masking``); a row already quarantined under the same rule with
+    the same values is not stored twice."""
+    shown = {c: f"CAST(s.{_ident(c)} AS VARCHAR)" if c in typed else _echo(f"s.{_ident(c)}", table, c)
+             for c in columns}
     original = "to_json(struct_pack(" + ", ".join(f"{_ident(c)} := {shown[c]}" for c in columns) + "))"
     key_text = " || ', ' || ".join(f"c.{_ident('p_' + k)}" for k in table.key)
     con.execute(
         f"""
         INSERT INTO quarantine
-        SELECT ?, ?, b._rule, b._detail, ?, b._row, b.original, b.hash, now()
+        SELECT ?, ?, b._rule, {masking.mask_sql('b._detail')}, ?, b._row, b.original, b.hash, now()
         FROM (
             SELECT b._row, b._rule, b._detail, {original} AS original,
                    md5(? || chr(31) || b._rule || chr(31) || {original}) AS hash
@@ -269,6 +361,13 @@ def _quarantine(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str]
         """,
         [ingest_id, table.name, source_file, table.name, table.name],
     )
+
+
+def _echo(value: str, table: Table, column: str) -> str:
+    """SQL for a quarantined text value as stored: ID-card and phone numbers masked, cut when over its limit."""
+    limit = field_limit(table.name, column)
+    return masking.mask_sql(f"CASE WHEN strlen({value}) > {limit} THEN left({value}, {masking.CUT}) || '…[' || "
+                            f"format('{{:,}}', length({value})) || ' characters]' ELSE {value} END")
 
 
 def _final_sql(con: duckdb.DuckDBPyConnection, table: Table, columns: list[str], *, ingest_id: str,
@@ -381,5 +480,6 @@ def _audit(settings: Settings, summary: dict[str, Any], *, actor: str | None) ->
             inputs={"drop_dir": summary["drop_dir"], "as_of": summary["as_of"],
                     "files": [f["file"] for f in summary["files"]]},
             versions={"rules.ingest": rules.version("ingest")},
-            outcome=f"loaded {loaded}, quarantined {quarantined}, corrupt files {len(summary['corrupt'])}",
+            outcome=(f"loaded {loaded}, quarantined {quarantined}, corrupt files {len(summary['corrupt'])}, "
+                     f"refused files {len(summary['refused'])}"),
         )

@@ -216,6 +216,9 @@ def with_check_indices(data: pa.Table, table: Table) -> pa.Table:
     return data
 
 
-def row_numbers(data: pa.Table) -> pa.Table:
-    """Append ``_row``: the 1-based data row number in the file (header not counted)."""
-    return data.append_column("_row", pa.array(np.arange(1, data.num_rows + 1, dtype=np.int64)))
+def row_numbers(data: pa.Table, *, numbers: pa.Array | None = None) -> pa.Table:
+    """Append ``_row``: the 1-based data row number in the file (header not counted); ``numbers`` when the reader
+    set lines aside (their numbers are skipped), else 1, 2, 3, …"""
+    if numbers is None:
+        numbers = pa.array(np.arange(1, data.num_rows + 1, dtype=np.int64))
+    return data.append_column("_row", numbers)

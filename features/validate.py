@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from core import rules, uscc
 from features.normalise import finish_expr, parse_expr, unit_given_expr
 from features.sources import Column, Table
@@ -27,10 +30,13 @@ RULES: dict[str, tuple[str, str]] = {
     "out_of_range": ("数值超出范围", "number outside the column's allowed range"),
     "unknown_entity": ("主体不存在", "credit code not found among the market entities"),
     "duplicate_key": ("主键重复且内容不同", "same key as an earlier row of the file with different values"),
+    "oversized_field": ("字段超长", "a value longer than the column's limit (rules table ingest, [limits])"),
+    "malformed_line": ("行格式错误", "a CSV line whose field count differs from the header's (kept as a masked line)"),
+    "undecodable_line": ("行编码无法识别", "a CSV line that is neither UTF-8 nor GBK/GB18030 (kept as a masked line)"),
 }
 # Repairs made instead of rejecting: code -> (zh, en), counted per table in the ingest summary.
 FIXES: dict[str, tuple[str, str]] = {
-    "gbk_encoding": ("GBK 编码已转换", "rows of a CSV delivered in GBK, decoded"),
+    "gbk_encoding": ("GBK 编码已转换", "lines of a CSV delivered in GBK/GB18030 (whole file or some lines), decoded"),
     "amount_in_wan": ("金额单位已换算为元", "amount written as text with a unit (万元/元), converted to yuan"),
     "name_exact": ("按名称唯一匹配信用代码", "opinion item without a code matched to the one entity of that name"),
     "name_unmatched": ("名称无法唯一匹配", "opinion item without a code whose name matches no entity or several"),
@@ -65,11 +71,34 @@ def _uscc_pattern() -> str:
     return "[" + re.escape(uscc.ALPHABET) + "]{" + str(uscc.LENGTH) + "}"
 
 
-def column_checks(table: Table, column: Column, *, as_of: date) -> list[Check]:
-    """The checks of one column, in the order they are applied."""
+def field_limit(table: str, column: str) -> int:
+    """Longest text value (characters) accepted in ``table.column``: the rules table's ``[limits]``."""
+    limits = rules.load("ingest")["limits"]
+    return int(limits["columns"].get(f"{table}.{column}", limits["default_chars"]))
+
+
+def long_columns(data: pa.Table, table: Table) -> frozenset[str]:
+    """Text columns of ``data`` holding a value longer in bytes than the column's limit in characters: the only ones
+    that can break ``oversized_field`` (a character is at least a byte), found from Arrow's offsets at no cost."""
+    def longest(col: pa.ChunkedArray) -> int:
+        return pc.max(pc.binary_length(col)).as_py() or 0
+
+    return frozenset(name for name in data.column_names if name in table.names and pa.types.is_string(
+        data.column(name).type) and longest(data.column(name)) > field_limit(table.name, name))
+
+
+def column_checks(table: Table, column: Column, *, as_of: date, long: bool = False) -> list[Check]:
+    """The checks of one column, in the order they are applied (``long``: some value may exceed the column's
+    length limit, see :func:`long_columns`)."""
     r, p = _ident(f"r_{column.name}"), _ident(f"p_{column.name}")
     name, kind = column.name, column.kind
     checks = []
+    if long:
+        limit = field_limit(table.name, name)
+        # strlen (bytes, kept with the string) first: only values that long are counted in characters
+        checks.append(Check("oversized_field", f"strlen({r}) > {limit} AND length({r}) > {limit}",
+                            f"{_q(name + f': expected at most {limit:,} characters, got ')} "
+                            f"|| format('{{:,}}', length({r}))"))
     if column.required:
         rule = "missing_required_date" if kind == "date" else "missing_required"
         checks.append(Check(rule, f"{r} IS NULL", _q(f"{name}: required value is empty")))
@@ -128,7 +157,7 @@ def row_checks(table: Table) -> list[Check]:
 
 
 def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, entities: str | None,
-                typed: frozenset[str] | set[str] = frozenset()) -> str:
+                typed: frozenset[str] | set[str] = frozenset(), long: frozenset[str] | set[str] = frozenset()) -> str:
     """SQL selecting, for every row of ``source``, ``_row``, the parsed ``p_<column>`` columns, ``_unit`` and
     ``_rule``/``_detail`` (NULL when the row passes).
 
@@ -140,6 +169,8 @@ def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, e
         as_of: no event date may lie after it.
         entities: a relation with the known credit codes (column ``uscc``), or None to skip that check.
         typed: columns of ``source`` holding typed values rather than text (:func:`features.normalise.keeps_type`).
+        long: text columns of ``source`` with a value longer in bytes than the column's limit (:func:`long_columns`);
+            only they are checked for ``oversized_field``.
     """
     kinds = {c.name: c.kind for c in table.columns}
     kind = {c: kinds.get(c, "str") for c in columns}
@@ -153,7 +184,8 @@ def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, e
     parsed = ", ".join(f"{finish_expr(kind[c], _ident('v_' + c))} AS {_ident('p_' + c)}" for c in columns)
     money = [c for c in columns if kind[c] == "money" and c not in typed]  # typed amounts carry no unit
     unit = " OR ".join(unit_given_expr(_ident("r_" + c)) for c in money) or "FALSE"
-    checks = [ch for c in table.columns if c.name in columns for ch in column_checks(table, c, as_of=as_of)]
+    checks = [ch for c in table.columns if c.name in columns
+              for ch in column_checks(table, c, as_of=as_of, long=c.name in long)]
     checks += row_checks(table)
     join = ""
     if entities and table.references_entities:

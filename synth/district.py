@@ -402,13 +402,28 @@ def _write(out: Path, tables: dict[str, pd.DataFrame], *, gbk: bool) -> dict[str
                     writer.write_table(_arrow(df.iloc[lo:lo + WRITE_ROWS], name, text=text))
         elif fmt == "csv":
             encoding = "gbk" if gbk and name == flt.GBK_TABLE else "utf-8"
-            for lo in range(0, max(len(df), 1), TEXT_ROWS):  # in slices: text objects are large
-                _text(df.iloc[lo:lo + TEXT_ROWS], name).to_csv(path, mode="a" if lo else "w", header=not lo,
-                                                               index=False, encoding=encoding, lineterminator="\n")
+            broken = df[flt.MALFORMED].to_numpy(bool) if flt.MALFORMED in df else np.zeros(len(df), bool)
+            with path.open("w", encoding=encoding, newline="") as fh:
+                for lo in range(0, max(len(df), 1), TEXT_ROWS):  # in slices: text objects are large
+                    text = _text(df.iloc[lo:lo + TEXT_ROWS], name).to_csv(header=not lo, index=False,
+                                                                          lineterminator="\n")
+                    fh.write(_break_lines(text, broken[lo:lo + TEXT_ROWS], header=not lo))
         else:
             xlsx.write(_text(df, name), path, sheet=name)
         files[name] = path.name
     return files
+
+
+def _break_lines(text: str, rows: np.ndarray, *, header: bool) -> str:
+    """CSV ``text`` with the lines of the marked ``rows`` given one field too many (dirt: ``malformed_line``)."""
+    if not rows.any():
+        return text
+    lines = text.split("\n")
+    if len(lines) != len(rows) + header + 1:
+        raise RuntimeError(f"expected {len(rows)} CSV lines to break, got {len(lines) - header - 1}: a value spans lines")
+    for i in np.flatnonzero(rows):
+        lines[i + header] += flt.MALFORMED_NOTE
+    return "\n".join(lines)
 
 
 def _ground_truth(pop: Population, folder: Path) -> None:

@@ -1,8 +1,10 @@
 """Dirt for ``--dirty-rate``: realistic faults injected into the extracts, each class counted exactly.
 
 Fault classes (the contract with ingest): duplicate_rows, bad_check_character, gbk_encoding,
-missing_required_date, impossible_date, amount_in_wan, name_only_opinion. Within one table the rows
-touched by different classes are disjoint, so every count is exact.
+missing_required_date, impossible_date, amount_in_wan, name_only_opinion, malformed_line. Within one table
+the rows touched by different classes are disjoint, so every count is exact. A malformed line is a CSV row
+written with one field too many (a stray note carrying a phone number, which ingest must not echo): the
+rows are only marked here (column ``MALFORMED``) and broken when the CSV is written.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import pandas as pd
 from core import uscc
 
 FAULT_CLASSES = ("duplicate_rows", "bad_check_character", "gbk_encoding", "missing_required_date",
-                 "impossible_date", "amount_in_wan", "name_only_opinion")
+                 "impossible_date", "amount_in_wan", "name_only_opinion", "malformed_line")
+MALFORMED = "_malformed"  # marker column: write this row as a malformed CSV line
+MALFORMED_NOTE = ",备注：联系电话 13800000000"  # the stray field appended to a malformed line
 GBK_TABLE = "opinions"
 # table -> fault classes it receives (besides duplicate_rows, which every table receives)
 PLAN: dict[str, tuple[str, ...]] = {
-    "licences": ("bad_check_character", "missing_required_date", "impossible_date"),
+    "licences": ("bad_check_character", "missing_required_date", "impossible_date", "malformed_line"),
     "changes": ("bad_check_character", "missing_required_date"),
     "annual_reports": ("bad_check_character",),
     "penalties": ("bad_check_character", "missing_required_date", "amount_in_wan"),
@@ -63,6 +67,8 @@ def inject(tables: dict[str, pd.DataFrame], *, rate: float, seed: int,
         got: dict[str, int] = {}
         avail = rng.permutation(n)  # rows no fault has touched yet
         for fault in PLAN.get(name, ()):
+            if fault == "malformed_line" and name not in text_dates:  # only a text file has lines to break
+                continue
             pool = avail
             if fault == "amount_in_wan":
                 pool = pool[df["fine_amount"].notna().to_numpy()[pool]]
@@ -103,6 +109,8 @@ def inject(tables: dict[str, pd.DataFrame], *, rate: float, seed: int,
             elif fault == "name_only_opinion":
                 df["uscc"] = df["uscc"].astype(object)
                 df.loc[rows, "uscc"] = None
+            elif fault == "malformed_line":  # only marked: the CSV writer breaks the line
+                df[MALFORMED] = np.isin(np.arange(n), rows)
         # exact duplicates of clean rows, placed right after their originals
         k = min(_count(rate, n), len(avail))
         if k:

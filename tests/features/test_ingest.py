@@ -197,14 +197,14 @@ def _volatile(table):
 
 def test_a_corrupt_file_is_reported_and_the_rest_loads(settings, tmp_path):
     drop = _drop(tmp_path / "d", entities=(_entities(), "csv"), penalties=(_penalties(), "csv"))
-    (drop / "inspections.csv").write_text("inspection_id,uscc,inspection_date,kind,result\nI1,")
+    (drop / "inspections.csv").write_bytes(b"")
     (drop / "complaints.parquet").write_bytes(b"PAR1 garbage")
     (drop / "licences.xlsx").write_bytes(b"PK\x03\x04 truncated zip")
     summary = ingest(settings, drop, as_of=AS_OF)
     assert sorted(summary["corrupt"]) == ["complaints.parquet", "inspections.csv", "licences.xlsx"]
     assert summary["loaded"] == {"entities": 4, "penalties": 2}
     errors = {f["file"]: f["error"] for f in summary["files"] if f["status"] == "corrupt"}
-    assert "inspections.csv" in errors["inspections.csv"]
+    assert "inspections.csv" in errors["inspections.csv"] and "header" in errors["inspections.csv"]
 
 
 def test_name_only_opinions_match_one_entity_exactly_or_nobody(settings, tmp_path):

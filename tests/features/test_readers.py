@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from features.readers import CorruptFile, detect_encoding, find_extracts, read_extract
+from features.readers import CorruptFile, find_extracts, read_extract
 
 FRAME = pd.DataFrame({"uscc": ["91350100M000100Y43"], "name": ["山水餐饮（重庆）有限公司"], "established": ["2010-01-05"]})
 
@@ -14,7 +14,6 @@ FRAME = pd.DataFrame({"uscc": ["91350100M000100Y43"], "name": ["山水餐饮（�
 def test_gbk_csv_is_detected_and_decoded(tmp_path):
     path = tmp_path / "entities.csv"
     FRAME.to_csv(path, index=False, encoding="gbk")
-    assert detect_encoding(path) == "gbk"
     ext = read_extract(path, "entities")
     assert ext.encoding == "gbk"
     assert ext.data.column("name").to_pylist() == ["山水餐饮（重庆）有限公司"]
@@ -43,7 +42,7 @@ def test_excel_is_read_as_text_with_date_cells_as_iso_dates(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "content"), [
-    ("entities.csv", b"uscc,name,established\n91350100M000100Y43,a,2010-01-05\n91110000710935732K,b"),
+    ("entities.csv", b""),
     ("entities.parquet", b"PAR1 this is not parquet"),
     ("entities.xlsx", b"PK\x03\x04 not a zip archive"),
     ("entities.csv", b"\xff\xfe\x00\xd8 neither utf-8 nor gbk \xff\xff"),
@@ -63,3 +62,15 @@ def test_find_extracts_lists_entities_first_and_ignores_other_files(tmp_path):
     found, ignored = find_extracts(tmp_path)
     assert [t for t, _ in found] == ["entities", "penalties"]
     assert set(ignored) == {"synth_report.json", "notes.csv", "relations.txt", "ground_truth/"}
+
+
+def test_bad_lines_get_their_physical_line_and_the_good_rows_their_row_numbers(tmp_path):
+    path = tmp_path / "relations.csv"
+    path.write_bytes(b'relation_id,uscc,relation_type\r\nR1,a,"two\r\nlines"\r\nR2,b\r\n\r\nR3,c,d\r\n'
+                     b'R4,e,f,g\r\nR5,"x\r\ny"\r\nR6,a,b\r\n')
+    ext = read_extract(path, "relations")
+    assert [(b.rule, b.line, b.row, b.fields) for b in ext.bad_lines] == [
+        ("malformed_line", 4, 2, ("R2", "b")), ("malformed_line", 7, 4, ("R4", "e", "f", "g")),
+        ("malformed_line", 8, 5, ("R5", "x\r\ny"))]
+    assert ext.data.column("relation_id").to_pylist() == ["R1", "R3", "R6"]
+    assert ext.row_numbers.to_pylist() == [1, 3, 6] and ext.rows == 6

@@ -5,6 +5,8 @@ One small clean district and one dirty one are generated per module and shared b
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 
@@ -35,7 +37,9 @@ def _read(folder, table: str) -> pd.DataFrame:
             path.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             enc = "gbk"
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding=enc)
+        rows = list(csv.reader(io.StringIO(path.read_bytes().decode(enc), newline="")))
+        width = len(rows[0])  # dirt: malformed lines (another field count, see _malformed_lines) are left out
+        return pd.DataFrame([r for r in rows[1:] if len(r) == width], columns=rows[0]).replace("", None)
     return pd.read_excel(path, dtype=str)
 
 
@@ -196,6 +200,17 @@ def test_same_seed_gives_identical_parquet_content(tmp_path):
     assert (a / "penalties.parquet").read_bytes() != (c / "penalties.parquet").read_bytes()
 
 
+def _malformed_lines(folder) -> int:
+    """CSV lines with another field count than their header."""
+    count = 0
+    for path in folder.glob("*.csv"):
+        with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+            rows = csv.reader(fh)
+            width = len(next(rows))
+            count += sum(1 for row in rows if len(row) != width)
+    return count
+
+
 def test_dirty_faults_are_counted_exactly(clean, dirty):
     out, report = dirty
     clean_out, _ = clean
@@ -221,6 +236,8 @@ def test_dirty_faults_are_counted_exactly(clean, dirty):
     assert dup == faults["duplicate_rows"]
     assert missing == faults["missing_required_date"]
     assert impossible == faults["impossible_date"]
+    assert _malformed_lines(out) == faults["malformed_line"] == by_table["licences"]["malformed_line"]
+    assert _malformed_lines(clean_out) == 0
     fines = _read(out, "penalties")["fine_amount"].dropna().astype(str)
     assert fines.str.endswith("元").sum() == faults["amount_in_wan"] == by_table["penalties"]["amount_in_wan"]
     blank_dirty = _read(out, "opinions").drop_duplicates()["uscc"].isna().sum()
