@@ -10,6 +10,7 @@ from core.opdb import engine
 from core.settings import Settings
 from core.workdays import WorkdayCalendar
 from repair import rules, store
+from repair.procedures import Procedure
 
 
 @cache
@@ -18,11 +19,11 @@ def calendar() -> WorkdayCalendar:
     return WorkdayCalendar.from_rules()
 
 
-def due_date(kind: str, step: str | None, milestones: dict[str, Any]) -> date | None:
-    """The day ``step`` of a case of ``kind`` is due, counted from the milestone its rule names (None: no deadline)."""
+def due_date(procedure: Procedure, step: str | None, milestones: dict[str, Any]) -> date | None:
+    """The day ``step`` of a case is due under its procedure, counted from the milestone its rule names."""
     if step is None:
         return None
-    rule = rules.deadline(kind, step)
+    rule = procedure.deadlines.get(step)
     if rule is None:
         return None
     workdays, anchor_state = rule
