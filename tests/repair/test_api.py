@@ -32,7 +32,7 @@ def test_officer_runs_a_case_through_the_api(db_settings, db_wh):
                     json={"action": "refuse", "reason": "late", "on": "2025-09-02", "expected_version": 1})
     assert r.status_code == 409 and "changed since you read it" in r.json()["error"]
     r = client.get(f"/repair/cases/{cid}", headers=auth)
-    assert r.status_code == 200 and [e["to_state"] for e in r.json()["case"]["events"]] == ["applied", "accepted"]
+    assert r.status_code == 200 and [e["to_state"] for e in r.json()["events"]] == ["applied", "accepted"]
     r = client.get(f"/repair/entities/{u}/cases", headers=auth)
     assert r.status_code == 200 and r.json()["cases"][0]["case_id"] == cid
 
@@ -46,5 +46,5 @@ def test_roles_and_bad_requests(settings, wh):
     r = client.get("/repair/eligibility/not-a-code", headers=auth)
     assert r.status_code == 400 and "uscc" in r.json()["error"]
     r = client.post("/repair/cases", headers=auth, json={"uscc": u, "record_id": "PEN-X", "documents": {}})
-    assert r.status_code == 400 and "missing application" in r.json()["error"]
+    assert r.status_code == 404 and "no negative record 'PEN-X'" in r.json()["error"]
     assert client.get("/repair/cases/RP-NONE", headers=auth).status_code == 404

@@ -29,7 +29,7 @@ def test_eligibility_json_has_the_agreed_fields(settings, wh, capsys):
 
 def test_apply_decide_status_due_through_the_cli(settings, wh, capsys):
     u = wh.entity()
-    pid = wh.penalty(u, decided=date(2024, 1, 15), paid=date(2024, 2, 1))
+    pid = wh.penalty(u, decided=date(2024, 1, 15), paid=date(2024, 2, 1), severity="serious")
     code, out, _ = _run(capsys, "repair", "apply", u, "--record", pid, "--doc", "application=A1",
                         "--doc", "commitment=C1", "--doc", "proof=P1", "--on", "2025-09-29", "--json",
                         "--actor", "officer-7")
@@ -48,6 +48,6 @@ def test_apply_decide_status_due_through_the_cli(settings, wh, capsys):
 def test_bad_input_exits_2_with_a_message(settings, wh, capsys):
     u = wh.entity()
     code, _, err = _run(capsys, "repair", "apply", u, "--record", "X", "--doc", "application")
-    assert code == 2 and "expected TYPE=REF" in err
+    assert code == 2 and "expected NAME=VALUE" in err
     code, _, err = _run(capsys, "repair", "status", "RP-NOPE")
     assert code == 2 and "no repair case" in err
