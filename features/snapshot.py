@@ -35,6 +35,7 @@ _STAGES = (
     ("_reports_known", "reports_known.sql"),
     ("_repairs_in_effect", "repairs_in_effect.sql"),
     ("_records_voided", "records_voided.sql"),
+    ("_penalties_held", "penalties_held.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),

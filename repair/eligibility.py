@@ -136,6 +136,7 @@ def _entity_type(con: duckdb.DuckDBPyConnection, uscc: str) -> str | None:
 def _load(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> _Facts:
     known = "COALESCE(known_date, {event}) <= ?"
     voided = _voided(con, uscc, as_of)
+    fixes = _corrections(con, uscc, as_of)
     penalties = _rows(con, "SELECT * FROM penalties WHERE uscc = ? AND decided_date <= ? AND "
                       + known.format(event="decided_date") + " AND NOT COALESCE(leniency, FALSE)",
                       [uscc, as_of, as_of])
@@ -143,7 +144,8 @@ def _load(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> _Facts:
                      + known.format(event="listed_date"), [uscc, as_of, as_of])
     serious = _rows(con, "SELECT * FROM serious_list WHERE uscc = ? AND listed_date <= ? AND "
                     + known.format(event="listed_date"), [uscc, as_of, as_of])
-    penalties = [p for p in penalties if ("penalty", p["penalty_id"]) not in voided]
+    penalties = [_corrected(p, fixes.get(p["penalty_id"], {})) for p in penalties
+                 if ("penalty", p["penalty_id"]) not in voided]
     abnormal = [a for a in abnormal if ("abnormal_list", a["listing_id"]) not in voided]
     serious = [s for s in serious if ("serious_list", s["listing_id"]) not in voided]
     reports = _rows(con, "SELECT year, filed_date FROM annual_reports WHERE uscc = ?", [uscc])
@@ -160,6 +162,25 @@ def _voided(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> set[tuple
                        "AND effective_date <= ? AND COALESCE(known_date, effective_date) <= ?",
                        [uscc, as_of, as_of]).fetchall()
     return {(k, i) for k, i in rows}
+
+
+def _corrections(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> dict[str, dict[str, str]]:
+    """Penalty fields corrected by an upheld objection by ``as_of``: {penalty_id: {field: value}}, latest wins."""
+    rows = con.execute("SELECT record_id, field, value FROM record_corrections WHERE uscc = ? AND record_kind = "
+                       "'penalty' AND outcome = 'correct' AND effective_date <= ? AND COALESCE(known_date, "
+                       "effective_date) <= ? ORDER BY effective_date, case_id", [uscc, as_of, as_of]).fetchall()
+    out: dict[str, dict[str, str]] = {}
+    for rid, name, value in rows:
+        out.setdefault(rid, {})[name] = value
+    return out
+
+
+def _corrected(row: dict[str, Any], fixes: dict[str, str]) -> dict[str, Any]:
+    out = dict(row)
+    for name, value in fixes.items():
+        out[name] = (float(value) if name == "fine_amount" else date.fromisoformat(value) if name == "publicity_end"
+                     else value)
+    return out
 
 
 # ---------------------------------------------------------------- shared helpers

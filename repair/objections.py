@@ -21,6 +21,9 @@ from repair.status import CaseView
 # record kind -> warehouse source table
 TABLES = {"penalty": "penalties", "abnormal_list": "abnormal_list", "serious_list": "serious_list",
           "inspection": "inspections", "complaint": "complaints", "opinion": "opinions"}
+# record kind -> the fields an upheld objection may correct: those the features apply corrections to
+# (features/sql/penalties_held.sql, repair/eligibility.py); other records can only be voided
+CORRECTABLE = {"penalty": ("domain", "procedure", "severity", "sanctions", "fine_amount", "publicity_end")}
 
 
 def record_kinds() -> list[str]:
@@ -76,15 +79,40 @@ def file(settings: Settings, *, uscc: str, record_id: str, actor: str, record_ki
 
 
 def check_corrections(record_kind: str, corrections: dict[str, str] | None) -> None:
-    """A correction names fields of the record's source table (not its key or credit code) with new values."""
+    """A correction gives new values, valid for their column, to fields the features apply corrections to."""
     if not corrections:
         raise UserError("corrections: expected field=value pairs to correct the record, got none")
-    table = SOURCES[TABLES[record_kind]]
-    allowed = [c.name for c in table.columns if c.name not in (*table.key, "uscc") and not c.personal]
+    allowed = CORRECTABLE.get(record_kind, ())
+    if not allowed:
+        raise UserError(f"corrections: a {record_kind} record can only be voided (action void), not corrected")
     unknown = sorted(set(corrections) - set(allowed))
     if unknown:
         raise UserError(f"corrections: {TABLES[record_kind]} has no correctable fields {unknown}; expected some of "
                         f"{', '.join(allowed)}")
+    columns = {c.name: c for c in SOURCES[TABLES[record_kind]].columns}
+    for name, value in corrections.items():
+        problem = _bad_value(columns[name], str(value))
+        if problem:
+            raise UserError(f"corrections: {name}: {problem}")
+
+
+def _bad_value(column, value: str) -> str | None:
+    if column.kind == "enum" and value not in column.values:
+        return f"expected one of {', '.join(column.values)}, got {value!r}"
+    if column.kind == "list" and not set(value.split(";")) <= set(column.values):
+        return f"expected ';'-separated values among {', '.join(column.values)}, got {value!r}"
+    if column.kind == "money":
+        try:
+            if float(value) < 0:
+                return f"expected an amount of at least 0, got {value!r}"
+        except ValueError:
+            return f"expected an amount in yuan, got {value!r}"
+    if column.kind == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return f"expected a date as YYYY-MM-DD, got {value!r}"
+    return None
 
 
 def _record(settings: Settings, uscc: str, record_kind: str, record_id: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 -- criticism or low fine, standard otherwise.
 SELECT p.penalty_id, p.uscc, p.decided_date, p.domain, p.procedure, p.severity, p.sanctions,
        COALESCE(p.fine_amount, 0) AS fine_amount
-FROM penalties p
+FROM _penalties_held p  -- penalties with corrections applied (penalties_held.sql)
 LEFT JOIN entities e ON e.uscc = p.uscc
 WHERE p.decided_date < :as_of
   AND p.known_date < :as_of

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from core.errors import Conflict, NotFound, UserError
-from repair import objections, store, workflow
+from repair import eligibility, objections, store, workflow
 
 DOCS = {"objection": "OBJ-1", "evidence": "EV-1"}
 
@@ -61,10 +61,30 @@ def test_objection_to_a_penalty_corrects_a_field_and_missing_materials_wait_for_
     workflow.transition(settings, cid, "uphold", actor="o", reason="罚款金额应为5000元", on=date(2025, 9, 19))
     with pytest.raises(UserError, match="no correctable fields"):
         workflow.transition(settings, cid, "correct", actor="o", corrections={"penalty_id": "X"}, on=date(2025, 9, 22))
-    workflow.transition(settings, cid, "correct", actor="o", corrections={"fine_amount": "5000"}, on=date(2025, 9, 22))
-    assert workflow.sync_warehouse(settings).corrections == 1
-    (row,) = store.warehouse_rows(settings, "record_corrections", uscc=u)
-    assert (row["outcome"], row["field"], row["value"]) == ("correct", "fine_amount", "5000")
+    with pytest.raises(UserError, match="severity: expected one of minor, ordinary, serious"):
+        workflow.transition(settings, cid, "correct", actor="o", corrections={"severity": "grave"}, on=date(2025, 9, 22))
+    workflow.transition(settings, cid, "correct", actor="o", corrections={"fine_amount": "80000", "severity": "minor"},
+                        on=date(2025, 9, 22))
+    assert workflow.sync_warehouse(settings).corrections == 2
+    rows = store.warehouse_rows(settings, "record_corrections", uscc=u)
+    assert sorted((r["outcome"], r["field"], r["value"]) for r in rows) == [
+        ("correct", "fine_amount", "80000"), ("correct", "severity", "minor")]
+    # the next snapshot sees the corrected record, the earlier one the record as it was held then
+    assert _fine_in_effect(settings, u, date(2025, 9, 1)) == 100_000
+    assert _fine_in_effect(settings, u, date(2025, 10, 1)) == 80_000
+    check = eligibility.check(settings, u, as_of=date(2025, 10, 1))["records"][0]
+    assert (check["details"]["fine_amount"], check["details"]["severity"]) == (80_000, "minor")
+
+
+def _fine_in_effect(settings, uscc, as_of):
+    from features.snapshot import compute_features
+    from features.warehouse import connect
+
+    con = connect(settings)
+    try:
+        return compute_features(con, as_of=as_of, uscc=uscc)["penalty_fine_yuan_in_effect"].iloc[0]
+    finally:
+        con.close()
 
 
 def test_objection_refusals_and_unknown_records(settings, wh):
@@ -78,6 +98,8 @@ def test_objection_refusals_and_unknown_records(settings, wh):
     with pytest.raises(Conflict, match="already removed"):
         objections.file(settings, uscc=u, record_id=gone, actor="o", documents=DOCS, on=date(2025, 9, 10))
     cid = objections.file(settings, uscc=u, record_id=lid, actor="o", documents=DOCS, on=date(2025, 9, 10)).case_id
+    with pytest.raises(UserError, match="can only be voided"):
+        objections.check_corrections("abnormal_list", {"reason": "unreachable"})
     with pytest.raises(Conflict, match="cannot uphold case .* in state filed"):
         workflow.transition(settings, cid, "uphold", actor="o", reason="x", on=date(2025, 9, 11))
     out = workflow.transition(settings, cid, "not_accept", actor="o", reason="no new facts", on=date(2025, 9, 11))
