@@ -80,6 +80,11 @@ def register(sub, common) -> None:
     p.add_argument("--today", type=iso_date, help="count from this day (default today)")
     p.set_defaults(handler=_due)
 
+    p = rsub.add_parser("close-overdue", parents=[common], help="close cases whose 补正 deadline passed "
+                        "(逾期未补正 → 终止办理, with its notice)")
+    p.add_argument("--today", type=iso_date, help="count from this day (default today)")
+    p.set_defaults(handler=_close_overdue)
+
     p = rsub.add_parser("whatif", parents=[common], help="projected tier if the eligible records were repaired")
     p.add_argument("uscc", metavar="CODE")
     p.add_argument("--as-of", type=iso_date, help="default today")
@@ -210,6 +215,14 @@ def _due(args: argparse.Namespace, settings: Settings) -> Outcome:
             lines.append(f"  {flag:<8} {c['due_on']}  {c['case_id']}  {c['next_step']['zh']} / "
                          f"{c['next_step']['en']}  ({c['uscc']})")
     return Outcome(data=out, lines=lines)
+
+
+def _close_overdue(args: argparse.Namespace, settings: Settings) -> Outcome:
+    from repair.workflow import close_overdue
+
+    closed = close_overdue(settings, actor=actor_of(args), today=args.today)
+    lines = [f"{len(closed)} cases closed"] + [f"  {c.case_id}  {c.state.zh} / {c.state.en}" for c in closed]
+    return Outcome(data={"closed": [c.as_dict() for c in closed]}, lines=lines)
 
 
 def _whatif(args: argparse.Namespace, settings: Settings) -> Outcome:

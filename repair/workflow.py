@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -295,6 +295,31 @@ def _require_still_eligible(settings: Settings, case: dict[str, Any], on: date) 
         labels = "; ".join(f"{rules.label('conditions', c)['en']} ({rules.label('conditions', c)['zh']})"
                            for c in missing)
         raise Conflict(f"action: cannot approve case {case['case_id']} on {on}: conditions not met: {labels}")
+
+
+def close_overdue(settings: Settings, *, actor: str, today: date | None = None,
+                  role: str | None = None) -> list[CaseView]:
+    """Take every action that the procedures allow only once a step is overdue (逾期未补正 → 终止办理).
+
+    Each closure is a normal action (event, notice, audit, compare-and-set), dated the day after the
+    deadline passed or ``today`` when later; cases another officer moves meanwhile are left to them.
+    """
+    day = today or date.today()
+    with engine(settings).connect() as conn:
+        due = [c for c in store.open_cases_due_by(conn, day - timedelta(days=1)) if c["open_key"] is not None]
+    closed = []
+    for case in due:
+        proc = procedures.of_case(case)
+        action = next((a for a in proc.actions.values() if a.after_due and case["state"] in a.sources), None)
+        if action is None:
+            continue
+        try:
+            closed.append(transition(settings, case["case_id"], action.code, actor=actor, role=role,
+                                     on=min(day, case["due_on"] + timedelta(days=1)),
+                                     expected_version=case["version"]))
+        except Conflict:
+            continue
+    return closed
 
 
 # ---------------------------------------------------------------- the batch step
