@@ -135,8 +135,7 @@ def _entity_type(con: duckdb.DuckDBPyConnection, uscc: str) -> str | None:
 
 def _load(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> _Facts:
     known = "COALESCE(known_date, {event}) <= ?"
-    voided = _voided(con, uscc, as_of)
-    fixes = _corrections(con, uscc, as_of)
+    voided, fixes = _objection_outcomes(con, uscc, as_of)
     penalties = _rows(con, "SELECT * FROM penalties WHERE uscc = ? AND decided_date <= ? AND "
                       + known.format(event="decided_date") + " AND NOT COALESCE(leniency, FALSE)",
                       [uscc, as_of, as_of])
@@ -156,23 +155,19 @@ def _load(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> _Facts:
     return _Facts(uscc, as_of, _entity_type(con, uscc), penalties, abnormal, serious, reports, changes, repairs)
 
 
-def _voided(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> set[tuple[str, str]]:
-    """Records of the entity voided by an upheld objection by ``as_of``: they are no negative record any more."""
-    rows = con.execute("SELECT record_kind, record_id FROM record_corrections WHERE uscc = ? AND outcome = 'void' "
-                       "AND effective_date <= ? AND COALESCE(known_date, effective_date) <= ?",
-                       [uscc, as_of, as_of]).fetchall()
-    return {(k, i) for k, i in rows}
-
-
-def _corrections(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> dict[str, dict[str, str]]:
-    """Penalty fields corrected by an upheld objection by ``as_of``: {penalty_id: {field: value}}, latest wins."""
-    rows = con.execute("SELECT record_id, field, value FROM record_corrections WHERE uscc = ? AND record_kind = "
-                       "'penalty' AND outcome = 'correct' AND effective_date <= ? AND COALESCE(known_date, "
-                       "effective_date) <= ? ORDER BY effective_date, case_id", [uscc, as_of, as_of]).fetchall()
-    out: dict[str, dict[str, str]] = {}
-    for rid, name, value in rows:
-        out.setdefault(rid, {})[name] = value
-    return out
+def _objection_outcomes(con: duckdb.DuckDBPyConnection, uscc: str,
+                        as_of: date) -> tuple[set[tuple[str, str]], dict[str, dict[str, str]]]:
+    """What upheld objections did to the entity's records by ``as_of``: the voided records (no negative record
+    any more) and the corrected penalty fields ({penalty_id: {field: value}}, the latest correction wins)."""
+    rows = con.execute("SELECT record_kind, record_id, outcome, field, value FROM record_corrections "
+                       "WHERE uscc = ? AND effective_date <= ? AND COALESCE(known_date, effective_date) <= ? "
+                       "ORDER BY effective_date, case_id", [uscc, as_of, as_of]).fetchall()
+    voided = {(kind, rid) for kind, rid, outcome, _, _ in rows if outcome == "void"}
+    fixes: dict[str, dict[str, str]] = {}
+    for kind, rid, outcome, name, value in rows:
+        if kind == "penalty" and outcome == "correct":
+            fixes.setdefault(rid, {})[name] = value
+    return voided, fixes
 
 
 def _corrected(row: dict[str, Any], fixes: dict[str, str]) -> dict[str, Any]:
