@@ -69,7 +69,7 @@ def file(settings: Settings, *, uscc: str, record_id: str, actor: str, record_ki
         raise UserError(f"on: objections to {record_kind} {record_id} (dated {event}) must be filed by {last}, "
                         f"got {on}")
     proc = procedures.for_record("objection")
-    docs = workflow._documents(documents) or ({"objection": "grounds"} if (grounds or "").strip() else {})
+    docs = workflow.given_documents(documents) or ({"objection": "grounds"} if (grounds or "").strip() else {})
     missing = [d for d in proc.documents if d not in docs]
     details = {"grounds": (grounds or "").strip()[:2000], "record_date": event, "file_by": last}
     return workflow.open_case(settings, procedure=proc, prefix="OB", uscc=uscc, kind="objection",

@@ -111,7 +111,7 @@ def case_view(conn: Connection, case: dict[str, Any], *, today: date, events: bo
             notified = e["seq"] in notice_of
             history.append(EventView(
                 seq=e["seq"], action=e["action"], from_state=e["from_state"], to_state=e["to_state"],
-                on=_day(e["on_date"]), at=e["at"], actor=e["actor"] if officer else None,
+                on=store.as_date(e["on_date"]), at=e["at"], actor=e["actor"] if officer else None,
                 reason=e["reason"] if officer or notified else None,
                 notice_id=notice_of[e["seq"]]["notice_id"] if notified else None))
     issued = tuple(Notice.from_dict(n["payload"]) for n in stored)
@@ -143,10 +143,6 @@ def _eligibility(stored: dict[str, Any]) -> Eligibility | None:
         missing_conditions=tuple(rules.label_of("conditions", c) for c in stored.get("missing_conditions", [])),
         to_verify=tuple(rules.label_of("conditions", c) for c in stored.get("to_verify", [])),
         not_repairable=rules.label_of("conditions", reason) if reason else None)
-
-
-def _day(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def case_status(settings: Settings, case_id: str, *, today: date | None = None,

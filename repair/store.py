@@ -52,6 +52,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
+def as_date(value: Any) -> date:
+    """A date column's value as a date (SQLite hands back ISO text, PostgreSQL a date)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for name in _JSON:
@@ -140,13 +145,17 @@ def effective_repair_case(conn: Connection, record_kind: str, record_id: str) ->
     return conn.execute(q).scalar()
 
 
-def cases_with_effects(conn: Connection) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Every case that has an event, with its events in order (for the warehouse sync)."""
-    cases = {r["case_id"]: _decode(r) for r in conn.execute(sa.select(CASES).order_by(CASES.c.case_id)).mappings()}
-    events: dict[str, list[dict[str, Any]]] = {cid: [] for cid in cases}
-    for e in conn.execute(sa.select(EVENTS).order_by(EVENTS.c.case_id, EVENTS.c.seq)).mappings():
-        events[e["case_id"]].append(dict(e))
-    return [(cases[cid], events[cid]) for cid in cases]
+def cases_with_events(conn: Connection, actions: set[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every case that had one of ``actions``, with those events in order (for the warehouse sync)."""
+    events: dict[str, list[dict[str, Any]]] = {}
+    q = sa.select(EVENTS).where(EVENTS.c.action.in_(sorted(actions))).order_by(EVENTS.c.case_id, EVENTS.c.seq)
+    for e in conn.execute(q).mappings():
+        events.setdefault(e["case_id"], []).append(dict(e))
+    ids, out = sorted(events), []
+    for i in range(0, len(ids), 500):
+        chunk = conn.execute(sa.select(CASES).where(CASES.c.case_id.in_(ids[i:i + 500]))).mappings()
+        out += [(_decode(r), events[r["case_id"]]) for r in chunk]
+    return sorted(out, key=lambda item: item[0]["case_id"])
 
 
 # ---------------------------------------------------------------- warehouse (written by the sync step only)

@@ -61,7 +61,7 @@ def apply(settings: Settings, *, uscc: str, record_id: str, documents: dict[str,
                        + (f" (case {done})" if done else ""))
     proc = procedures.for_record(check.kind, severity=check.details.get("severity"),
                                  restarted=check.details.get("restarted_on") is not None)
-    docs = _documents(documents)
+    docs = given_documents(documents)
     then: tuple[str, str | None, date | None] | None = None
     if not check.eligible_now:
         then = ("refuse", _ineligible_reason(check), check.earliest_date if check.repairable else None)
@@ -169,7 +169,8 @@ def check_day(on: date | None, *, earliest: date | None) -> date:
     return day
 
 
-def _documents(documents: dict[str, str] | None) -> dict[str, str]:
+def given_documents(documents: dict[str, str] | None) -> dict[str, str]:
+    """The documents handed in: type -> reference, blank references dropped."""
     return {str(k).strip(): str(v).strip() for k, v in (documents or {}).items() if str(v or "").strip()}
 
 
@@ -207,8 +208,8 @@ def _validate(proc: Procedure, case: dict[str, Any], action: str, *, reason: str
     if act.after_due and (case["due_on"] is None or day <= case["due_on"]):
         raise Conflict(f"on: {action} only after the {case['next_step']} deadline {case['due_on']}, got {day}")
     if act.takes_documents:
-        still = _missing(proc, {**case["documents"], **_documents(documents)})
-        if not _documents(documents) or still:
+        still = _missing(proc, {**case["documents"], **given_documents(documents)})
+        if not given_documents(documents) or still:
             labels = ", ".join(f"{d} ({rules.label('documents', d)['zh']})" for d in still) or "at least one"
             raise UserError(f"documents: expected the missing documents; still missing {labels}")
     if act.effect == "correct":
@@ -224,7 +225,7 @@ def _move(conn, proc: Procedure, case: dict[str, Any], act: Action, *, actor: st
     """One action inside the caller's transaction: case (compare-and-set), event, notice, sharing record, audit."""
     milestones = {**case["milestones"], act.to: on}
     step = proc.next_step.get(act.to)
-    docs = {**case["documents"], **_documents(documents)}
+    docs = {**case["documents"], **given_documents(documents)}
     due = deadlines.due_date(proc, step, milestones)
     now = datetime.now(UTC)
     values: dict[str, Any] = {
@@ -343,12 +344,13 @@ def sync_warehouse(settings: Settings) -> SyncSummary:
     The batch step through which the warehouse learns of repair and objection decisions taken in the
     operational DB: a completed repair (and its revocation), a voided or corrected record.
     """
+    actions = {a.code for code in procedures.all_codes() for a in procedures.get(code).actions.values() if a.effect}
     with engine(settings).connect() as conn:
-        items = store.cases_with_effects(conn)
+        items = store.cases_with_events(conn, actions)
     repairs, corrections, cases = [], [], 0
     for case, events in items:
         proc = procedures.of_case(case)
-        effects = [(proc.actions[e["action"]].effect, _day(e["on_date"])) for e in events
+        effects = [(proc.actions[e["action"]].effect, store.as_date(e["on_date"])) for e in events
                    if e["action"] in proc.actions and proc.actions[e["action"]].effect]
         if not effects:
             continue
@@ -366,7 +368,3 @@ def sync_warehouse(settings: Settings) -> SyncSummary:
                     corrections.append((*key, "correct", name, str(value), day, day, case["case_id"]))
     store.replace_warehouse_rows(settings, repairs=repairs, corrections=corrections)
     return SyncSummary(cases=cases, repairs=len(repairs), corrections=len(corrections))
-
-
-def _day(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
