@@ -46,6 +46,8 @@ def test_upheld_objection_voids_the_listing_through_the_sync_and_is_shared(db_se
     assert (row["record_kind"], row["record_id"], row["outcome"], row["effective_date"]) == (
         "abnormal_list", lid, "void", date(2025, 10, 9))
     assert store.warehouse_repairs(db_settings, uscc=u) == []  # voided, not "repaired"
+    assert _feature(db_settings, u, date(2025, 10, 8), "abnormal_list_current_flag") == 1  # before the void
+    assert _feature(db_settings, u, date(2025, 10, 9), "abnormal_list_current_flag") == 0  # from its day, as repairs
 
 
 def test_objection_to_a_penalty_corrects_a_field_and_missing_materials_wait_for_cure(settings, wh):
@@ -77,12 +79,16 @@ def test_objection_to_a_penalty_corrects_a_field_and_missing_materials_wait_for_
 
 
 def _fine_in_effect(settings, uscc, as_of):
+    return _feature(settings, uscc, as_of, "penalty_fine_yuan_in_effect")
+
+
+def _feature(settings, uscc, as_of, name):
     from features.snapshot import compute_features
     from features.warehouse import connect
 
     con = connect(settings)
     try:
-        return compute_features(con, as_of=as_of, uscc=uscc)["penalty_fine_yuan_in_effect"].iloc[0]
+        return compute_features(con, as_of=as_of, uscc=uscc)[name].iloc[0]
     finally:
         con.close()
 
@@ -118,3 +124,24 @@ def test_dismissed_objection_keeps_the_record_and_says_why(settings, wh):
     assert "予以保留" in out.notices[-1].body
     workflow.sync_warehouse(settings)
     assert store.warehouse_rows(settings, "record_corrections", uscc=u) == []
+
+
+def test_objection_missing_evidence_not_supplied_in_time_is_closed(settings, wh):
+    u = wh.entity()
+    iid = "INS-0001"
+    wh.add("inspections", inspection_id=iid, uscc=u, inspection_date=date(2025, 9, 1), kind="random",
+           result="case_opened", known_date=date(2025, 9, 1))
+    case = objections.file(settings, uscc=u, record_kind="inspection", record_id=iid, actor="o",
+                           documents={"objection": "OBJ-7"}, on=date(2025, 9, 29))
+    assert case.state.code == "awaiting_cure" and case.due_on == date(2025, 10, 13)  # 5 working days over the holiday
+    (closed,) = workflow.close_overdue(settings, actor="batch", today=date(2025, 10, 20))
+    assert closed.case_id == case.case_id and closed.state.code == "cure_expired"
+    assert [n.kind for n in closed.notices] == ["objection_cure", "terminate"]
+    # a second objection, complete this time, voids the inspection result: the next snapshot drops it
+    cid = objections.file(settings, uscc=u, record_kind="inspection", record_id=iid, actor="o", documents=DOCS,
+                          on=date(2025, 10, 20)).case_id
+    for action, reason in (("accept", None), ("uphold", "检查记录主体错误"), ("void", None)):
+        workflow.transition(settings, cid, action, actor="o", reason=reason, on=date(2025, 10, 21))
+    workflow.sync_warehouse(settings)
+    assert _feature(settings, u, date(2025, 10, 20), "inspection_case_opened_count_730d") == 1
+    assert _feature(settings, u, date(2025, 10, 21), "inspection_case_opened_count_730d") == 0

@@ -48,7 +48,8 @@ PROCEDURES = ["simple", "general", "active_correction"]
 
 
 @pytest.mark.parametrize("procedure", PROCEDURES)
-def test_complete_application_is_accepted_approved_and_completed(settings, wh, procedure):
+def test_complete_application_is_accepted_approved_and_completed(db_settings, db_wh, procedure):
+    settings, wh = db_settings, db_wh
     u, case = _apply(settings, wh, procedure, 1)
     assert case.state.code == "applied" and case.due_on == ACCEPT_DUE[procedure]
     case = _to_decision(settings, case, APPLIED)
