@@ -44,7 +44,7 @@ class Notice:
     uscc: str
     record_kind: str
     record_id: str
-    record: str  # the record in words, e.g. 行政处罚信息（PEN-0001）
+    record: str  # the record in words, e.g. 编号为PEN-0001的行政处罚信息
     body: str
     reason: str
     basis: str
@@ -75,8 +75,8 @@ def zh_date(day: date | None) -> str:
 
 
 def record_words(record_kind: str, record_id: str) -> str:
-    """The record in the applicant's words: 行政处罚信息（PEN-0001）."""
-    return f"{rules.label('records', record_kind)['zh']}（{record_id}）"
+    """The record in the applicant's words: 编号为PEN-0001的行政处罚信息."""
+    return f"编号为{record_id}的{rules.label('records', record_kind)['zh']}"
 
 
 def build(*, kind: str, case: dict[str, Any], seq: int, issued_on: date, reason: str | None = None,

@@ -61,7 +61,7 @@ class CaseView:
     uscc: str
     record_kind: str
     record_id: str
-    record: str  # the record in words (行政处罚信息（…）)
+    record: str  # the record in words (编号为…的行政处罚信息)
     state: Label
     state_since: date
     opened_on: date
