@@ -69,6 +69,7 @@ def file(settings: Settings, *, uscc: str, record_id: str, actor: str, record_ki
         raise UserError(f"on: objections to {record_kind} {record_id} (dated {event}) must be filed by {last}, "
                         f"got {on}")
     proc = procedures.for_record("objection")
+    # a written statement of the grounds stands for the objection statement when no documents are listed
     docs = workflow.given_documents(documents) or ({"objection": "grounds"} if (grounds or "").strip() else {})
     missing = [d for d in proc.documents if d not in docs]
     details = {"grounds": (grounds or "").strip()[:2000], "record_date": event, "file_by": last}
