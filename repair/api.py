@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from repair.deadlines import DueList
 from repair.notices import Notice
 from repair.status import CaseView, EntityCases
 from serving.auth import Caller, SettingsDep, require_role
@@ -141,9 +142,9 @@ def objection(body: ObjectionRequest, caller: Officer, settings: SettingsDep) ->
                 documents=body.documents, actor=_actor(caller), role=caller.role, on=body.on)
 
 
-@router.get("/due", summary="Overdue and due-soon steps")
+@router.get("/due", response_model=DueList, summary="Overdue and due-soon steps")
 def due(caller: Officer, settings: SettingsDep,
-        soon: Annotated[int | None, Query(ge=0, le=60)] = None) -> dict[str, Any]:
+        soon: Annotated[int | None, Query(ge=0, le=60)] = None) -> DueList:
     from repair.deadlines import due as due_list
 
     return due_list(settings, soon_workdays=soon)

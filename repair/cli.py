@@ -208,13 +208,12 @@ def _due(args: argparse.Namespace, settings: Settings) -> Outcome:
     from repair.deadlines import due
 
     out = due(settings, today=args.today, soon_workdays=args.soon)
-    lines = [f"{len(out['overdue'])} overdue, {len(out['due_soon'])} due within {out['soon_workdays']} "
-             f"working days of {out['today']}"]
-    for flag in ("overdue", "due_soon"):
-        for c in out[flag]:
-            lines.append(f"  {flag:<8} {c['due_on']}  {c['case_id']}  {c['next_step']['zh']} / "
-                         f"{c['next_step']['en']}  ({c['uscc']})")
-    return Outcome(data=out, lines=lines)
+    lines = [f"{len(out.overdue)} overdue, {len(out.due_soon)} due within {out.soon_workdays} "
+             f"working days of {out.today}"]
+    for flag, items in (("overdue", out.overdue), ("due_soon", out.due_soon)):
+        for c in items:
+            lines.append(f"  {flag:<8} {c.due_on}  {c.case_id}  {c.next_step.zh} / {c.next_step.en}  ({c.uscc})")
+    return Outcome(data=out.as_dict(), lines=lines)
 
 
 def _close_overdue(args: argparse.Namespace, settings: Settings) -> Outcome:

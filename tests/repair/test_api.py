@@ -74,3 +74,6 @@ def test_notices_applicant_view_and_objections_through_the_api(settings, wh):
     r = client.post("/repair/objections", headers=auth, json={"uscc": u, "record_kind": "licence", "record_id": "X"})
     assert r.status_code == 400 and "record_kind" in r.json()["error"]
     assert client.get("/repair/notices/NOPE", headers=auth).status_code == 404
+    r = client.get("/repair/due", headers=auth, params={"soon": 5})
+    assert r.status_code == 200 and r.json()["soon_workdays"] == 5 and set(r.json()) == {
+        "today", "soon_workdays", "overdue", "due_soon"}

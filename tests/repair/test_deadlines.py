@@ -44,9 +44,9 @@ def test_due_lists_overdue_and_due_soon_steps(settings, wh):
     soon = _serious_case(settings, wh, 2)
     workflow.transition(settings, soon.case_id, "accept", actor="o", on=date(2025, 9, 30))  # decide due Oct 28
     out = deadlines.due(settings, today=date(2025, 10, 10), soon_workdays=2)
-    assert [c["case_id"] for c in out["overdue"]] == [late.case_id]
-    assert out["overdue"][0]["late_workdays"] == 1 and out["overdue"][0]["next_step"]["zh"] == "受理决定"
-    assert out["due_soon"] == []
+    assert [c.case_id for c in out.overdue] == [late.case_id]
+    assert out.overdue[0].late_workdays == 1 and out.overdue[0].next_step.zh == "受理决定"
+    assert out.due_soon == ()
     out = deadlines.due(settings, today=date(2025, 10, 24), soon_workdays=2)  # Oct 24 + 2 working days = Oct 28
-    assert [c["case_id"] for c in out["due_soon"]] == [soon.case_id]
+    assert [c.case_id for c in out.due_soon] == [soon.case_id]
     assert deadlines.urgency(date(2025, 10, 28), today=date(2025, 10, 23), soon_workdays=2) == "on_time"
