@@ -156,10 +156,10 @@ def _ingest(settings: Settings, drop: Path, *, actor: str) -> dict[str, Any]:
 
 
 def _sync_repairs(settings: Settings) -> dict[str, Any]:
-    """Bring completed/revoked repair cases into the warehouse `repairs` table (idempotent)."""
+    """Bring repair and objection decisions into the warehouse `repairs` and `record_corrections` (idempotent)."""
     from repair.workflow import sync_warehouse
 
-    return sync_warehouse(settings)
+    return sync_warehouse(settings).as_dict()
 
 
 def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,8 @@ _STAGES = (
     ("_spine", "spine.sql"),
     ("_reports_known", "reports_known.sql"),
     ("_repairs_in_effect", "repairs_in_effect.sql"),
+    ("_records_voided", "records_voided.sql"),
+    ("_penalties_held", "penalties_held.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),
@@ -146,10 +148,10 @@ def rules_versions() -> dict[str, str]:
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A hash of every source table, the repairs, the opinion scores and the rules versions."""
+    """A hash of every source table, the repairs and corrections, the opinion scores and the rules versions."""
     _quiet(con)
     parts = []
-    tables = [*SOURCES, "repairs"]
+    tables = [*SOURCES, "repairs", "record_corrections"]
     if has_table(con, "opinion_scores"):
         tables.append("opinion_scores")
     sql = " UNION ALL ".join(f"SELECT '{name}', COUNT(*), COALESCE(SUM(HASH(t)), 0) FROM \"{name}\" t"

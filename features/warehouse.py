@@ -44,7 +44,7 @@ def warehouse_columns(table: Table) -> list[tuple[str, str]]:
 
 
 def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every source table, its ``<name>_history`` twin, and the ``repairs`` table if missing."""
+    """Create every source table, its ``<name>_history`` twin, and the ``repairs`` and ``record_corrections`` tables."""
     for table in SOURCES.values():
         cols = warehouse_columns(table) + LINEAGE_COLUMNS
         ddl = ", ".join(f'"{n}" {t} {STORAGE.get(n, "")}'.rstrip() for n, t in cols)
@@ -55,6 +55,13 @@ def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE IF NOT EXISTS repairs (record_kind VARCHAR, record_id VARCHAR, uscc VARCHAR, "
         "repaired_date DATE, known_date DATE, case_id VARCHAR, revoked_date DATE)"
+    )
+    # Records voided or corrected by an upheld objection (repair/objections.py): a voided record stops
+    # counting in features from effective_date; a correction row gives one field's corrected value.
+    # outcome is void | correct; field and value are NULL for a void.
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS record_corrections (record_kind VARCHAR, record_id VARCHAR, uscc VARCHAR, "
+        "outcome VARCHAR, field VARCHAR, value VARCHAR, effective_date DATE, known_date DATE, case_id VARCHAR)"
     )
 
 

@@ -1,1 +1,1 @@
-"""Credit repair (信用修复): eligibility rules, repair cases, objections, deadlines and status."""
+"""Credit repair (信用修复): eligibility rules, graded procedures, cases, objections, notices, sharing, deadlines, status."""

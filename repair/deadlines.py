@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cache
 from typing import Any
@@ -10,6 +11,7 @@ from core.opdb import engine
 from core.settings import Settings
 from core.workdays import WorkdayCalendar
 from repair import rules, store
+from repair.procedures import Procedure
 
 
 @cache
@@ -18,11 +20,11 @@ def calendar() -> WorkdayCalendar:
     return WorkdayCalendar.from_rules()
 
 
-def due_date(kind: str, step: str | None, milestones: dict[str, Any]) -> date | None:
-    """The day ``step`` of a case of ``kind`` is due, counted from the milestone its rule names (None: no deadline)."""
+def due_date(procedure: Procedure, step: str | None, milestones: dict[str, Any]) -> date | None:
+    """The day ``step`` of a case is due under its procedure, counted from the milestone its rule names."""
     if step is None:
         return None
-    rule = rules.deadline(kind, step)
+    rule = procedure.deadlines.get(step)
     if rule is None:
         return None
     workdays, anchor_state = rule
@@ -43,25 +45,45 @@ def urgency(due_on: date | None, *, today: date, soon_workdays: int | None = Non
     return "due_soon" if due_on <= calendar().add_workdays(today, soon) else "on_time"
 
 
-def due(settings: Settings, *, today: date | None = None, soon_workdays: int | None = None) -> dict[str, Any]:
-    """Open cases and objections whose next step is overdue or due within ``soon_workdays`` working days.
+@dataclass(frozen=True)
+class DueItem:
+    """A case whose next step is overdue or due soon."""
 
-    Returns:
-        ``{"today", "soon_workdays", "overdue": [...], "due_soon": [...]}``, each item a case summary
-        with its next step and due day, earliest first.
-    """
+    case_id: str
+    case_type: str
+    kind: str
+    uscc: str
+    state: rules.Label
+    next_step: rules.Label
+    due_on: date
+    late_workdays: int  # working days past the due day (0 when not late)
+
+
+@dataclass(frozen=True)
+class DueList:
+    """The officers' deadline list: overdue and due-soon steps, earliest first."""
+
+    today: date
+    soon_workdays: int
+    overdue: tuple[DueItem, ...]
+    due_soon: tuple[DueItem, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def due(settings: Settings, *, today: date | None = None, soon_workdays: int | None = None) -> DueList:
+    """Open cases and objections whose next step is overdue or due within ``soon_workdays`` working days."""
     today = today or date.today()
     soon = soon_workdays if soon_workdays is not None else rules.section("application")["due_soon_workdays"]
     horizon = calendar().add_workdays(today, soon)
     with engine(settings).connect() as conn:
         rows = store.open_cases_due_by(conn, horizon)
-    out: dict[str, Any] = {"today": today, "soon_workdays": soon, "overdue": [], "due_soon": []}
+    out: dict[str, list[DueItem]] = {"overdue": [], "due_soon": []}
     for row in rows:
         flag = urgency(row["due_on"], today=today, soon_workdays=soon)
-        item = {
-            "case_id": row["case_id"], "case_type": row["case_type"], "kind": row["kind"], "uscc": row["uscc"],
-            "state": rules.label("states", row["state"]), "next_step": rules.label("steps", row["next_step"]),
-            "due_on": row["due_on"], "late_workdays": calendar().workdays_between(row["due_on"], today),
-        }
-        out[flag].append(item)
-    return out
+        out[flag].append(DueItem(
+            case_id=row["case_id"], case_type=row["case_type"], kind=row["kind"], uscc=row["uscc"],
+            state=rules.label_of("states", row["state"]), next_step=rules.label_of("steps", row["next_step"]),
+            due_on=row["due_on"], late_workdays=calendar().workdays_between(row["due_on"], today)))
+    return DueList(today=today, soon_workdays=soon, overdue=tuple(out["overdue"]), due_soon=tuple(out["due_soon"]))

@@ -135,6 +135,7 @@ def _entity_type(con: duckdb.DuckDBPyConnection, uscc: str) -> str | None:
 
 def _load(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> _Facts:
     known = "COALESCE(known_date, {event}) <= ?"
+    voided, fixes = _objection_outcomes(con, uscc, as_of)
     penalties = _rows(con, "SELECT * FROM penalties WHERE uscc = ? AND decided_date <= ? AND "
                       + known.format(event="decided_date") + " AND NOT COALESCE(leniency, FALSE)",
                       [uscc, as_of, as_of])
@@ -142,12 +143,39 @@ def _load(con: duckdb.DuckDBPyConnection, uscc: str, as_of: date) -> _Facts:
                      + known.format(event="listed_date"), [uscc, as_of, as_of])
     serious = _rows(con, "SELECT * FROM serious_list WHERE uscc = ? AND listed_date <= ? AND "
                     + known.format(event="listed_date"), [uscc, as_of, as_of])
+    penalties = [_corrected(p, fixes.get(p["penalty_id"], {})) for p in penalties
+                 if ("penalty", p["penalty_id"]) not in voided]
+    abnormal = [a for a in abnormal if ("abnormal_list", a["listing_id"]) not in voided]
+    serious = [s for s in serious if ("serious_list", s["listing_id"]) not in voided]
     reports = _rows(con, "SELECT year, filed_date FROM annual_reports WHERE uscc = ?", [uscc])
     changes = _rows(con, "SELECT item, change_date FROM changes WHERE uscc = ? AND change_date <= ?",
                     [uscc, as_of])
     repairs = _rows(con, "SELECT * FROM repairs WHERE uscc = ? AND COALESCE(known_date, repaired_date) <= ?",
                     [uscc, as_of])
     return _Facts(uscc, as_of, _entity_type(con, uscc), penalties, abnormal, serious, reports, changes, repairs)
+
+
+def _objection_outcomes(con: duckdb.DuckDBPyConnection, uscc: str,
+                        as_of: date) -> tuple[set[tuple[str, str]], dict[str, dict[str, str]]]:
+    """What upheld objections did to the entity's records by ``as_of``: the voided records (no negative record
+    any more) and the corrected penalty fields ({penalty_id: {field: value}}, the latest correction wins)."""
+    rows = con.execute("SELECT record_kind, record_id, outcome, field, value FROM record_corrections "
+                       "WHERE uscc = ? AND effective_date <= ? AND COALESCE(known_date, effective_date) <= ? "
+                       "ORDER BY effective_date, case_id", [uscc, as_of, as_of]).fetchall()
+    voided = {(kind, rid) for kind, rid, outcome, _, _ in rows if outcome == "void"}
+    fixes: dict[str, dict[str, str]] = {}
+    for kind, rid, outcome, name, value in rows:
+        if kind == "penalty" and outcome == "correct":
+            fixes.setdefault(rid, {})[name] = value
+    return voided, fixes
+
+
+def _corrected(row: dict[str, Any], fixes: dict[str, str]) -> dict[str, Any]:
+    out = dict(row)
+    for name, value in fixes.items():
+        out[name] = (float(value) if name == "fine_amount" else date.fromisoformat(value) if name == "publicity_end"
+                     else value)
+    return out
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -220,7 +248,7 @@ def _penalty(p: dict[str, Any], facts: _Facts) -> RecordCheck:
     else:
         months = pub["short_months"] if short else pub["standard_months"]
         end = rules.add_months(start, months)
-    details = {"domain": p["domain"], "sanctions": sorted(sanctions), "fine_amount": p.get("fine_amount"),
+    details = {"domain": p["domain"], "severity": p["severity"], "sanctions": sorted(sanctions), "fine_amount": p.get("fine_amount"),
                "publicity_start": start, "publicity_end": end, "restarted_on": revoked_on}
     never = sorted(sanctions & set(r["never_repairable_sanctions"]))
     if never:

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import calendar
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
 from core import rules
 
 NAME = "repair"
-# repair kind -> the rules section holding its periods and step deadlines
+# repair kind -> the rules section holding its periods and conditions
 SECTION = {
     "penalty_publicity": "penalty_publicity",
     "serious_list_removal": "serious_list",
     "abnormal_list_removal": "abnormal_list",
     "individual_abnormal": "abnormal_list",
-    "abnormal_objection": "objection",
-}
-# repair kind -> warehouse record kind (repairs.record_kind)
-RECORD_KIND = {
-    "penalty_publicity": "penalty",
-    "serious_list_removal": "serious_list",
-    "abnormal_list_removal": "abnormal_list",
-    "individual_abnormal": "abnormal_list",
-    "abnormal_objection": "abnormal_list",
 }
 
 
@@ -51,20 +43,26 @@ def section(kind: str) -> dict[str, Any]:
         raise rules.RulesError(f"core/rules/repair.toml: expected a [{name}] table for {kind!r}") from None
 
 
-def deadline(kind: str, step: str) -> tuple[int, str] | None:
-    """``(working days, state the count starts from)`` for a step of a kind, or None when the step has none."""
-    entry = section(kind).get("deadlines", {}).get(step)
+@dataclass(frozen=True)
+class Label:
+    """A code with its Chinese and English label (states, steps, kinds, conditions, documents, records)."""
+
+    code: str
+    zh: str
+    en: str
+
+
+def label_of(group: str, code: str) -> Label:
+    """The :class:`Label` of a state, step, kind, condition, document or record code."""
+    entry = table()["labels"][group].get(code)
     if entry is None:
-        return None
-    return int(entry["workdays"]), str(entry["from"])
+        return Label(code, code, code)
+    return Label(code, entry["zh"], entry["en"])
 
 
 def label(group: str, code: str) -> dict[str, str]:
     """``{"code", "zh", "en"}`` for a state, step, kind, condition or document code."""
-    entry = table()["labels"][group].get(code)
-    if entry is None:
-        return {"code": code, "zh": code, "en": code}
-    return {"code": code, "zh": entry["zh"], "en": entry["en"]}
+    return asdict(label_of(group, code))
 
 
 def add_months(day: date, months: int) -> date:

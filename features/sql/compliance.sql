@@ -1,5 +1,5 @@
 -- Compliance (合规信息) at :as_of: penalties still in effect (_penalties_in_effect), current abnormal and
--- serious listings (_list_status), and inspection findings in a window.
+-- serious listings (_list_status), and inspection findings in a window (not voided by an objection).
 WITH pen AS (
   SELECT p.uscc,
          COUNT(*) AS penalty_in_effect_count,
@@ -20,6 +20,8 @@ WITH pen AS (
          SUM(CASE WHEN i.result = 'not_found_at_address' THEN 1 ELSE 0 END) AS inspection_not_found_count_730d
   FROM inspections i
   WHERE i.inspection_date < :as_of AND i.known_date < :as_of AND i.inspection_date >= :start_730d
+    AND NOT EXISTS (
+      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'inspection' AND v.record_id = i.inspection_id)
   GROUP BY i.uscc
 )
 SELECT s.uscc,

@@ -1,6 +1,6 @@
 -- Abnormal-list and serious-list status at :as_of, one row per listed entity: a listing counts once
 -- listed and known, until removed (a removal counts once it happened before :as_of), automatically
--- expired (serious list) or repaired (repairs_in_effect.sql).
+-- expired (serious list), repaired (repairs_in_effect.sql) or voided (records_voided.sql).
 WITH abnormal AS (
   SELECT a.uscc, a.reason, a.listed_date
   FROM abnormal_list a
@@ -9,6 +9,9 @@ WITH abnormal AS (
     AND NOT EXISTS (
       SELECT 1 FROM _repairs_in_effect r
       WHERE r.record_kind = 'abnormal_list' AND r.record_id = a.listing_id)
+    AND NOT EXISTS (
+      SELECT 1 FROM _records_voided v
+      WHERE v.record_kind = 'abnormal_list' AND v.record_id = a.listing_id)
 ), serious AS (
   SELECT s.uscc, s.listed_date
   FROM serious_list s
@@ -18,6 +21,9 @@ WITH abnormal AS (
     AND NOT EXISTS (
       SELECT 1 FROM _repairs_in_effect r
       WHERE r.record_kind = 'serious_list' AND r.record_id = s.listing_id)
+    AND NOT EXISTS (
+      SELECT 1 FROM _records_voided v
+      WHERE v.record_kind = 'serious_list' AND v.record_id = s.listing_id)
 ), listed AS (
   SELECT uscc, 1 AS abnormal, CASE WHEN reason = 'unreachable' THEN 1 ELSE 0 END AS unreachable,
          listed_date AS abnormal_since, 0 AS serious

@@ -2,6 +2,7 @@
 -- to (uscc set by the vendor or by an exact unique name match at ingest). Its negative probability is
 -- the vendor label when present (negative = 1, else 0), otherwise the classifier's (_opinion_scores).
 -- Reach weighs an item by LN(1 + reach). A complaint counts as upheld once handled before :as_of.
+-- Items and complaints voided by an upheld objection (_records_voided) do not count.
 WITH items AS (
   SELECT o.uscc, o.published_date, COALESCE(o.reach, 0) AS reach,
          CASE WHEN o.vendor_sentiment = 'negative' THEN 1.0
@@ -11,6 +12,8 @@ WITH items AS (
   LEFT JOIN _opinion_scores sc ON sc.opinion_id = o.opinion_id
   WHERE o.uscc IS NOT NULL AND o.published_date < :as_of AND o.known_date < :as_of
     AND o.published_date >= :start_365d
+    AND NOT EXISTS (
+      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'opinion' AND v.record_id = o.opinion_id)
 ), op AS (
   SELECT uscc,
          COUNT(*) AS opinion_item_count_365d,
@@ -31,6 +34,8 @@ WITH items AS (
          SUM(CASE WHEN c.handled_date < :as_of THEN 1 ELSE 0 END) AS handled_730d
   FROM complaints c
   WHERE c.received_date < :as_of AND c.known_date < :as_of AND c.received_date >= :start_730d
+    AND NOT EXISTS (
+      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'complaint' AND v.record_id = c.complaint_id)
   GROUP BY c.uscc
 )
 SELECT s.uscc,
