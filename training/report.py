@@ -138,7 +138,10 @@ def render(ev: dict[str, Any], *, title: str, meta: dict[str, Any], gate: dict[s
             rows, ["group", "rows", "events", "event_rate", "mean_probability", "auc", "share_cd", "share_d"]))
     w = ev.get("window", {})
     win_rows = [{"slice": s, **w[s]} for s in ("train", "valid", "test") if s in w]
-    parts.append("<h2>Training window 训练窗口</h2>" + _table(win_rows, ["slice", "start", "end", "rows", "events"]))
+    split = w.get("split") or {}
+    said = (f"<p>{html.escape(split.get('zh', ''))} — {html.escape(split.get('en', ''))}</p>" if split else "")
+    parts.append("<h2>Training window 训练窗口</h2>" + said
+                 + _table(win_rows, ["slice", "start", "end", "rows", "events"]))
     parts.append("</body></html>")
     return "".join(parts)
 
