@@ -108,6 +108,7 @@ class SplitInfo:
     en: str
     split_col: str | None = None
     valid_share: float | None = None
+    embargo_months: int | None = None  # rows this many months apart at least (snapshot spines)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,7 +147,7 @@ def temporal_split(frame: pd.DataFrame, *, time_col: str, split_col: str | None 
         return _spine_split(times, embargo_months), SplitInfo(
             "spine", zh=f"按快照日期切分：测试集为最新快照，验证集与训练集之间各隔 {embargo_months} 个月标签期",
             en=f"by snapshot date: test = the newest as_of, valid and train each {embargo_months} months "
-               f"(one label window) earlier")
+               f"(one label window) earlier", embargo_months=embargo_months)
     test_share = test_share if test_share is not None else float(cfg.get("table_test_share", 0.2))
     out[times.isin(_split_shares(times, test_share))] = "test"
     rest = out != "test"
