@@ -93,7 +93,8 @@ def test_ground_truth_ceiling_is_read_from_the_simulators_file(dataset, tmp_path
 
     te = dataset.part("test")
     y = te["label"].to_numpy()
-    months = pd.date_range("2021-11-01", periods=12, freq="MS").date
+    first = pd.Timestamp(te["as_of"].iloc[0]) + pd.DateOffset(months=1)  # the month after the test as_of
+    months = pd.date_range(first, periods=12, freq="MS").date
     truth = pd.DataFrame([{"uscc": u, "month": m, "propensity": 0.5 if lab else 0.01, "violating": bool(lab)}
                           for u, lab in zip(te["uscc"], y, strict=True) for m in months])
     (tmp_path / "ground_truth").mkdir()
