@@ -78,13 +78,14 @@ def history(home: str, year: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = f"{tmp}/history.parquet"
             part.to_parquet(path)
-            out = evaluate_schedule_file(path, date_col="inspection_date", score_col="probability",
-                                         label_col="adverse")
-        q = out["days_earlier_quantiles"]
-        print(f"{year} {kind or 'all kinds'} (publication {pub['publication_id']}): {out['inspections']:,} "
-              f"inspections, {out['positives']:,} positives; days earlier mean {out['days_earlier_mean']}, "
-              f"p10/p50/p90 {q['p10']}/{q['p50']}/{q['p90']}; first-half share actual "
-              f"{out['first_half_share_actual']} vs re-ordered {out['first_half_share_model']}")
+            ev = evaluate_schedule_file(path, date_col="inspection_date", score_col="probability",
+                                        label_col="adverse")
+        q = ev.days_earlier_quantiles
+        print(f"{year} {kind or 'all kinds'} (publication {pub['publication_id']}): {ev.inspections:,} "
+              f"inspections, {ev.positives:,} positives; days earlier mean {ev.days_earlier_mean} "
+              f"(95% CI {ev.days_earlier_ci}, paired t {ev.paired_t}, p {ev.paired_p}), "
+              f"p10/p50/p90 {q['p10']}/{q['p50']}/{q['p90']}, found later {ev.share_found_later}; "
+              f"first-half share actual {ev.first_half_share_actual} vs re-ordered {ev.first_half_share_model}")
 
 
 def main() -> None:

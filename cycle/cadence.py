@@ -102,7 +102,8 @@ def retrain(settings: Settings, *, as_of: date, actor: str, rules_file: str | No
     end = (pd.Timestamp(data_end) - pd.DateOffset(months=horizon)).date()
     start = (pd.Timestamp(end) - pd.DateOffset(months=int(cfg["spine_months"]))).date()
     result = train_warehouse(settings, actor=actor, start=start, end=end, freq=str(cfg["freq"]),
-                             data_end=data_end, num_boost_round=int(cfg["num_boost_round"]), promote=True)
+                             data_end=data_end, num_boost_round=int(cfg["num_boost_round"]),
+                             max_configs=int(cfg["search_configs"]), promote=True)
     result["spine"] = {"start": start.isoformat(), "end": end.isoformat(), "freq": str(cfg["freq"]),
                        "data_end": data_end.isoformat()}
     return result

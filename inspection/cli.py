@@ -145,13 +145,17 @@ def _evaluate_plan(args, settings: Settings) -> Outcome:
 def _evaluate_schedule(args, settings: Settings) -> Outcome:
     from inspection.evaluate_schedule import evaluate_schedule_file
 
-    out = evaluate_schedule_file(args.table, date_col=args.date_col, score_col=args.score_col,
-                                 label_col=args.label_col)
-    q = out["days_earlier_quantiles"]
-    lines = [f"{out['inspections']} inspections, {out['positives']} positives, {out['period_start']} – "
-             f"{out['period_end']}",
-             f"days earlier per positive: mean {out['days_earlier_mean']}, median {q.get('p50')}, "
-             f"p10 {q.get('p10')}, p90 {q.get('p90')}",
-             f"positives found in the first half: actual {out['first_half_share_actual']}, "
-             f"re-ordered {out['first_half_share_model']}"]
-    return Outcome(data=out, lines=lines)
+    ev = evaluate_schedule_file(args.table, date_col=args.date_col, score_col=args.score_col,
+                                label_col=args.label_col)
+    lines = [f"{ev.inspections} inspections, {ev.positives} positives, {ev.period_start} – {ev.period_end}"]
+    if ev.positives:
+        q = ev.days_earlier_quantiles
+        lo, hi = ev.days_earlier_ci
+        p = "n/a" if ev.paired_p is None else f"{ev.paired_p:.3g}"
+        lines += [f"days earlier per positive: mean {ev.days_earlier_mean} (95% bootstrap CI {lo} – {hi}), "
+                  f"median {ev.days_earlier_median}, p10 {q['p10']}, p90 {q['p90']}",
+                  f"paired t-test, historical vs re-ordered date: t = {ev.paired_t}, p = {p}",
+                  f"found earlier {ev.share_found_earlier:.1%}, later {ev.share_found_later:.1%}",
+                  f"positives found in the first half: actual {ev.first_half_share_actual:.1%}, "
+                  f"re-ordered {ev.first_half_share_model:.1%}"]
+    return Outcome(data=ev.to_dict(), lines=lines)

@@ -4,10 +4,14 @@ The historical calendar is kept (the same dates with the same number of inspecti
 the inspections are re-assigned to those slots in descending score order (ties keep their
 historical order, so a tie earns nothing). For each positive: days earlier = historical date −
 re-ordered date. "First half" means strictly before the midpoint of the first and last date.
+
+For a bureau to cite the figure, the mean comes with a percentile bootstrap interval (positives
+resampled with replacement, seeded) and the paired t-test of historical against re-ordered dates.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +21,39 @@ import pandas as pd
 from core.errors import NotFound, UserError
 
 QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20260101
+CONFIDENCE = 0.95
 
 
-def evaluate_schedule(frame: pd.DataFrame, *, date_col: str, score_col: str, label_col: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScheduleEvaluation:
+    """How much earlier a score finds the positives of an inspection history (see the module docstring)."""
+
+    inspections: int
+    positives: int
+    period_start: str
+    period_end: str
+    columns: dict[str, str]
+    days_earlier_mean: float | None = None
+    days_earlier_ci: tuple[float, float] | None = None  # percentile bootstrap, CONFIDENCE level
+    days_earlier_median: float | None = None
+    days_earlier_quantiles: dict[str, float] = field(default_factory=dict)
+    paired_t: float | None = None  # t statistic of historical vs re-ordered day (positive = earlier)
+    paired_p: float | None = None  # two-sided p-value (None when every difference is equal)
+    share_found_earlier: float | None = None
+    share_found_later: float | None = None
+    first_half_share_actual: float | None = None
+    first_half_share_model: float | None = None
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+    table: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_schedule(frame: pd.DataFrame, *, date_col: str, score_col: str, label_col: str,
+                      resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> ScheduleEvaluation:
     """Re-order a history by score within its own calendar and measure how much earlier positives are found.
 
     Args:
@@ -27,10 +61,11 @@ def evaluate_schedule(frame: pd.DataFrame, *, date_col: str, score_col: str, lab
         date_col: inspection date column.
         score_col: model score (higher = inspect sooner); missing scores go last.
         label_col: 1/True when the inspection found a positive (adverse finding), else 0/False.
+        resamples: bootstrap resamples of the positives for the interval of the mean.
+        seed: seed of the bootstrap draw.
 
     Returns:
-        inspections, positives, days_earlier_mean, days_earlier_quantiles, share_found_earlier,
-        first_half_share_actual, first_half_share_model, period_start, period_end.
+        A :class:`ScheduleEvaluation`; the per-positive figures are None when there is no positive.
     """
     missing = [c for c in (date_col, score_col, label_col) if c not in frame.columns]
     if missing:
@@ -63,22 +98,46 @@ def evaluate_schedule(frame: pd.DataFrame, *, date_col: str, score_col: str, lab
     first_actual = ((days[pos] - start).astype(int) < half) if half > 0 else np.zeros(int(pos.sum()), bool)
     first_model = ((new_day[pos] - start).astype(int) < half) if half > 0 else np.zeros(int(pos.sum()), bool)
     n_pos = int(pos.sum())
-    return {
-        "inspections": int(len(frame)),
-        "positives": n_pos,
-        "days_earlier_mean": round(float(earlier.mean()), 3) if n_pos else None,
-        "days_earlier_quantiles": ({f"p{int(q * 100)}": float(np.quantile(earlier, q)) for q in QUANTILES}
-                                   if n_pos else {}),
-        "share_found_earlier": round(float((earlier > 0).mean()), 4) if n_pos else None,
-        "share_found_later": round(float((earlier < 0).mean()), 4) if n_pos else None,
-        "first_half_share_actual": round(float(first_actual.mean()), 4) if n_pos else None,
-        "first_half_share_model": round(float(first_model.mean()), 4) if n_pos else None,
-        "period_start": str(start), "period_end": str(end),
-        "columns": {"date": date_col, "score": score_col, "label": label_col},
-    }
+    base = {"inspections": int(len(frame)), "positives": n_pos, "period_start": str(start),
+            "period_end": str(end), "columns": {"date": date_col, "score": score_col, "label": label_col}}
+    if not n_pos:
+        return ScheduleEvaluation(**base)
+    t, p = _paired_t(earlier.astype(float))
+    return ScheduleEvaluation(
+        **base,
+        days_earlier_mean=round(float(earlier.mean()), 3),
+        days_earlier_ci=_bootstrap_mean(earlier, resamples=resamples, seed=seed),
+        days_earlier_median=float(np.median(earlier)),
+        days_earlier_quantiles={f"p{int(q * 100)}": float(np.quantile(earlier, q)) for q in QUANTILES},
+        paired_t=t, paired_p=p,
+        share_found_earlier=round(float((earlier > 0).mean()), 4),
+        share_found_later=round(float((earlier < 0).mean()), 4),
+        first_half_share_actual=round(float(first_actual.mean()), 4),
+        first_half_share_model=round(float(first_model.mean()), 4),
+        bootstrap={"resamples": resamples, "seed": seed, "confidence": CONFIDENCE, "method": "percentile"},
+    )
 
 
-def evaluate_schedule_file(path: str | Path, *, date_col: str, score_col: str, label_col: str) -> dict[str, Any]:
+def _bootstrap_mean(values: np.ndarray, *, resamples: int, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (positives resampled with replacement)."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return round(float(lo), 3), round(float(hi), 3)
+
+
+def _paired_t(diff: np.ndarray) -> tuple[float | None, float | None]:
+    """Paired t-test of historical vs re-ordered day: a one-sample t-test of the differences against 0."""
+    from scipy import stats
+
+    if len(diff) < 2 or np.all(diff == diff[0]):
+        return None, None
+    res = stats.ttest_1samp(diff, 0.0)
+    return round(float(res.statistic), 4), float(res.pvalue)
+
+
+def evaluate_schedule_file(path: str | Path, *, date_col: str, score_col: str,
+                           label_col: str) -> ScheduleEvaluation:
     """Read a Parquet (or CSV) inspection history and run :func:`evaluate_schedule` on it."""
     path = Path(path)
     if not path.is_file():
@@ -90,8 +149,7 @@ def evaluate_schedule_file(path: str | Path, *, date_col: str, score_col: str, l
     else:
         raise UserError(f"history must be a .parquet or .csv file, got {path.name}")
     out = evaluate_schedule(frame, date_col=date_col, score_col=score_col, label_col=label_col)
-    out["table"] = str(path)
-    return out
+    return replace(out, table=str(path))
 
 
 def _labels(col: pd.Series, name: str) -> pd.Series:

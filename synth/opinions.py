@@ -101,3 +101,54 @@ def short_name(full: np.ndarray, district_short: str) -> np.ndarray:
         has = out.str.startswith(prefix) & (out.str.len() > len(prefix) + 2)
         out = out.where(~has, out.str.slice(len(prefix)))
     return out.to_numpy(dtype=object)
+
+
+def multi_entity_items(rng: np.random.Generator, names: np.ndarray, n: int) -> pd.DataFrame:
+    """Labelled items naming two enterprises, for entity-level attribution: ``entities``, ``targets``.
+
+    Shapes (drawn evenly, named in either order): one firm at fault beside a neutral or praised neighbour;
+    a firm reporting another (the reporter is not the target); both at fault; both in a neutral item.
+    ``label`` is "negative" when the item has a target.
+    """
+    a = _pick(rng, list(names), n)
+    b = _pick(rng, list(names), n)
+    clash = a == b
+    while clash.any():
+        b[clash] = _pick(rng, list(names), int(clash.sum()))
+        clash = a == b
+    domain = np.asarray(list(ISSUES), dtype=object)[rng.integers(0, len(ISSUES), n)]
+    issue = np.array([_pick(rng, ISSUES[d], 1)[0] for d in domain], dtype=object)
+    who, season, off = _pick(rng, WHO, n), _pick(rng, SEASON, n), _pick(rng, OFFICIAL, n)
+    pos, neu = _pick(rng, POSITIVE, n), _pick(rng, NEUTRAL, n)
+    shape = rng.integers(0, 6, n)
+    titles, texts, targets = [], [], []
+    for i in range(n):
+        x, y = a[i], b[i]
+        if shape[i] == 0:  # x at fault, y neutral, x named first
+            titles.append(f"{who[i]}投诉{x}{issue[i]}")
+            texts.append(f"{season[i]}，{who[i]}反映{x}{issue[i]}。同街区的{y}{neu[i]}。{off[i]}。")
+            targets.append([x])
+        elif shape[i] == 1:  # y praised first, x at fault second
+            titles.append(f"{y}{pos[i]}，{x}却被曝{issue[i]}")
+            texts.append(f"{season[i]}，{y}{pos[i]}；与之相邻的{x}却被{who[i]}曝光{issue[i]}。{off[i]}。")
+            targets.append([x])
+        elif shape[i] == 2:  # y reports x: the reporter is named first and is not the target
+            titles.append(f"{y}负责人反映{x}{issue[i]}")
+            texts.append(f"{season[i]}，{y}负责人向记者反映，隔壁的{x}长期{issue[i]}。{off[i]}。")
+            targets.append([x])
+        elif shape[i] == 3:  # x impersonates y
+            titles.append(f"{x}冒用{y}名义{issue[i]}")
+            texts.append(f"{season[i]}，有{who[i]}发现{x}冒用{y}的名义招揽顾客，存在{issue[i]}问题，{y}表示已报警。")
+            targets.append([x])
+        elif shape[i] == 4:  # both at fault
+            titles.append(f"{x}、{y}均被查出{issue[i]}")
+            texts.append(f"{season[i]}，执法人员检查发现{x}和{y}均存在{issue[i]}问题。{off[i]}。")
+            targets.append([x, y])
+        else:  # neutral about both
+            titles.append(f"{x}与{y}{neu[i]}")
+            texts.append(f"{season[i]}，{x}与{y}共同{neu[i]}。{_pick(rng, DETAIL_NEU, 1)[0]}")
+            targets.append([])
+    swap = rng.random(n) < 0.5  # the order of the entity list says nothing
+    entities = [[b[i], a[i]] if swap[i] else [a[i], b[i]] for i in range(n)]
+    return pd.DataFrame({"title": titles, "text": texts, "entities": entities, "targets": targets,
+                         "label": ["negative" if t else "neutral" for t in targets]})

@@ -16,7 +16,8 @@ def register(sub, common) -> None:
     p.add_argument("--id-col", help="with --table: the entity id column")
     p.add_argument("--time-col", help="with --table: the time column (newest rows are held out)")
     p.add_argument("--label", help="with --table: the 0/1 label column")
-    p.add_argument("--split-col", help="with --table: rows saying 'test' ('valid') are held out for test (valid)")
+    p.add_argument("--split-col", help="with --table: a column saying train/valid/test, or train/test (valid is then "
+                   "carved from the newest train rows)")
     p.add_argument("--start", type=iso_date, help="first as_of of the warehouse spine (default: 5 years back)")
     p.add_argument("--end", type=iso_date, help="last as_of (default: newest with a complete 12-month label)")
     p.add_argument("--freq", default="quarterly", choices=["monthly", "quarterly"], help="spine frequency")
@@ -26,6 +27,10 @@ def register(sub, common) -> None:
     p.add_argument("--calibration", default="platt", choices=["platt", "isotonic"])
     p.add_argument("--tier-policy", choices=["target_shares", "pd_bands"], help="default: core/rules/tiers.toml")
     p.add_argument("--rounds", type=int, help="most boosting rounds (early stopping picks fewer)")
+    p.add_argument("--budget-s", type=float, help="wall seconds for the LightGBM parameter search on temporal "
+                   "folds (default 120; 0 scores the default parameters only)")
+    p.add_argument("--search-configs", type=int, help="try exactly this many parameter configurations instead of "
+                   "a time budget (repeats a run exactly; the first is always the default parameters)")
     p.add_argument("--no-promote", action="store_true", help="register only; do not apply the promotion gate")
     p.set_defaults(handler=_train)
 
@@ -50,7 +55,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> Outcome:
     from training import run
 
     options = {"seed": args.seed, "ground_truth": args.ground_truth, "promote": not args.no_promote,
-               "calibration": args.calibration, "tier_kind": args.tier_policy, "num_boost_round": args.rounds}
+               "calibration": args.calibration, "tier_kind": args.tier_policy, "num_boost_round": args.rounds,
+               "budget_s": args.budget_s, "max_configs": args.search_configs}
     if args.table:
         missing = [f"--{n.replace('_', '-')}" for n in ("id_col", "time_col", "label") if not getattr(args, n)]
         if missing:

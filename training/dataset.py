@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ class Dataset:
     feature_set: str | None = FEATURE_SET
     label_info: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    split: SplitInfo | None = None
 
     def part(self, name: str) -> pd.DataFrame:
         if name not in SPLITS:
@@ -45,7 +46,8 @@ class Dataset:
 
     def window(self) -> dict[str, Any]:
         """The time span of each slice (ISO strings) and row/event counts."""
-        out: dict[str, Any] = {"time_col": self.time_col}
+        out: dict[str, Any] = {"time_col": self.time_col,
+                               "split": self.split.to_dict() if self.split is not None else None}
         for s in SPLITS:
             part = self.part(s)
             times = part[self.time_col]
@@ -97,60 +99,116 @@ def _split_shares(times: pd.Series, share: float) -> set:
     return keep
 
 
+@dataclass(frozen=True)
+class SplitInfo:
+    """How the rows were split, for the report: the method and, in words, which rows went where."""
+
+    method: str  # given | carved_valid | time | spine
+    zh: str
+    en: str
+    split_col: str | None = None
+    valid_share: float | None = None
+    embargo_months: int | None = None  # rows this many months apart at least (snapshot spines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# split-column values a table may use, case-insensitive
+_SPLIT_WORDS = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",
+                "test": "test", "testing": "test"}
+
+
+def _split_config() -> dict[str, Any]:
+    return rules.load("labels").get("split", {})
+
+
 def temporal_split(frame: pd.DataFrame, *, time_col: str, split_col: str | None = None,
                    embargo_months: int | None = None, test_share: float | None = None,
-                   valid_share: float | None = None) -> pd.Series:
-    """Assign ``train`` / ``valid`` / ``test`` by time.
+                   valid_share: float | None = None) -> tuple[pd.Series, SplitInfo]:
+    """Assign ``train`` / ``valid`` / ``test`` rows and say how.
 
-    With ``embargo_months`` (snapshot spines): test = the newest time, valid = the newest time at least
-    the embargo before it, train = times at least the embargo before valid. Otherwise the newest rows
-    holding ``test_share`` are test and the newest of the rest holding ``valid_share`` are valid.
-    A ``split_col`` saying ``test`` / ``valid`` / ``train`` (any case) takes precedence.
+    - A ``split_col`` holding train, valid and test (any case; also training/validation/testing) is used
+      as given. One holding only train and test keeps test and carves valid from the newest train rows
+      (``valid_share`` of them, by time). Any other shape (blank cells, unknown words, no test or no
+      train rows) is refused, naming what was found.
+    - Without a split column and with ``embargo_months`` (snapshot spines): test = the newest time, valid =
+      the newest time at least the embargo before it, train = times at least the embargo before valid.
+    - Otherwise the newest rows holding ``test_share`` are test and the newest of the rest holding
+      ``valid_share`` are valid.
     """
-    cfg = rules.load("labels").get("split", {})
-    out = pd.Series("train", index=frame.index, dtype=object)
-    times = frame[time_col]
-    pool = pd.Series(True, index=frame.index)
-    if split_col:
-        said = frame[split_col].astype(str).str.strip().str.lower()
-        out[said == "test"] = "test"
-        out[said == "valid"] = "valid"
-        pool = ~said.isin(["test", "valid", "train"])
-        if (said == "test").any() and (said == "valid").any():
-            return out
-    if embargo_months:
-        distinct = sorted(pd.unique(times[pool]))
-        if len(distinct) < 3:
-            raise UserError(f"expected at least 3 as_of dates with complete labels for a temporal split, "
-                            f"got {len(distinct)}")
-        off = pd.DateOffset(months=embargo_months)
-        has_test = (out == "test").any()
-        test_t = None if has_test else distinct[-1]
-        anchor = pd.Timestamp(test_t if test_t is not None else times[out == "test"].min())
-        valid_candidates = [t for t in distinct if pd.Timestamp(t) + off <= anchor]
-        if not valid_candidates:
-            raise UserError(f"no as_of date lies {embargo_months} months before the test as_of {anchor.date()}; "
-                            f"expected a longer spine")
-        valid_t = valid_candidates[-1]
-        train_ts = {t for t in distinct if pd.Timestamp(t) + off <= pd.Timestamp(valid_t)}
-        if not train_ts:
-            raise UserError(f"no as_of date lies {embargo_months} months before the valid as_of {valid_t}; "
-                            f"expected a longer spine")
-        out[pool] = "unused"
-        if test_t is not None:
-            out[pool & (times == test_t)] = "test"
-        out[pool & (times == valid_t)] = "valid"
-        out[pool & times.isin(train_ts)] = "train"
-        return out
-    test_share = test_share if test_share is not None else float(cfg.get("table_test_share", 0.2))
+    cfg = _split_config()
     valid_share = valid_share if valid_share is not None else float(cfg.get("table_valid_share", 0.2))
-    if not (out == "test").any():
-        test_t = _split_shares(times[pool], test_share)
-        out[pool & times.isin(test_t)] = "test"
-        pool &= out != "test"
-    if not (out == "valid").any():
-        valid_t = _split_shares(times[pool], valid_share)
-        out[pool & times.isin(valid_t)] = "valid"
+    times = frame[time_col]
+    if split_col:
+        return _split_from_column(frame[split_col], times, split_col=split_col, valid_share=valid_share)
+    out = pd.Series("train", index=frame.index, dtype=object)
+    if embargo_months:
+        return _spine_split(times, embargo_months), SplitInfo(
+            "spine", zh=f"按快照日期切分：测试集为最新快照，验证集与训练集之间各隔 {embargo_months} 个月标签期",
+            en=f"by snapshot date: test = the newest as_of, valid and train each {embargo_months} months "
+               f"(one label window) earlier", embargo_months=embargo_months)
+    test_share = test_share if test_share is not None else float(cfg.get("table_test_share", 0.2))
+    out[times.isin(_split_shares(times, test_share))] = "test"
+    rest = out != "test"
+    out[rest & times.isin(_split_shares(times[rest], valid_share))] = "valid"
+    return out, SplitInfo("time", zh=f"按时间切分：最新 {test_share:.0%} 为测试集，其余最新 {valid_share:.0%} 为验证集",
+                          en=f"by time: the newest {test_share:.0%} of rows are test, the newest "
+                             f"{valid_share:.0%} of the rest valid", valid_share=valid_share)
+
+
+def _split_from_column(col: pd.Series, times: pd.Series, *, split_col: str,
+                       valid_share: float) -> tuple[pd.Series, SplitInfo]:
+    text = col.astype("string").str.strip().str.lower()
+    blank = text.isna() | (text == "")
+    found = sorted(set(text[~blank].dropna()))
+    expected = "train/valid/test, or train/test (valid is then carved from the newest train rows)"
+    if blank.any():
+        raise UserError(f"split column {split_col!r}: expected {expected} in every row, got {int(blank.sum())} "
+                        f"blank row(s) beside {found}")
+    unknown = [v for v in found if v not in _SPLIT_WORDS]
+    if unknown:
+        raise UserError(f"split column {split_col!r}: expected {expected}, got unknown value(s) {unknown[:5]}")
+    out = text.map(_SPLIT_WORDS).astype(object)
+    kinds = set(out)
+    if kinds == {"train", "valid", "test"}:
+        return out, SplitInfo("given", zh=f"按列 {split_col} 给定的训练/验证/测试集",
+                              en=f"train, valid and test as given by column {split_col!r}", split_col=split_col)
+    if kinds != {"train", "test"}:
+        raise UserError(f"split column {split_col!r}: expected {expected}, got only {sorted(kinds)}")
+    train = out == "train"
+    newest = _split_shares(times[train], valid_share)
+    if len(newest) >= times[train].nunique():
+        raise UserError(f"split column {split_col!r}: the train rows span one time value "
+                        f"({times[train].iloc[0]!r}), so no validation slice can be carved from their newest rows; "
+                        f"expected train rows over several times, or a 'valid' value in the column")
+    out[train & times.isin(newest)] = "valid"
+    return out, SplitInfo("carved_valid",
+                          zh=f"测试集按列 {split_col} 给定；验证集取训练行中最新的 {valid_share:.0%}（按时间）",
+                          en=f"test as given by column {split_col!r}; valid = the newest {valid_share:.0%} of the "
+                             f"train rows by time", split_col=split_col, valid_share=valid_share)
+
+
+def _spine_split(times: pd.Series, embargo_months: int) -> pd.Series:
+    distinct = sorted(pd.unique(times))
+    if len(distinct) < 3:
+        raise UserError(f"expected at least 3 as_of dates with complete labels for a temporal split, "
+                        f"got {len(distinct)}")
+    off = pd.DateOffset(months=embargo_months)
+    test_t = distinct[-1]
+    valid_candidates = [t for t in distinct if pd.Timestamp(t) + off <= pd.Timestamp(test_t)]
+    if not valid_candidates:
+        raise UserError(f"no as_of date lies {embargo_months} months before the test as_of "
+                        f"{pd.Timestamp(test_t).date()}; expected a longer spine")
+    valid_t = valid_candidates[-1]
+    train_ts = {t for t in distinct if pd.Timestamp(t) + off <= pd.Timestamp(valid_t)}
+    if not train_ts:
+        raise UserError(f"no as_of date lies {embargo_months} months before the valid as_of {valid_t}; "
+                        f"expected a longer spine")
+    out = pd.Series("unused", index=times.index, dtype=object)
+    out[times == test_t] = "test"
+    out[times == valid_t] = "valid"
+    out[times.isin(train_ts)] = "train"
     return out
 
 
@@ -188,16 +246,16 @@ def from_frame(frame: pd.DataFrame, *, id_col: str, time_col: str, label_col: st
         feature_set = feature_set or "table"
     if not features:
         raise UserError("expected at least one feature column besides id, time, label and split, got none")
-    frame[SPLIT_COL] = temporal_split(frame, time_col=time_col, split_col=split_col,
-                                      embargo_months=embargo_months)
+    frame[SPLIT_COL], split_info = temporal_split(frame, time_col=time_col, split_col=split_col,
+                                                  embargo_months=embargo_months)
     frame = frame[frame[SPLIT_COL] != "unused"].reset_index(drop=True)
     for s in SPLITS:
         if not (frame[SPLIT_COL] == s).any():
-            raise UserError(f"the temporal split left no {s} rows; expected rows in train, valid and test")
+            raise UserError(f"the split ({split_info.en}) left no {s} rows; expected rows in train, valid and test")
     specs = with_categories(features, frame[frame[SPLIT_COL] == "train"])
     return Dataset(frame=frame, features=specs, id_col=id_col, time_col=time_col, label_col=label_col,
                    dimensions=dims, feature_set=feature_set, label_info=label_info or {"column": label_col},
-                   source=source or {"kind": "frame"})
+                   source=source or {"kind": "frame"}, split=split_info)
 
 
 def from_table(path: str | Path, *, id_col: str, time_col: str, label_col: str,

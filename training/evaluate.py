@@ -197,8 +197,8 @@ def ground_truth_aucs(ground_truth: str | Path, frame: pd.DataFrame, y: np.ndarr
 
 
 def importance_by_dimension(model: ScoringModel) -> dict[str, float]:
-    """Share of total split gain per dimension."""
-    gain = model.booster.feature_importance(importance_type="gain")
+    """Share of total importance (split gain for trees, mean absolute term for logistic) per dimension."""
+    gain = model.feature_importance()
     dims: dict[str, float] = {}
     for f, g in zip(model.features, gain, strict=True):
         dims[f["dimension"]] = dims.get(f["dimension"], 0.0) + float(g)
@@ -207,7 +207,8 @@ def importance_by_dimension(model: ScoringModel) -> dict[str, float]:
 
 
 def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | None = None,
-             ground_truth: str | Path | None = None, seed: int = 0) -> dict[str, Any]:
+             ground_truth: str | Path | None = None, seed: int = 0,
+             candidates: dict[str, ScoringModel] | None = None) -> dict[str, Any]:
     """Everything the report, MLflow and the promotion gate need, computed on the test slice.
 
     Args:
@@ -216,8 +217,12 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
         champion: the current champion, compared on the same rows when its features are present.
         ground_truth: the simulator's ground-truth folder (evaluation only), for the ceiling AUC.
         seed: seed of the baseline's solver.
+        candidates: every candidate of the training run by kind (the model among them), each shown on the
+            test slice; the logistic one is the baseline. Without them a plain logistic regression fitted on
+            the train slice is the baseline.
     Returns:
-        ``metrics`` (flat floats for MLflow), ``tiers``, ``slices``, ``curves``, ``importance``, ``champion``.
+        ``metrics`` (flat floats for MLflow), ``tiers``, ``slices``, ``curves``, ``importance``, ``champion``,
+        ``candidates`` (test metrics and fold AUC per kind), ``model_kind``.
     """
     from sklearn.metrics import roc_curve
 
@@ -233,7 +238,11 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
     p_valid = model.predict_proba(va)
     metrics["psi_valid_to_test"] = psi(p_valid, p)
     metrics["valid_auc"] = discrimination(va[dataset.label_col].to_numpy(int), p_valid)["auc"]
-    metrics["baseline_auc"] = baseline_auc(dataset, seed=seed)
+    shown = _candidates_on_test(candidates or {model.kind: model}, te, y)
+    metrics["baseline_auc"] = (shown["logistic"]["auc"] if "logistic" in shown
+                               else baseline_auc(dataset, seed=seed))
+    for kind, c in shown.items():
+        metrics[f"{kind}_auc"] = c["auc"]
     metrics["beats_baseline"] = float(metrics["auc"] > metrics["baseline_auc"])
     if ground_truth:
         metrics.update(ground_truth_aucs(ground_truth, te, y, id_col=dataset.id_col, time_col=dataset.time_col,
@@ -250,6 +259,8 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
                    "valid_vs_test": _hists(p_valid, p)},
         "importance": importance_by_dimension(model),
         "champion": None,
+        "candidates": shown,
+        "model_kind": model.kind,
         "test_rows": int(len(te)),
         "window": dataset.window(),
     }
@@ -259,6 +270,17 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
             metrics["psi_vs_champion"] = result["champion"]["psi"]
             metrics["champion_auc_same_slice"] = result["champion"]["auc"]
     return result
+
+
+def _candidates_on_test(models: dict[str, ScoringModel], te: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
+    """Each candidate's discrimination on the test rows beside its mean fold AUC (validation)."""
+    out = {}
+    for kind, m in models.items():
+        chosen = (m.meta.get("selection") or {}).get("chosen", {}).get(kind, {})
+        out[kind] = {**discrimination(y, m.predict_proba(te)), "cv_auc": chosen.get("auc"),
+                     "params": chosen.get("params"), "registered": kind == (m.meta.get("selection") or {}).get(
+                         "winner", kind)}
+    return out
 
 
 def _hists(before: np.ndarray, after: np.ndarray) -> dict[str, list]:

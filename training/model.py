@@ -1,7 +1,9 @@
 """The scoring model: booster, calibrator, tier cut-offs and feature list, loaded once and scored fast.
 
-A model is a bundle folder: ``booster.txt`` (LightGBM text model) and ``model.json`` (features with
-their dimension and categories, calibrator, tier policy, schema hash, training window, metrics).
+A model is a bundle folder: ``model.json`` (kind, features with their dimension and categories,
+calibrator, tier policy, schema hash, training window, metrics) and, for ``kind = "lightgbm"``,
+``booster.txt`` (LightGBM text model); a ``kind = "logistic"`` model keeps its coefficients in
+``model.json`` (:mod:`training.linear`). Both kinds score, explain and tier through the same interface.
 The same bundle is logged to the MLflow registry and exported under ``settings.models_dir``.
 """
 
@@ -28,6 +30,7 @@ MODEL_NAME = "enterprise-credit-risk"
 CHAMPION = "champion"
 BUNDLE_FORMAT = 1
 MAX_REASONS = 3
+KINDS = ("lightgbm", "logistic")
 # Above this many rows score() walks the trees with the numba evaluator instead of LightGBM; above
 # NATIVE_MIN_ROWS with trees compiled to C (built once per model and cached: worth it for big batches).
 FAST_PATH_MIN_ROWS = 2000
@@ -90,14 +93,26 @@ class ScoringModel:
     Load it once (:meth:`load` from the registry, :meth:`load_local` from an export) and reuse it.
     """
 
-    def __init__(self, *, booster_text: str, meta: dict[str, Any]) -> None:
-        import lightgbm as lgb
-
+    def __init__(self, *, booster_text: str | None, meta: dict[str, Any]) -> None:
         if meta.get("format") != BUNDLE_FORMAT:
             raise UserError(f"expected model bundle format {BUNDLE_FORMAT}, got {meta.get('format')!r}")
+        self.kind = meta.get("kind", "lightgbm")
+        if self.kind not in KINDS:
+            raise UserError(f"expected a model kind in {KINDS}, got {self.kind!r}")
         self.meta = meta
         self.booster_text = booster_text
-        self.booster = lgb.Booster(model_str=booster_text)
+        self.booster = None
+        self.linear = None
+        if self.kind == "lightgbm":
+            import lightgbm as lgb
+
+            if not booster_text:
+                raise UserError("a lightgbm model bundle needs its booster text, got none")
+            self.booster = lgb.Booster(model_str=booster_text)
+        else:
+            from training.linear import LinearModel
+
+            self.linear = LinearModel.from_dict(meta["linear"])
         self.features: list[dict[str, Any]] = meta["features"]
         self._encode = _Encoder(self.features)
         self._dims = list(dict.fromkeys(f["dimension"] for f in self.features))
@@ -145,6 +160,8 @@ class ScoringModel:
     # --- scoring ---------------------------------------------------------------------------------
     def raw_predict(self, x: np.ndarray) -> np.ndarray:
         """Uncalibrated probabilities for a feature matrix (compiled trees for large batches)."""
+        if self.linear is not None:
+            return self.linear.predict(x)
         if len(x) >= NATIVE_MIN_ROWS:
             native = self.native()
             if native is not None:
@@ -156,8 +173,8 @@ class ScoringModel:
         return self.booster.predict(x, num_threads=1 if len(x) < FAST_PATH_MIN_ROWS else 0)
 
     def compiled(self):
-        """The compiled tree evaluator for this booster, or None when numba is unavailable."""
-        if not self._compiled_tried:
+        """The compiled tree evaluator for this booster, or None when numba is unavailable (or no trees)."""
+        if not self._compiled_tried and self.booster is not None:
             self._compiled_tried = True
             try:
                 from training.compiled import CompiledForest
@@ -167,8 +184,8 @@ class ScoringModel:
         return self._compiled
 
     def native(self):
-        """The forest compiled to C (built and cached on first use), or None without a C compiler."""
-        if not self._native_tried:
+        """The forest compiled to C (built and cached on first use), or None without a C compiler (or trees)."""
+        if not self._native_tried and self.booster is not None:
             self._native_tried = True
             from training import native
 
@@ -196,7 +213,9 @@ class ScoringModel:
         # Path attribution on the compiled forest costs one prediction; LightGBM's TreeSHAP
         # (pred_contrib) costs ~1 ms a row and dominated publication time. Both sum to the raw score.
         compiled = self.compiled()
-        if compiled is not None:
+        if self.linear is not None:
+            contrib = self.linear.contributions(x)
+        elif compiled is not None:
             contrib = compiled.contributions(x)
         else:  # pragma: no cover - numba missing
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1 if len(x) < 1000 else 0)
@@ -235,12 +254,19 @@ class ScoringModel:
             cols["reasons"] = self._reasons(x) if len(frame) else []
         return pd.DataFrame(cols)
 
+    def feature_importance(self) -> np.ndarray:
+        """Per feature: total split gain (trees) or mean absolute centred term (logistic)."""
+        if self.linear is not None:
+            return self.linear.importance_
+        return self.booster.feature_importance(importance_type="gain")
+
     # --- persistence -----------------------------------------------------------------------------
     def export_local(self, path: str | Path) -> Path:
-        """Write the bundle (``booster.txt`` + ``model.json``) to the folder ``path``."""
+        """Write the bundle (``model.json``, and ``booster.txt`` for trees) to the folder ``path``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "booster.txt").write_text(self.booster_text, encoding="utf-8")
+        if self.booster_text:
+            (path / "booster.txt").write_text(self.booster_text, encoding="utf-8")
         (path / "model.json").write_text(json.dumps(self.meta, ensure_ascii=False, indent=1), encoding="utf-8")
         return path
 
@@ -248,10 +274,13 @@ class ScoringModel:
     def load_local(cls, path: str | Path) -> ScoringModel:
         """Load a bundle folder written by :meth:`export_local` (or downloaded from the registry)."""
         path = Path(path)
-        if not (path / "model.json").is_file() or not (path / "booster.txt").is_file():
-            raise NotFound(f"no model bundle at {path} (expected model.json and booster.txt)")
+        if not (path / "model.json").is_file():
+            raise NotFound(f"no model bundle at {path} (expected model.json)")
         meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        return cls(booster_text=(path / "booster.txt").read_text(encoding="utf-8"), meta=meta)
+        booster = path / "booster.txt"
+        if meta.get("kind", "lightgbm") == "lightgbm" and not booster.is_file():
+            raise NotFound(f"no model bundle at {path} (expected model.json and booster.txt)")
+        return cls(booster_text=booster.read_text(encoding="utf-8") if booster.is_file() else None, meta=meta)
 
     @classmethod
     def load(cls, settings: Settings, ref: str | int = CHAMPION) -> ScoringModel:

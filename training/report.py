@@ -128,6 +128,11 @@ def render(ev: dict[str, Any], *, title: str, meta: dict[str, Any], gate: dict[s
         parts.append(f"<h2>Promotion gate 晋升检查</h2><p class='{cls}'><b>{word}</b></p><ul>"
                      + "".join(f"<li>{html.escape(r)}</li>" for r in gate.get("reasons", [])) + "</ul>")
     parts.append("<h2>Metrics on the newest slice 最新验证切片指标</h2>" + _table(key_metrics, ["metric", "value"]))
+    cand_rows = [{"candidate": k + (" ✔ registered 已登记" if c.get("registered") else ""), **c}
+                 for k, c in (ev.get("candidates") or {}).items()]
+    if cand_rows:
+        parts.append("<h2>Candidates 候选模型 (chosen on temporal folds, shown on test)</h2>"
+                     + _table(cand_rows, ["candidate", "cv_auc", "auc", "ks", "brier", "ece", "params"]))
     parts.append("<h2>Tiers 风险分类</h2>" + _table(tier_rows, ["tier", "rows", "share", "events", "event_rate"]))
     parts.append("<div class='plots'>" + "".join(f"<img alt='{k}' src='{v}'>" for k, v in plots.items()) + "</div>")
     imp_rows = [{"dimension": f"{d} {DIMENSIONS.get(d, (d, d))[0]}", "gain_share": v}
@@ -138,7 +143,10 @@ def render(ev: dict[str, Any], *, title: str, meta: dict[str, Any], gate: dict[s
             rows, ["group", "rows", "events", "event_rate", "mean_probability", "auc", "share_cd", "share_d"]))
     w = ev.get("window", {})
     win_rows = [{"slice": s, **w[s]} for s in ("train", "valid", "test") if s in w]
-    parts.append("<h2>Training window 训练窗口</h2>" + _table(win_rows, ["slice", "start", "end", "rows", "events"]))
+    split = w.get("split") or {}
+    said = (f"<p>{html.escape(split.get('zh', ''))} — {html.escape(split.get('en', ''))}</p>" if split else "")
+    parts.append("<h2>Training window 训练窗口</h2>" + said
+                 + _table(win_rows, ["slice", "start", "end", "rows", "events"]))
     parts.append("</body></html>")
     return "".join(parts)
 

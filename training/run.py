@@ -23,7 +23,8 @@ def _finite(metrics: dict[str, Any]) -> dict[str, float]:
 def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT_SEED,
         ground_truth: str | Path | None = None, promote: bool = True, calibration: str = "platt",
         tier_kind: str | None = None, params: dict[str, Any] | None = None,
-        num_boost_round: int | None = None) -> dict[str, Any]:
+        num_boost_round: int | None = None, budget_s: float | None = None,
+        max_configs: int | None = None) -> dict[str, Any]:
     """Train a candidate on ``dataset`` and take it through evaluation, MLflow and the promotion gate.
 
     Args:
@@ -33,6 +34,8 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
         seed: seed of every random draw.
         ground_truth: the simulator's ground-truth folder, for the ceiling AUC (evaluation only).
         promote: apply the promotion gate and move ``champion`` when it passes.
+        budget_s: wall seconds for the LightGBM search (default :data:`training.train.DEFAULT_BUDGET_S`).
+        max_configs: exactly this many search configurations instead of a time budget (repeatable).
     Returns:
         ``run_id, model_version, metrics, tier_event_rates, promoted, promotion_reasons, report, ...``.
     """
@@ -44,15 +47,18 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
     from training.promote import promote as do_promote
 
     settings.ensure_home()
-    with progress.step(f"training on {len(dataset.part('train')):,} rows, early stopping on "
-                       f"{len(dataset.part('valid')):,}"):
-        kwargs = {"num_boost_round": num_boost_round} if num_boost_round else {}
-        model = train.train(dataset, params=params, seed=seed, calibration=calibration, tier_kind=tier_kind,
-                            **kwargs)
+    with progress.step(f"choosing LightGBM vs logistic on temporal folds of {len(dataset.part('train')):,} train "
+                       f"+ {len(dataset.part('valid')):,} valid rows, refitting the winner"):
+        kwargs = {k: v for k, v in (("num_boost_round", num_boost_round), ("budget_s", budget_s),
+                                    ("max_configs", max_configs)) if v is not None}
+        selection = train.train_candidates(dataset, params=params, seed=seed, calibration=calibration,
+                                           tier_kind=tier_kind, **kwargs)
+    model = selection.winner
     current = registry.champion(settings)
     champion = ScoringModel.load(settings, current.version) if current is not None else None
     with progress.step(f"evaluating on {len(dataset.part('test')):,} newest rows"):
-        ev = evaluate.evaluate(model, dataset, champion=champion, ground_truth=ground_truth, seed=seed)
+        ev = evaluate.evaluate(model, dataset, champion=champion, ground_truth=ground_truth, seed=seed,
+                               candidates=selection.models)
     model.meta["metrics"] = _finite(ev["metrics"])
     model.meta["tier_event_rates"] = ev["tier_event_rates"]
     model.meta["tiers"] = ev["tiers"]
@@ -62,11 +68,14 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train-{stamp}") as active:
         run_id = active.info.run_id
         mlflow.log_params({"seed": seed, "calibration": calibration, "tier_policy": model.policy.kind,
+                           "model_kind": model.kind, "search_budget_s": selection.record["budget_s"],
+                           "search_trials": sum(len(t) for t in selection.record["trials"].values()),
+                           "split": (dataset.split.method if dataset.split is not None else "none"),
                            "num_trees": model.meta["num_trees"], "features": len(model.features),
                            "schema_hash": model.schema_hash, "feature_set": model.meta["feature_set"],
                            "dataset": dataset.source.get("kind"),
                            "label": json.dumps(dataset.label_info, ensure_ascii=False)[:500],
-                           **{f"lgb_{k}": v for k, v in model.meta["params"].items()
+                           **{f"lgb_{k}": v for k, v in selection.models.get("lightgbm", model).meta["params"].items()
                               if k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
                                        "bagging_fraction", "lambda_l2", "monotone_constraints_method")}})
         mlflow.log_metrics(model.meta["metrics"])
@@ -84,7 +93,7 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
         title = f"{MODEL_NAME} v{version.version} — evaluation report 模型评估报告"
         report_path = settings.reports_dir / f"training-v{version.version}-{stamp}.html"
         meta = {"run": run_id, "version": version.version, "schema": model.schema_hash, "seed": seed,
-                "trees": model.meta["num_trees"], "calibration": calibration,
+                "kind": model.kind, "trees": model.meta["num_trees"], "calibration": calibration,
                 "champion": current.version if current is not None else "none"}
         report.write(ev, report_path, title=title, meta=meta)
         mlflow.log_artifact(str(report_path), artifact_path="report")
@@ -97,6 +106,8 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
     return {
         "run_id": run_id,
         "model_version": str(version.version),
+        "model_kind": model.kind,
+        "candidates": ev["candidates"],
         "metrics": {k: ev["metrics"][k] for k in ("auc", "ks", "brier", "ece", "cd_capture", "baseline_auc",
                                                   "ground_truth_auc", "ground_truth_violating_auc", "psi_vs_champion",
                                                   "event_rate")

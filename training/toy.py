@@ -134,3 +134,51 @@ def catalog_frame(features: list[dict], *, entities: int = 2000, periods: int = 
         cols["label"] = (rng.random(entities) < 1 / (1 + np.exp(-logit))).astype(int)
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
+
+
+FACILITY_TYPES = ("restaurant", "grocery", "school", "bakery", "daycare", "hotel", "bar", "catering", "mobile_vendor",
+                  "wholesale", "hospital", "nursing_home", "kiosk", "food_factory", "tea_house", "canteen")
+
+
+def inspection_history(*, rows: int = 30_000, seed: int = 11, inspectors: int = 80, districts: int = 50,
+                       start: date = date(2016, 1, 1), years: int = 8) -> pd.DataFrame:
+    """A public-shaped inspection history (like the food-inspection tables cities publish), with a 0/1 label.
+
+    One row per inspection: date, facility type, risk category, licence type, inspector and district ids
+    (high-cardinality categoricals: some inspectors find more), prior inspections and failures, days since
+    the last one, complaint-driven or routine; ``critical_found`` (about 8%) rises with prior failures,
+    a U-shaped gap since the last inspection, complaint × high-risk facilities and a slow drift, so that
+    neither a linear model nor the default trees is the whole story. The newest year is the test period
+    (``split`` says train or test only, the shape bureaus' tables most often have).
+    """
+    rng = np.random.default_rng(seed)
+    days = rng.integers(0, 365 * years, size=rows)
+    when = pd.Timestamp(start) + pd.to_timedelta(np.sort(days), unit="D")
+    fac = rng.choice(len(FACILITY_TYPES), size=rows, p=np.linspace(3, 1, len(FACILITY_TYPES)) / np.linspace(
+        3, 1, len(FACILITY_TYPES)).sum())
+    fac_eff = rng.normal(0, 0.5, size=len(FACILITY_TYPES))
+    risk_cat = rng.choice([1, 2, 3], size=rows, p=[0.5, 0.3, 0.2])
+    insp = rng.zipf(1.6, size=rows) % inspectors  # a few inspectors do most checks
+    insp_eff = rng.normal(0, 0.7, size=inspectors)
+    dist = rng.integers(0, districts, size=rows)
+    dist_eff = rng.normal(0, 0.3, size=districts)
+    licence = rng.choice(["retail_food", "food_service", "production", "temporary", "liquor"], size=rows)
+    prior = rng.poisson(4, size=rows)
+    prior_fail = rng.binomial(prior, 0.15 + 0.1 * (risk_cat == 1))
+    gap = rng.gamma(2.0, 150.0, size=rows)
+    complaint = rng.random(rows) < 0.2
+    t = (when - pd.Timestamp(start)).days.to_numpy() / 365.0
+    logit = (-3.3 + fac_eff[fac] + 0.35 * (3 - risk_cat) + insp_eff[insp] + dist_eff[dist]
+             + 0.6 * np.log1p(prior_fail) + 1.2 * ((gap < 60) | (gap > 600))
+             + 1.2 * (complaint & (risk_cat == 1)) + 0.2 * complaint + 0.05 * t
+             + 0.4 * (licence == "temporary"))
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    last_year = when.year == when.year.max()
+    return pd.DataFrame({
+        "inspection_id": np.arange(rows), "inspection_date": when.date, "facility_type":
+        np.asarray(FACILITY_TYPES, dtype=object)[fac], "risk_category": risk_cat, "licence_type": licence,
+        "inspector_id": [f"I{i:03d}" for i in insp], "district_id": [f"W{d:02d}" for d in dist],
+        "prior_inspections": prior, "prior_failures": prior_fail, "days_since_last": gap.round(),
+        "complaint": complaint.astype(int), "critical_found": y,
+        "split": np.where(last_year, "test", "train"),
+    })

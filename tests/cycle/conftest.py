@@ -38,6 +38,7 @@ min_months_between = 12
 freq = "quarterly"
 spine_months = 27
 num_boost_round = 40
+search_configs = 1
 """
 
 

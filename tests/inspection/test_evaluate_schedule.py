@@ -20,20 +20,52 @@ HISTORY = pd.DataFrame({
 
 def test_hand_computed_history():
     out = evaluate_schedule(HISTORY, date_col="checked", score_col="score", label_col="found")
-    assert out["positives"] == 3 and out["inspections"] == 6
-    assert out["days_earlier_mean"] == pytest.approx(12.0)
-    q = out["days_earlier_quantiles"]
+    assert out.positives == 3 and out.inspections == 6
+    assert out.days_earlier_mean == pytest.approx(12.0)
+    q = out.days_earlier_quantiles
     assert (q["p0"], q["p50"], q["p100"]) == (0.0, 10.0, 26.0)
-    assert out["first_half_share_actual"] == pytest.approx(2 / 3, abs=1e-4)
-    assert out["first_half_share_model"] == pytest.approx(1.0)
-    assert out["share_found_earlier"] == pytest.approx(2 / 3, abs=1e-4)
+    assert out.days_earlier_median == 10.0
+    assert out.first_half_share_actual == pytest.approx(2 / 3, abs=1e-4)
+    assert out.first_half_share_model == pytest.approx(1.0)
+    assert out.share_found_earlier == pytest.approx(2 / 3, abs=1e-4)
+    assert out.share_found_later == 0.0
+
+
+def test_bootstrap_interval_and_paired_t_match_their_definitions():
+    out = evaluate_schedule(HISTORY, date_col="checked", score_col="score", label_col="found")
+    # differences 0, 10, 26: mean 12, sd 13.11, t = 12 / (13.11 / sqrt 3) = 1.585, two-sided p (2 df) = 0.254
+    assert out.paired_t == pytest.approx(1.585, abs=1e-3)
+    assert out.paired_p == pytest.approx(0.2538, abs=1e-3)
+    lo, hi = out.days_earlier_ci
+    # resampled means of {0, 10, 26} lie in [0, 26]; the interval holds the mean and is not degenerate
+    assert 0.0 <= lo < 12.0 < hi <= 26.0
+    again = evaluate_schedule(HISTORY, date_col="checked", score_col="score", label_col="found")
+    assert again.days_earlier_ci == out.days_earlier_ci  # seeded
+
+
+def test_a_better_order_has_an_interval_above_zero_on_a_larger_history():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 400
+    risk = rng.random(n)
+    days = pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    found = (rng.random(n) < risk * 0.5).astype(int)
+    out = evaluate_schedule(pd.DataFrame({"d": days, "s": risk, "y": found}), date_col="d", score_col="s",
+                            label_col="y")
+    assert out.days_earlier_ci[0] > 0 and out.paired_p < 0.01
+    assert out.first_half_share_model > out.first_half_share_actual
+    shuffled = evaluate_schedule(pd.DataFrame({"d": days, "s": rng.random(n), "y": found}), date_col="d",
+                                 score_col="s", label_col="y")
+    assert shuffled.days_earlier_ci[0] < 0 < shuffled.days_earlier_ci[1]  # a random score earns nothing
 
 
 def test_equal_scores_keep_the_historical_order():
     flat = HISTORY.assign(score=0.5)
     out = evaluate_schedule(flat, date_col="checked", score_col="score", label_col="found")
-    assert out["days_earlier_mean"] == 0.0
-    assert out["first_half_share_model"] == out["first_half_share_actual"]
+    assert out.days_earlier_mean == 0.0
+    assert out.paired_t is None and out.paired_p is None
+    assert out.first_half_share_model == out.first_half_share_actual
 
 
 def test_bad_labels_and_missing_columns_say_what_arrived():
@@ -52,5 +84,6 @@ def test_cli_json(tmp_path, capsys):
 
     out = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert {"days_earlier_mean", "first_half_share_actual", "first_half_share_model", "positives"} <= out.keys()
+    assert {"days_earlier_mean", "days_earlier_ci", "paired_t", "paired_p", "days_earlier_median",
+            "first_half_share_actual", "first_half_share_model", "positives", "table"} <= out.keys()
     assert out["days_earlier_mean"] == pytest.approx(12.0)

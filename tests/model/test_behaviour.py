@@ -29,7 +29,7 @@ def model():
     specs = [feature_spec(f) for f in all_features()]
     frame = catalog_frame(specs, entities=1200, periods=12, seed=3)
     ds = from_frame(frame, id_col="uscc", time_col="as_of", label_col="label", features=specs, embargo_months=12)
-    return train(ds, num_boost_round=60, seed=3)
+    return train(ds, num_boost_round=60, seed=3, budget_s=0)
 
 
 @pytest.fixture

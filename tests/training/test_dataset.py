@@ -23,13 +23,16 @@ def test_spine_split_leaves_a_label_embargo_between_slices():
     assert set(ds.frame["_split"]) == {"train", "valid", "test"}
 
 
-def test_table_features_are_inferred_and_split_column_is_honoured(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 600
-    frame = pd.DataFrame({"id": np.arange(n), "year": np.repeat([2019, 2020, 2021, 2022, 2023, 2024], 100),
-                          "sector": rng.choice(["x", "y"], size=n), "amount": rng.normal(size=n),
-                          "outcome": rng.integers(0, 2, size=n),
-                          "part": np.where(np.arange(n) % 10 == 0, "TEST", "")})
+def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"id": np.arange(n), "year": np.repeat([2019, 2020, 2021, 2022, 2023, 2024], n // 6),
+                         "sector": rng.choice(["x", "y"], size=n), "amount": rng.normal(size=n),
+                         "outcome": rng.integers(0, 2, size=n)})
+
+
+def test_table_features_are_inferred_and_a_train_valid_test_column_is_used_as_given(tmp_path):
+    frame = _table()
+    frame["part"] = np.where(frame["id"] % 10 == 0, "TEST", np.where(frame["id"] % 10 == 1, "Valid", "train"))
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
     ds = from_table(path, id_col="id", time_col="year", label_col="outcome", split_col="part")
@@ -37,7 +40,48 @@ def test_table_features_are_inferred_and_split_column_is_honoured(tmp_path):
     assert kinds == {"sector": "categorical", "amount": "numeric"}
     assert [f["categories"] for f in ds.features if f["name"] == "sector"] == [["x", "y"]]
     assert len(ds.part("test")) == 60 and set(ds.part("test")["id"] % 10) == {0}
-    assert ds.part("valid")["year"].min() > ds.part("train")["year"].max()  # newest of the rest
+    assert set(ds.part("valid")["id"] % 10) == {1}
+    assert ds.window()["split"]["method"] == "given"
+
+
+def test_a_train_test_column_trains_with_valid_carved_from_the_newest_train_rows():
+    frame = _table()
+    frame["split"] = np.where(frame["year"] == 2024, "test", "train")
+    ds = from_frame(frame, id_col="id", time_col="year", label_col="outcome", split_col="split")
+    assert set(ds.part("test")["year"]) == {2024}
+    assert set(ds.part("valid")["year"]) == {2023}  # the newest train year holds >= 20% of the train rows
+    assert ds.part("train")["year"].max() == 2022
+    w = ds.window()
+    assert w["split"]["method"] == "carved_valid" and w["split"]["valid_share"] == 0.2
+    assert w["valid"]["rows"] == 100 and w["train"]["rows"] == 400
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["train", "test", ""], "blank row"),
+    (["train", "holdout"], r"unknown value\(s\) \['holdout'\]"),
+    (["train"], r"got only \['train'\]"),
+    (["train", "valid"], r"got only \['train', 'valid'\]"),
+    (["test"], r"got only \['test'\]"),
+])
+def test_every_other_split_shape_is_refused_naming_what_was_found(values, message):
+    frame = _table()
+    frame["split"] = [values[i % len(values)] for i in range(len(frame))]
+    with pytest.raises(UserError, match=message):
+        from_frame(frame, id_col="id", time_col="year", label_col="outcome", split_col="split")
+
+
+def test_train_rows_at_one_time_cannot_give_a_carved_validation_slice():
+    frame = _table()
+    frame["split"] = np.where(frame["year"] >= 2020, "test", "train")
+    with pytest.raises(UserError, match="span one time value"):
+        from_frame(frame, id_col="id", time_col="year", label_col="outcome", split_col="split")
+
+
+def test_without_a_split_column_the_newest_rows_are_held_out():
+    ds = from_frame(_table(), id_col="id", time_col="year", label_col="outcome")
+    # 2024 alone holds 1/6 < 20% of the rows, so test is 2023-2024; valid is the newest 20% of the rest
+    assert set(ds.part("test")["year"]) == {2023, 2024} and set(ds.part("valid")["year"]) == {2022}
+    assert ds.window()["split"]["method"] == "time"
 
 
 def test_a_label_that_is_not_binary_is_refused():

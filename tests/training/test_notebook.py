@@ -17,7 +17,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "1.0-latest-train
 def test_latest_training_run_notebook_executes(settings, monkeypatch):
     ds = from_frame(toy_frame(entities=1200, periods=12, seed=4), id_col="uscc", time_col="as_of",
                     label_col="label", features=TOY_FEATURES, embargo_months=12)
-    model = train(ds, num_boost_round=40, seed=4)
+    model = train(ds, num_boost_round=40, seed=4, budget_s=0)
     ev = evaluate.evaluate(model, ds, seed=4)
     model.meta.update(metrics=ev["metrics"], tiers=ev["tiers"], tier_event_rates=ev["tier_event_rates"],
                       importance=ev["importance"], version="7")

@@ -36,7 +36,7 @@ def world(tmp_path_factory):
     frame.to_parquet(table)
     args = ["--home", str(home), "--json", "--actor", "test-operator"]
     code, first = _cli("train", *args, "--table", str(table), "--id-col", "uscc", "--time-col", "as_of",
-                       "--label", "label", "--rounds", "40")
+                       "--label", "label", "--rounds", "40", "--search-configs", "2")
     yield {"home": home, "table": table, "args": args, "first": first, "code": code, "frame": frame}
     mp.undo()
 
@@ -63,7 +63,8 @@ def test_registered_champion_loads_like_its_local_export(world):
 
 def test_an_identical_candidate_is_refused_with_a_reason_and_audited(world):
     code, second = _cli("train", *world["args"], "--table", str(world["table"]), "--id-col", "uscc",
-                        "--time-col", "as_of", "--label", "label", "--rounds", "40", "--no-promote")
+                        "--time-col", "as_of", "--label", "label", "--rounds", "40", "--search-configs", "2",
+                        "--no-promote")
     assert code == 0 and second["model_version"] == "2" and second["promoted"] is False
     code, decision = _cli("promote", *world["args"], "--auto")
     assert code == 1 and decision["promoted"] is False

@@ -12,17 +12,17 @@ from training.train import train
 
 @pytest.fixture(scope="module")
 def dataset():
-    return from_frame(toy_frame(entities=2500, periods=12, seed=11), id_col="uscc", time_col="as_of",
+    return from_frame(toy_frame(entities=2500, periods=16, seed=11), id_col="uscc", time_col="as_of",
                       label_col="label", features=TOY_FEATURES, embargo_months=12)
 
 
 @pytest.fixture(scope="module")
 def model(dataset):
-    return train(dataset, num_boost_round=80, seed=5)
+    return train(dataset, num_boost_round=80, seed=5, budget_s=0)
 
 
 def test_same_seed_and_data_give_the_same_model_and_metrics(dataset, model):
-    again = train(dataset, num_boost_round=80, seed=5)
+    again = train(dataset, num_boost_round=80, seed=5, budget_s=0)
     assert again.booster_text == model.booster_text
     te = dataset.part("test")
     assert np.array_equal(again.predict_proba(te), model.predict_proba(te))
@@ -93,7 +93,8 @@ def test_ground_truth_ceiling_is_read_from_the_simulators_file(dataset, tmp_path
 
     te = dataset.part("test")
     y = te["label"].to_numpy()
-    months = pd.date_range("2021-11-01", periods=12, freq="MS").date
+    first = pd.Timestamp(te["as_of"].iloc[0]) + pd.DateOffset(months=1)  # the month after the test as_of
+    months = pd.date_range(first, periods=12, freq="MS").date
     truth = pd.DataFrame([{"uscc": u, "month": m, "propensity": 0.5 if lab else 0.01, "violating": bool(lab)}
                           for u, lab in zip(te["uscc"], y, strict=True) for m in months])
     (tmp_path / "ground_truth").mkdir()
