@@ -83,7 +83,10 @@ def _plan(args, settings: Settings) -> Outcome:
                      f" {t['triggered']:>9}")
     f = s["floor"]
     lines.append(f"public-information floor: {f['already_this_year'] + f['drawn']}/{f['required_this_year']} "
-                 f"enterprises this year ({'met' if f['met'] else 'NOT met'})")
+                 f"enterprises this year ({'met' if f['met'] else 'NOT met'}), by tier {f.get('drawn_by_tier', {})}")
+    for r in s.get("required", []):
+        lines.append(f"required by law, {r['item']}: {r['already_this_year'] + r['drawn']}/{r['required_this_year']} "
+                     f"this year ({'met' if r['met'] else 'NOT met'}), by tier {r['drawn_by_tier']}")
     lines += [f"note: {n}" for n in s["notes"]]
     if s.get("files"):
         lines.append(f"exported {s['files']['csv']} and {s['files']['json']}")
