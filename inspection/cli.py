@@ -1,4 +1,4 @@
-"""CLI: `plan`, `inspection results|overdue|publish`, `evaluate-plan`, `evaluate-schedule`."""
+"""CLI: `plan`, `inspection results|overdue|publish`, `evaluate-plan`, `evaluate-tiers`, `evaluate-schedule`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def register(sub, common) -> None:
     e.add_argument("--scores", help="stand-in scores Parquet (uscc, tier[, as_of]) instead of the publication")
     e.add_argument("--publication", help="publication id (default newest published)")
     e.set_defaults(handler=_evaluate_plan)
+
+    t = sub.add_parser("evaluate-tiers", parents=[common],
+                       help="each tier's rate of adverse findings from random inspections, weighted by 1/π")
+    which = t.add_mutually_exclusive_group()
+    which.add_argument("--publication", help="publication id (default newest published)")
+    which.add_argument("--as-of", type=iso_date, help="the publication of this date")
+    t.add_argument("--ground-truth", help="synth's ground_truth folder: also print each tier's true rate")
+    t.set_defaults(handler=_evaluate_tiers)
 
     s = sub.add_parser("evaluate-schedule", parents=[common],
                        help="re-order a historical inspection calendar by score: how much earlier positives are found")
@@ -143,6 +151,16 @@ def _evaluate_plan(args, settings: Settings) -> Outcome:
              f"{out['expected_per_100_uniform']:.2f} (×{out['expected_ratio']})",
              f"tiered mix per draw: {out['tiered_mix']}"]
     return Outcome(data=out, lines=lines)
+
+
+def _evaluate_tiers(args, settings: Settings) -> Outcome:
+    from core import progress
+    from inspection.evaluate_tiers import evaluate_tiers, lines
+
+    with progress.step("weighting the random inspections by their inclusion probabilities"):
+        result = evaluate_tiers(settings, publication_id=args.publication, as_of=args.as_of,
+                                ground_truth_dir=args.ground_truth)
+    return Outcome(data=result.to_dict(), lines=lines(result))
 
 
 def _evaluate_schedule(args, settings: Settings) -> Outcome:
