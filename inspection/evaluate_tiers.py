@@ -170,7 +170,8 @@ def tier_rates(inspections: pd.DataFrame, population: pd.DataFrame, *, confidenc
 
 
 def evaluate_tiers(settings: Settings, *, publication_id: str | None = None, as_of: date | None = None,
-                   ground_truth_dir: str | Path | None = None, confidence: float = 0.95) -> TierEvaluation:
+                   ground_truth_dir: str | Path | None = None, confidence: float = 0.95,
+                   until: date | None = None) -> TierEvaluation:
     """Validate a publication's tiers on the random inspections of the label horizon after its as_of.
 
     Args:
@@ -179,6 +180,7 @@ def evaluate_tiers(settings: Settings, *, publication_id: str | None = None, as_
         as_of: pick the publication of this date (when no id is given).
         ground_truth_dir: synth's ground_truth folder, to add each tier's true rate.
         confidence: of the intervals (default 95 %).
+        until: end the window here when it is earlier (a window still open, as in the monthly cycle).
 
     Returns:
         A :class:`TierEvaluation` (one :class:`TierRate` per tier).
@@ -198,6 +200,8 @@ def evaluate_tiers(settings: Settings, *, publication_id: str | None = None, as_
     start = pub["as_of"]
     horizon = int(rules.load("labels")["label"]["horizon_months"])
     end = (pd.Timestamp(start) + pd.DateOffset(months=horizon)).date()
+    if until is not None:
+        end = max(start, min(end, until))
     con = warehouse.connect(settings, read_only=True)
     try:
         inspections = con.execute(
@@ -224,6 +228,27 @@ def evaluate_tiers(settings: Settings, *, publication_id: str | None = None, as_
         tiers=tier_rates(inspections, population, confidence=confidence, truth=truth),
         ground_truth=str(ground_truth_dir) if ground_truth_dir else None,
     )
+
+
+def for_cycle(settings: Settings, *, as_of: date) -> TierEvaluation | None:
+    """The validation the monthly cycle shows: the newest publication whose label horizon has closed by
+    ``as_of``, else the oldest one before ``as_of`` with its window so far; None when there is none."""
+    from core import opdb
+
+    horizon = int(rules.load("labels")["label"]["horizon_months"])
+    closed = (pd.Timestamp(as_of) - pd.DateOffset(months=horizon)).date()
+    pubs = sa.table("publications", sa.column("publication_id"), sa.column("as_of"), sa.column("status"),
+                    sa.column("created_at"))
+    base = sa.select(pubs.c.publication_id).where(pubs.c.status == "published")
+    with opdb.engine(settings).connect() as conn:
+        pid = conn.execute(base.where(pubs.c.as_of <= closed)
+                           .order_by(pubs.c.as_of.desc(), pubs.c.created_at.desc()).limit(1)).scalar()
+        if pid is None:
+            pid = conn.execute(base.where(pubs.c.as_of < as_of)
+                               .order_by(pubs.c.as_of, pubs.c.created_at.desc()).limit(1)).scalar()
+    if pid is None:
+        return None
+    return evaluate_tiers(settings, publication_id=pid, until=as_of)
 
 
 def _publication(conn, publication_id: str | None, as_of: date | None) -> dict[str, Any]:

@@ -27,6 +27,9 @@ def register(sub, common) -> None:
     p.add_argument("--tier-policy", choices=["target_shares", "pd_bands"], help="default: core/rules/tiers.toml")
     p.add_argument("--rounds", type=int, help="most boosting rounds (early stopping picks fewer)")
     p.add_argument("--no-promote", action="store_true", help="register only; do not apply the promotion gate")
+    p.add_argument("--label-correction", default="none", choices=["none", "random-checks"],
+                   help="warehouse spine: re-label train/valid rows by random inspections, weighted by 1/π "
+                        "(default none)")
     p.set_defaults(handler=_train)
 
     p = sub.add_parser("promote", parents=[common], help="move the champion alias to a candidate version")
@@ -52,6 +55,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> Outcome:
     options = {"seed": args.seed, "ground_truth": args.ground_truth, "promote": not args.no_promote,
                "calibration": args.calibration, "tier_kind": args.tier_policy, "num_boost_round": args.rounds}
     if args.table:
+        if args.label_correction != "none":
+            raise UserError("--label-correction needs the warehouse spine (its inspections), not --table")
         missing = [f"--{n.replace('_', '-')}" for n in ("id_col", "time_col", "label") if not getattr(args, n)]
         if missing:
             raise UserError(f"--table needs {', '.join(missing)}")
@@ -59,7 +64,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> Outcome:
                                  label_col=args.label, split_col=args.split_col, actor=actor_of(args), **options)
     else:
         result = run.train_warehouse(settings, actor=actor_of(args), start=args.start, end=args.end,
-                                     freq=args.freq, data_end=args.data_end, **options)
+                                     freq=args.freq, data_end=args.data_end,
+                                     label_correction=args.label_correction, **options)
     m = result["metrics"]
     lines = [f"model version {result['model_version']} (run {result['run_id']}), {result['num_trees']} trees",
              "newest slice: " + ", ".join(f"{k} {m[k]:.3f}" for k in ("auc", "ks", "brier", "ece", "baseline_auc",

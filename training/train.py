@@ -9,6 +9,7 @@ import numpy as np
 from features.catalog import FEATURE_SET
 from training import calibrate
 from training.dataset import Dataset
+from training.detection import WEIGHT_COL
 from training.model import BUNDLE_FORMAT, MODEL_NAME, ScoringModel, schema_hash, to_matrix
 from training.tiers import TierPolicy
 
@@ -42,7 +43,8 @@ def train(dataset: Dataset, *, params: dict[str, Any] | None = None, seed: int =
     """Fit the booster on the train slice, stop early and calibrate on the valid slice, cut tiers.
 
     Args:
-        dataset: a split :class:`~training.dataset.Dataset` (train / valid / test rows).
+        dataset: a split :class:`~training.dataset.Dataset` (train / valid / test rows); a ``_weight``
+            column (see :mod:`training.detection`) weights the train and valid rows.
         params: LightGBM parameters overriding :data:`DEFAULT_PARAMS`.
         seed: the seed of every random draw (bagging, feature fraction).
         num_boost_round: the most trees; early stopping on the valid slice picks fewer.
@@ -65,10 +67,11 @@ def train(dataset: Dataset, *, params: dict[str, Any] | None = None, seed: int =
     if y_tr.sum() == 0 or y_va.sum() == 0:
         raise ValueError(f"expected events in both train and valid slices, got {y_tr.sum()} and {y_va.sum()}")
     names = [f["name"] for f in feats]
-    d_tr = lgb.Dataset(to_matrix(tr, feats), y_tr, feature_name=names, categorical_feature=cat_idx,
+    w_tr, w_va = (part[WEIGHT_COL].to_numpy(float) if WEIGHT_COL in part.columns else None for part in (tr, va))
+    d_tr = lgb.Dataset(to_matrix(tr, feats), y_tr, weight=w_tr, feature_name=names, categorical_feature=cat_idx,
                        free_raw_data=False)
     x_va = to_matrix(va, feats)
-    d_va = lgb.Dataset(x_va, y_va, reference=d_tr, feature_name=names, categorical_feature=cat_idx)
+    d_va = lgb.Dataset(x_va, y_va, weight=w_va, reference=d_tr, feature_name=names, categorical_feature=cat_idx)
     booster = lgb.train(p, d_tr, num_boost_round=num_boost_round, valid_sets=[d_va], valid_names=["valid"],
                         callbacks=[lgb.early_stopping(early_stopping, verbose=False)])
     best = booster.best_iteration or booster.current_iteration()
