@@ -1,17 +1,19 @@
 """Closed loop on a simulated district: publish → plan → inspect → detections → retrain, for 24 months.
 
-    .venv/bin/python bench/bench_feedback.py --entities 6000 --explore 0 0.02 0.05
+    .venv/bin/python bench/bench_feedback.py --entities 6000 --explore 0 0.02 0.05 [--arms naive corrected stacked]
 
 Every quarter the loop scores the district, cuts tiers (core/rules/tiers.toml shares), draws a plan with
 the real double-random draw (inspection/draw.py: floor, checks required by law, tier strata, each with its
 inclusion probability π) and spreads its inspections over the quarter's months; complaint-driven
 inspections come on top. An inspection finds an adverse issue when the hidden ground truth says the entity
-is violating (× the simulator's find rate) or dormant (found unreachable). Each quarter both arms retrain:
+is violating (× the simulator's find rate) or dormant (found unreachable). Each quarter every arm retrains:
 
 - naive ("today's training"): label = any adverse detection in the next 3 months, every entity a row,
   the uninspected counted clean;
 - corrected: rows with a plan (random) inspection in the next 3 months, labelled by what it found,
-  weighted by 1/π (training/detection.py does the same on the warehouse spine with estimated π).
+  weighted by 1/π (training/detection.py does the same on the warehouse spine with estimated π);
+- stacked: the naive model first, then the corrected fit with the naive score as one more input, so the
+  random checks re-rank what the naive label learned rather than learn everything from few rows.
 
 Features are what a bureau sees without the loop's own choices mattering by design: entity type,
 industry, age, registered capital, complaints in 12 months, and the loop's own detection history
@@ -43,6 +45,7 @@ HORIZON = 3  # label months of the loop's models
 HISTORY = 36  # months of pre-loop history used for features and the first model
 TRAIN_MONTHS = 12  # rows of the newest months with complete labels in every retraining
 ADVERSE = ("issue_corrected", "case_opened", "not_found_at_address")
+ARMS = ("naive", "corrected", "stacked")
 SNAPSHOT_COLS = list(range(HISTORY - 15, HISTORY + MONTHS, 3))  # quarter starts from the first training row
 
 
@@ -165,8 +168,9 @@ def _fit(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None, seed: int):
 class Arm:
     """One closed loop: its detection history, models, tiers and what it inspected."""
 
-    def __init__(self, w: World, *, corrected: bool, explore: float) -> None:
-        self.w, self.corrected, self.explore = w, corrected, explore
+    def __init__(self, w: World, *, kind: str, explore: float) -> None:
+        self.w, self.kind, self.explore = w, kind, explore
+        self.base = None
         span = HISTORY + MONTHS
         self.adv = np.zeros((w.n, span), dtype=np.int16)
         self.ins = np.zeros((w.n, span), dtype=np.int16)
@@ -185,33 +189,38 @@ class Arm:
         """Retrain on rows whose label months (col .. col+HORIZON-1) end before month column ``now``."""
         w = self.w
         cols = [c for c in range(now - HORIZON - TRAIN_MONTHS + 1, now - HORIZON + 1) if c >= 12]
+        if self.kind in ("naive", "stacked"):
+            xs = [_features(w, self.adv, self.ins, c) for c in cols]
+            ys = [(self.adv[:, c:c + HORIZON].sum(axis=1) > 0).astype(int) for c in cols]
+            self.base = _fit(np.vstack(xs), np.concatenate(ys), None, w.seed + now)
+            if self.kind == "naive":
+                self.model = self.base
+                return
+        ent, col, adverse, pi = (np.concatenate(a) for a in zip(*self.random, strict=True))
         xs, ys, ws = [], [], []
-        if self.corrected:
-            ent, col, adverse, pi = (np.concatenate(a) for a in zip(*self.random, strict=True))
-            for c in cols:
-                hit = (col >= c) & (col < c + HORIZON)
-                if not hit.any():
-                    continue
-                frame = pd.DataFrame({"ent": ent[hit], "adverse": adverse[hit], "pi": pi[hit]})
-                first = frame.groupby("ent").agg(adverse=("adverse", "max"), pi=("pi", "first"))
-                x = _features(w, self.adv, self.ins, c)[first.index.to_numpy()]
-                xs.append(x)
-                ys.append(first["adverse"].to_numpy(dtype=int))
-                ws.append(1.0 / first["pi"].to_numpy())
-        else:
-            for c in cols:
-                xs.append(_features(w, self.adv, self.ins, c))
-                ys.append((self.adv[:, c:c + HORIZON].sum(axis=1) > 0).astype(int))
-        x, y = np.vstack(xs), np.concatenate(ys)
-        weight = np.concatenate(ws) if ws else None
-        if weight is not None:
-            weight = weight * len(weight) / weight.sum()
-        self.model = _fit(x, y, weight, w.seed + now)
+        for c in cols:
+            hit = (col >= c) & (col < c + HORIZON)
+            if not hit.any():
+                continue
+            frame = pd.DataFrame({"ent": ent[hit], "adverse": adverse[hit], "pi": pi[hit]})
+            first = frame.groupby("ent").agg(adverse=("adverse", "max"), pi=("pi", "first"))
+            xs.append(self._x(c)[first.index.to_numpy()])
+            ys.append(first["adverse"].to_numpy(dtype=int))
+            ws.append(1.0 / first["pi"].to_numpy())
+        weight = np.concatenate(ws)
+        self.model = _fit(np.vstack(xs), np.concatenate(ys), weight * len(weight) / weight.sum(), w.seed + now)
+
+    def _x(self, col: int) -> np.ndarray:
+        """The model's inputs at ``col``: the features, and for ``stacked`` the naive model's score beside them."""
+        x = _features(self.w, self.adv, self.ins, col)
+        if self.kind == "stacked":
+            x = np.column_stack([x, self.base.predict(x, raw_score=True)])
+        return x
 
     def publish(self, now: int) -> None:
         from training.tiers import TierPolicy
 
-        p = self.model.predict(_features(self.w, self.adv, self.ins, now))
+        p = self.model.predict(self._x(now))
         self.tiers = TierPolicy.from_rules().fit(p).predict(p)
 
     def quarter(self, q: int, *, policy, capacity: int, rng: np.random.Generator, prior: dict) -> None:
@@ -279,14 +288,14 @@ class Arm:
         return float((~self.inspected_in_loop[v]).mean()) if v.any() else float("nan")
 
 
-def run_arm(w: World, *, corrected: bool, explore: float, capacity: int) -> dict:
+def run_arm(w: World, *, kind: str, explore: float, capacity: int) -> dict:
     from inspection.policy import load_policy
 
     policy = load_policy()
-    rng = np.random.default_rng([w.seed, int(corrected), int(explore * 1000)])
-    arm = Arm(w, corrected=corrected, explore=explore)
+    rng = np.random.default_rng([w.seed, ARMS.index(kind), int(explore * 1000)])
+    arm = Arm(w, kind=kind, explore=explore)
     prior: dict = {}
-    out = {"arm": "corrected" if corrected else "naive", "explore": explore}
+    out = {"arm": kind, "explore": explore}
     for q in range(MONTHS // 3):
         now = q * 3 + HISTORY
         arm.train(now)
@@ -308,6 +317,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=0.15, help="plan inspections a year, share of all entities")
     ap.add_argument("--explore", type=float, nargs="+", default=[0.0, 0.02, 0.05],
                     help="extra uniform random checks a year, share of all entities")
+    ap.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     ap.add_argument("--keep", help="folder to keep the district and warehouse in (default: a temporary one)")
     args = ap.parse_args()
     from synth.district import generate
@@ -324,9 +334,9 @@ def main() -> None:
               f"({args.budget:.0%} a year), setup {time.perf_counter() - began:.0f} s")
         rows = []
         for explore in args.explore:
-            for corrected in (False, True):
+            for kind in args.arms:
                 t0 = time.perf_counter()
-                r = run_arm(w, corrected=corrected, explore=explore, capacity=capacity)
+                r = run_arm(w, kind=kind, explore=explore, capacity=capacity)
                 r["seconds"] = round(time.perf_counter() - t0, 1)
                 rows.append(r)
                 print(r, flush=True)
