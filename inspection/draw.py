@@ -68,7 +68,7 @@ def draw(targets: pd.DataFrame, *, policy: SamplingPolicy, capacity: int, seed: 
         capacity: most random (proactive) inspections this plan may hold.
         seed: seed of ``numpy.random.default_rng``.
         prior: this calendar year's earlier random checks per uscc: columns uscc, checks, items (';'-joined
-            item codes checked this year) — or the older ``public_info`` (bool) for the floor item.
+            item codes checked this year), as :func:`inspection.store.prior_checks` returns them.
         triggers: leads from :func:`inspection.registries.load_triggers` (uscc, kind, refs).
 
     Returns:
@@ -218,12 +218,9 @@ def _prior_arrays(targets: pd.DataFrame, prior: pd.DataFrame | None,
         return np.zeros(n, dtype=int), done
     p = prior.drop_duplicates("uscc").set_index("uscc")
     checks = targets["uscc"].map(p["checks"]).fillna(0).astype(int).to_numpy()
-    if "items" in p.columns:
-        held = ";" + targets["uscc"].map(p["items"]).fillna("").astype(str) + ";"
-        for code in done:
-            done[code] = held.str.contains(f";{code};", regex=False).to_numpy(dtype=bool)
-    if "public_info" in p.columns:
-        done[policy.floor_item] |= targets["uscc"].map(p["public_info"]).fillna(False).astype(bool).to_numpy()
+    held = ";" + targets["uscc"].map(p["items"]).fillna("").astype(str) + ";"
+    for code in done:
+        done[code] = held.str.contains(f";{code};", regex=False).to_numpy(dtype=bool)
     return checks, done
 
 

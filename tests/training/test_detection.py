@@ -62,3 +62,11 @@ def test_random_check_correction_relabels_by_random_findings_weighted_by_inverse
     assert abs(ratio - 2 / 1.5) < 1e-9 and abs(train[WEIGHT_COL].mean() - 1) < 1e-9
     test = out[out[SPLIT_COL] == "test"]
     assert len(test) == 1 and test["label"].iloc[0] == 0 and test[WEIGHT_COL].iloc[0] == 1.0
+
+
+def test_label_correction_needs_the_warehouse_spine(tmp_path, capsys):
+    from core.cli import main
+
+    code = main(["train", "--home", str(tmp_path / "home"), "--table", str(tmp_path / "t.parquet"), "--id-col",
+                 "uscc", "--time-col", "as_of", "--label", "label", "--label-correction", "random-checks"])
+    assert code == 2 and "--label-correction needs the warehouse spine" in capsys.readouterr().err
