@@ -114,8 +114,8 @@ def test_every_drawn_item_applies_to_its_entity(targets, policy):
 
 
 def test_yearly_cap_excludes_entities_already_checked_enough(targets, policy):
-    b = targets.loc[targets["tier"] == "B", "uscc"]
-    prior = pd.DataFrame({"uscc": b, "checks": 1, "items": "annual_report_public_info"})  # B: at most 1 a year
+    b = targets.loc[targets["tier"].isin(["B", "C"]), "uscc"]  # B: 1 a year; C: fewer than 2 a year
+    prior = pd.DataFrame({"uscc": b, "checks": 1, "items": "annual_report_public_info"})
     d = draw(targets, policy=policy, capacity=10_000, seed=5, prior=prior)
     again = d.inspections[d.inspections["uscc"].isin(set(b))]
     assert len(again) and not again["drawn_by"].str.contains("tier:").any()  # only the law reaches them
