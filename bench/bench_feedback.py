@@ -15,10 +15,10 @@ is violating (× the simulator's find rate) or dormant (found unreachable). Each
 - stacked: the naive model first, then the corrected fit with the naive score as one more input, so the
   random checks re-rank what the naive label learned rather than learn everything from few rows.
 
-Features are what a bureau sees without the loop's own choices mattering by design: entity type,
-industry, age, registered capital, complaints in 12 months, and the loop's own detection history
-(findings and inspections in 12 months, months since the last finding), seeded with the simulator's
-observed inspections before the loop. Reported against the hidden truth: AUC of the tier ranking for
+Features: the feature snapshot of each quarter without its compliance dimension (that is the simulator's
+own detections), entity type, industry, age, registered capital, complaints in 12 months, and the loop's own
+detection history (findings and inspections in 12 months, months since the last finding), seeded with the
+simulator's observed inspections before the loop. Reported against the hidden truth: AUC of the tier ranking for
 the entities violating at months 6, 12 and 24; findings per 100 plan inspections; the share of true
 violators in A never inspected during the loop; and, per exploration level (extra uniform random checks
 beyond the floor, as a share of all entities a year), what they cost in findings.
