@@ -44,7 +44,6 @@ MONTHS = 24
 HORIZON = 3  # label months of the loop's models
 HISTORY = 36  # months of pre-loop history used for features and the first model
 TRAIN_MONTHS = 12  # rows of the newest months with complete labels in every retraining
-ADVERSE = ("issue_corrected", "case_opened", "not_found_at_address")
 ARMS = ("naive", "corrected", "stacked")
 SNAPSHOT_COLS = list(range(HISTORY - 15, HISTORY + MONTHS, 3))  # quarter starts from the first training row
 
@@ -64,6 +63,7 @@ class World:
         from features.ingest import ingest
         from features.snapshot import compute_features
         from inspection.registries import warehouse_frames
+        from inspection.results import ADVERSE_RESULTS
 
         settings = Settings.from_env(home)
         if not (home / "ingested").is_file():
@@ -122,7 +122,7 @@ class World:
         hi, ht = pos[insp["uscc"]].to_numpy(), _month_index(insp["inspection_date"]) + HISTORY
         keep = ht >= 0
         self.history = pd.DataFrame({"ent": hi[keep], "col": ht[keep], "kind": insp["kind"].to_numpy()[keep],
-                                     "adverse": insp["result"].isin(ADVERSE).to_numpy()[keep]})
+                                     "adverse": insp["result"].isin(ADVERSE_RESULTS).to_numpy()[keep]})
         # estimated π of historical random checks: random checks per member of the group and month
         months_seen = max(1, HISTORY)
         group_size = np.array([(~self.individual).sum(), self.individual.sum()], dtype=float)

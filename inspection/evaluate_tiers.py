@@ -40,8 +40,8 @@ from core import rules
 from core import tiers as core_tiers
 from core.errors import NotFound, UserError
 from core.settings import Settings
+from inspection.results import ADVERSE_RESULTS
 
-ADVERSE = ("issue_corrected", "case_opened", "not_found_at_address")
 METHOD = ("Hájek ratio estimator over random inspections weighted by 1/π; Taylor-linearisation variance; "
           "Wilson score interval on the design-effective sample size")
 
@@ -210,7 +210,7 @@ def evaluate_tiers(settings: Settings, *, publication_id: str | None = None, as_
     finally:
         con.close()
     inspections = inspections[inspections["uscc"].isin(set(population["uscc"]))].copy()
-    inspections["adverse"] = inspections["result"].isin(ADVERSE)
+    inspections["adverse"] = inspections["result"].isin(ADVERSE_RESULTS)
     pi = inspections["inspection_id"].map(recorded.set_index("inspection_id")["inclusion_probability"])
     inspections["pi_source"] = np.where(pi.notna(), "recorded", "estimated")
     is_random = inspections["kind"] == "random"

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from core import rules
+from inspection.results import ADVERSE_RESULTS
 
 KINDS = ("random", "targeted", "complaint", "none")
 CORRECTIONS = ("none", "random-checks")
-ADVERSE = ("issue_corrected", "case_opened", "not_found_at_address")
 WEIGHT_COL = "_weight"
 DETECTION_COL = "_detection"
 
@@ -39,7 +39,7 @@ def _inspections_in_horizon(con, rows: pd.DataFrame) -> pd.DataFrame:
     pairs["as_of"] = pd.to_datetime(pairs["as_of"]).dt.date
     con.register("_det_rows", pairs)
     try:
-        marks = ", ".join(f"'{r}'" for r in ADVERSE)
+        marks = ", ".join(f"'{r}'" for r in ADVERSE_RESULTS)
         found = con.execute(f"""
             SELECT r.uscc, r.as_of, i.kind, i.result IN ({marks}) AS adverse, i.inspection_date
             FROM _det_rows r JOIN inspections i ON i.uscc = r.uscc AND i.inspection_date > r.as_of
