@@ -144,6 +144,7 @@ def render(outputs: dict[str, Any], monitoring: dict[str, Any], history: list[di
                         [[j["uscc"], j["from"] or "new", j["to"], j["probability_before"], j["probability"],
                           "; ".join(f"{r['zh']} / {r['en']} (+{r['contribution']})" for r in j["reasons"])]
                          for j in jump.get("listed", [])[:100]]))
+    parts += _tier_validation(outputs.get("tier_validation"))
     rep = outputs.get("repairs") or {}
     parts.append(f"<h2>信用修复生效 Repairs that took effect ({rep.get('count', 0)})</h2>")
     parts.append(_table(["uscc", "record", "case", "effect", "date", "tier before", "tier now"],
@@ -184,6 +185,26 @@ def render(outputs: dict[str, Any], monitoring: dict[str, Any], history: list[di
     return ("<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>cycle "
             f"{html.escape(outputs['as_of'])}</title><style>{_CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>")
+
+
+def _tier_validation(v: dict[str, Any] | None) -> list[str]:
+    """Each tier's rate of adverse findings from random inspections (Hájek), beside predicted and naive."""
+    head = "<h2>随机抽查验证 Tier validation from random inspections</h2>"
+    if not v:
+        return [head, "<p>no earlier publication to validate yet</p>"]
+
+    def pct(x: float | None) -> str:
+        return "" if x is None else f"{x:.2%}"
+
+    rows = [[t["tier"], t["zh"], f"{t['entities']:,}", pct(t["mean_predicted"]), t["random_inspections"],
+             (f"{pct(t['weighted']['rate'])} [{pct(t['weighted']['low'])}, {pct(t['weighted']['high'])}]"
+              if t["weighted"] else "no random inspection"), f"{pct(t['naive_rate'])} of {t['all_inspections']}",
+             pct(t["estimated_pi_share"])] for t in v["tiers"]]
+    return [head, f"<p>publication {html.escape(v['publication_id'])} (as of {v['as_of']}), random inspections "
+                  f"{v['window_start']} – {v['window_end']}; {html.escape(v['method'])}</p>",
+            _table(["tier", "label", "entities", "mean predicted", "random inspections",
+                    f"weighted rate [{v['confidence']:.0%} interval]", "naive rate (all inspections)",
+                    "π estimated"], rows)]
 
 
 def write(settings: Settings, *, outputs: dict[str, Any], monitoring: dict[str, Any],

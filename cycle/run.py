@@ -297,9 +297,12 @@ def _retrain(settings: Settings, eng, *, as_of: date, actor: str, monitoring: di
 
 def _report(settings: Settings, eng, *, outputs: dict[str, Any], monitoring: dict[str, Any]) -> dict[str, Any]:
     from cycle.report import tier_history, write
+    from inspection.evaluate_tiers import for_cycle
 
     with eng.connect() as conn:
         history = tier_history(conn)
+    validation = for_cycle(settings, as_of=date.fromisoformat(outputs["as_of"]))
+    outputs["tier_validation"] = validation.to_dict() if validation else None
     path = write(settings, outputs=outputs, monitoring=monitoring, history=history)
     return {"path": str(path)}
 

@@ -1,10 +1,10 @@
-"""Inspector assignment: at least two per inspection, recusal, matching specialties, balanced workload.
+"""Inspector assignment, the second "random" of 双随机: at least two per inspection, recusal, specialties.
 
-For each inspection the team is built one inspector at a time from those still eligible (capacity
-left, no declared conflict with the entity, not on the entity's previous inspection): first one
-holding each specialty the items need, then others up to the minimum team size. Among candidates
-the least loaded (load ÷ capacity) wins; ties go to an inspector of the entity's town, then to a
-random draw from ``default_rng((seed, 1))`` — the second "random" of 双随机.
+For each inspection the team is drawn one inspector at a time, uniformly at random from
+``default_rng((seed, 1))``, among those still eligible: capacity left (a cap, not the order of
+choice), no declared conflict with the entity, not on the entity's previous inspection. First one
+holder of each specialty the items need, then others up to the minimum team size. The entity's
+town gives no preference, and neither does how busy an inspector already is.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ def assign(inspections: pd.DataFrame, inspectors: pd.DataFrame, *, policy: Sampl
     m = len(ids)
     pos = {iid: i for i, iid in enumerate(ids)}
     cap = inspectors["capacity"].to_numpy(dtype=float)
-    town = inspectors["town_code"].to_numpy(dtype=object)
     spec_names = sorted(policy.specialties)
     held = {s: np.zeros(m, dtype=bool) for s in spec_names}
     for i, text in enumerate(inspectors["specialties"]):
@@ -65,7 +64,6 @@ def assign(inspections: pd.DataFrame, inspectors: pd.DataFrame, *, policy: Sampl
         items = [c for c in str(row.items).split(";") if c]
         needed = sorted({specialty_of[c] for c in items if c in specialty_of}, key=lambda s: (rarity[s], s))
         team: list[int] = []
-        local = town == row.town_code
         unmet = []
         for s in needed:
             if any(held[s][i] for i in team):
@@ -73,14 +71,14 @@ def assign(inspections: pd.DataFrame, inspectors: pd.DataFrame, *, policy: Sampl
             if len(team) >= max_team:
                 unmet.append(s)
                 continue
-            pick = _pick(ok & held[s], load, cap, local, rng)
+            pick = _pick(ok & held[s], rng)
             if pick is None:
                 unmet.append(s)
                 continue
             team.append(pick)
             ok[pick] = False
         while len(team) < min_team:
-            pick = _pick(ok, load, cap, local, rng)
+            pick = _pick(ok, rng)
             if pick is None:
                 raise UserError(
                     f"cannot staff inspection of {row.uscc}: fewer than {min_team} eligible inspectors left "
@@ -97,17 +95,12 @@ def assign(inspections: pd.DataFrame, inspectors: pd.DataFrame, *, policy: Sampl
     return out
 
 
-def _pick(mask: np.ndarray, load: np.ndarray, cap: np.ndarray, local: np.ndarray,
-          rng: np.random.Generator) -> int | None:
+def _pick(mask: np.ndarray, rng: np.random.Generator) -> int | None:
+    """One inspector drawn uniformly among the eligible ones, or None when there is none."""
     cand = np.flatnonzero(mask)
     if len(cand) == 0:
         return None
-    ratio = load[cand] / np.maximum(cap[cand], 1.0)
-    cand = cand[ratio <= ratio.min() + 1e-12]  # least loaded
-    near = cand[local[cand]]
-    if len(near):
-        cand = near  # then the entity's own town
-    return int(cand[rng.integers(len(cand))])  # then at random
+    return int(cand[rng.integers(len(cand))])
 
 
 def workload(assigned: pd.DataFrame) -> pd.Series:

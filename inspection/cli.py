@@ -1,4 +1,4 @@
-"""CLI: `plan`, `inspection results|overdue|publish`, `evaluate-plan`, `evaluate-schedule`."""
+"""CLI: `plan`, `inspection results|overdue|publish`, `evaluate-plan`, `evaluate-tiers`, `evaluate-schedule`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ def register(sub, common) -> None:
     e.add_argument("--publication", help="publication id (default newest published)")
     e.set_defaults(handler=_evaluate_plan)
 
+    t = sub.add_parser("evaluate-tiers", parents=[common],
+                       help="each tier's rate of adverse findings from random inspections, weighted by 1/π")
+    which = t.add_mutually_exclusive_group()
+    which.add_argument("--publication", help="publication id (default newest published)")
+    which.add_argument("--as-of", type=iso_date, help="the publication of this date")
+    t.add_argument("--ground-truth", help="synth's ground_truth folder: also print each tier's true rate")
+    t.set_defaults(handler=_evaluate_tiers)
+
     s = sub.add_parser("evaluate-schedule", parents=[common],
                        help="re-order a historical inspection calendar by score: how much earlier positives are found")
     s.add_argument("--table", required=True, help="inspection history (.parquet or .csv)")
@@ -83,7 +91,10 @@ def _plan(args, settings: Settings) -> Outcome:
                      f" {t['triggered']:>9}")
     f = s["floor"]
     lines.append(f"public-information floor: {f['already_this_year'] + f['drawn']}/{f['required_this_year']} "
-                 f"enterprises this year ({'met' if f['met'] else 'NOT met'})")
+                 f"enterprises this year ({'met' if f['met'] else 'NOT met'}), by tier {f.get('drawn_by_tier', {})}")
+    for r in s.get("required", []):
+        lines.append(f"required by law, {r['item']}: {r['already_this_year'] + r['drawn']}/{r['required_this_year']} "
+                     f"this year ({'met' if r['met'] else 'NOT met'}), by tier {r['drawn_by_tier']}")
     lines += [f"note: {n}" for n in s["notes"]]
     if s.get("files"):
         lines.append(f"exported {s['files']['csv']} and {s['files']['json']}")
@@ -140,6 +151,16 @@ def _evaluate_plan(args, settings: Settings) -> Outcome:
              f"{out['expected_per_100_uniform']:.2f} (×{out['expected_ratio']})",
              f"tiered mix per draw: {out['tiered_mix']}"]
     return Outcome(data=out, lines=lines)
+
+
+def _evaluate_tiers(args, settings: Settings) -> Outcome:
+    from core import progress
+    from inspection.evaluate_tiers import evaluate_tiers, lines
+
+    with progress.step("weighting the random inspections by their inclusion probabilities"):
+        result = evaluate_tiers(settings, publication_id=args.publication, as_of=args.as_of,
+                                ground_truth_dir=args.ground_truth)
+    return Outcome(data=result.to_dict(), lines=lines(result))
 
 
 def _evaluate_schedule(args, settings: Settings) -> Outcome:

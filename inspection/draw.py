@@ -5,7 +5,8 @@ order from ``numpy.random.default_rng(seed)``; a stratum contributes the first k
 permutation. When capacity binds, the strata are cut by one level found by bisection: in
 ``priority`` mode (default) the highest-risk tier keeps its full ratio longest and lower tiers are
 cut first; in ``proportional`` mode every tier is scaled by the same factor. The public-information
-floor is never cut.
+floor and the checks required by law are drawn first, uniformly over all tiers (A included), and are
+never cut; each random inspection records its inclusion probability.
 An entity drawn for several items gets one inspection covering them all (进一次门、查多项事).
 """
 
@@ -20,7 +21,8 @@ import pandas as pd
 from core.errors import UserError
 from inspection.policy import SamplingPolicy, applicability
 
-INSPECTION_COLUMNS = ["uscc", "tier", "town_code", "entity_type", "kind", "items", "trigger_refs"]
+INSPECTION_COLUMNS = ["uscc", "tier", "town_code", "entity_type", "kind", "items", "trigger_refs",
+                      "inclusion_probability", "drawn_by"]
 
 
 @dataclass
@@ -28,29 +30,45 @@ class Draw:
     """A drawn plan before inspector assignment."""
 
     inspections: pd.DataFrame  # INSPECTION_COLUMNS, random inspections first (sorted by uscc), then triggered
-    strata: pd.DataFrame  # tier, item, eligible, wanted, drawn
+    strata: pd.DataFrame  # stratum, tier, item, eligible, wanted, drawn
     floor: dict
     ratio_kept: dict  # tier -> share of its policy ratio kept within capacity (1.0 = full ratio)
     capacity: int
     seed: int
     notes: list[str] = field(default_factory=list)
+    required: list[dict] = field(default_factory=list)  # the checks required by law, like ``floor``
 
     @property
     def random_count(self) -> int:
         return int((self.inspections["kind"] == "random").sum())
 
 
+@dataclass
+class _Stratum:
+    code: str  # "floor", "required:<item>" or "tier:<T>"
+    tier: str  # "*" for the mandatory strata (all tiers)
+    item: str
+    perm: np.ndarray  # random permutation of the eligible target indices
+    wanted: float  # tier strata: ratio × eligible; mandatory strata: what this year still needs
+
+
 def draw(targets: pd.DataFrame, *, policy: SamplingPolicy, capacity: int, seed: int,
          prior: pd.DataFrame | None = None, triggers: pd.DataFrame | None = None) -> Draw:
     """Draw the random inspections of one plan, then add triggered ones.
+
+    First the mandatory strata (the public-information floor, then each check required by law), each a
+    uniform sample of every entity its item concerns, all tiers including A, not yet checked for it this
+    year; then the tier strata (tier × item at the tier's ratio), cut to capacity. Every random inspection
+    records its inclusion probability ``1 − Π(1 − k_s / N_s)`` over the strata whose eligible set holds
+    the entity (strata are independent permutations), and ``drawn_by`` (the strata that drew it).
 
     Args:
         targets: target registry frame (uscc, tier, town_code, entity_type, industry_code, licence_types).
         policy: the sampling policy.
         capacity: most random (proactive) inspections this plan may hold.
         seed: seed of ``numpy.random.default_rng``.
-        prior: this calendar year's earlier proactive checks per uscc: columns uscc, checks,
-            public_info (bool: already had the public-information item this year).
+        prior: this calendar year's earlier random checks per uscc: columns uscc, checks, items (';'-joined
+            item codes checked this year), as :func:`inspection.store.prior_checks` returns them.
         triggers: leads from :func:`inspection.registries.load_triggers` (uscc, kind, refs).
 
     Returns:
@@ -67,40 +85,47 @@ def draw(targets: pd.DataFrame, *, policy: SamplingPolicy, capacity: int, seed: 
     if unknown:
         raise UserError(f"targets carry tiers {unknown} that the sampling policy does not know "
                         f"(expected {sorted(policy.tiers)})")
-    checks, public_done = _prior_arrays(targets, prior)
+    checks, done = _prior_arrays(targets, prior, policy)
     max_checks = np.array([policy.tiers[t].max_checks_per_year for t in tier], dtype=int)
     proactive = np.array([policy.tiers[t].proactive for t in tier], dtype=bool)
     open_ = proactive & (checks < max_checks)
 
-    strata = []  # (tier, item, permutation of target indices, wanted)
+    # mandatory strata: the floor and the checks required by law, uniform over all tiers, never cut
+    mandatory, year = [], []
+    for req in policy.mandatory:
+        concerned = app[req.item].to_numpy()
+        pop = int(concerned.sum())
+        required = math.ceil(req.share_per_year * pop)
+        already = int((done[req.item] & concerned).sum())
+        need = max(0, required - already)
+        idx = np.flatnonzero(concerned & ~done[req.item])
+        mandatory.append(_Stratum(req.code, "*", req.item, idx[rng.permutation(len(idx))], float(need)))
+        year.append({"code": req.code, "item": req.item, "share": req.share_per_year, "population": pop,
+                     "required_this_year": required, "already_this_year": already, "need": need,
+                     "open": len(idx), "source": req.source})
+    mandatory_items = {req.item for req in policy.mandatory}
+
+    strata = []
     for t_code, rule in policy.tiers.items():
         if not rule.proactive:
             continue
         in_tier = open_ & (tier == t_code)
         for item in policy.items:
             ok = in_tier & app[item.code].to_numpy()
-            if item.code == policy.floor_item:
-                ok &= ~public_done
+            if item.code in mandatory_items:
+                ok &= ~done[item.code]
             idx = np.flatnonzero(ok)
-            perm = idx[rng.permutation(len(idx))]
-            strata.append((t_code, item.code, perm, rule.ratio * len(idx)))
+            strata.append(_Stratum(f"tier:{t_code}", t_code, item.code, idx[rng.permutation(len(idx))],
+                                   rule.ratio * len(idx)))
 
-    # The floor: enterprises still to check this year for public information, allotted over the
-    # floor item's strata in proportion to what each wants (largest remainder), within their size.
-    floor_pop = int(app[policy.floor_item].sum())
-    floor_required = math.ceil(policy.floor_share * floor_pop)
-    floor_already = int((public_done & app[policy.floor_item].to_numpy()).sum())
-    need = max(0, floor_required - floor_already)
-    floor_min = _allot(need, [(len(p), w) if it == policy.floor_item else (0, 0.0) for _, it, p, w in strata])
-    floor_possible = sum(len(p) for _, it, p, _ in strata if it == policy.floor_item)
-
-    sizes = np.array([len(p) for _, _, p, _ in strata], dtype=int)
-    wanted = np.array([w for *_, w in strata], dtype=float)
-    perms = [p for _, _, p, _ in strata]
+    base = np.array([min(int(s.wanted), len(s.perm)) for s in mandatory], dtype=int)
+    base_mask = _chosen(n, mandatory, base)
+    sizes = np.array([len(s.perm) for s in strata], dtype=int)
+    wanted = np.array([s.wanted for s in strata], dtype=float)
 
     # level in [0, top]: factor per stratum, monotone in level (so bisection finds the largest that fits)
     risk_rank = {code: i for i, code in enumerate(reversed(list(policy.tiers)))}  # 0 = highest risk
-    rank = np.array([risk_rank[t] for t, *_ in strata], dtype=float)
+    rank = np.array([risk_rank[s.tier] for s in strata], dtype=float)
     top = float(len(policy.tiers)) if policy.capacity_mode == "priority" else 1.0
 
     def factor(level: float) -> np.ndarray:
@@ -109,87 +134,94 @@ def draw(targets: pd.DataFrame, *, policy: SamplingPolicy, capacity: int, seed: 
         return np.full(len(strata), level)
 
     def ks(level: float) -> np.ndarray:
-        want = np.floor(factor(level) * wanted + 0.5).astype(int)
-        return np.minimum(sizes, np.maximum(floor_min, want))
+        return np.minimum(sizes, np.floor(factor(level) * wanted + 0.5).astype(int))
 
-    def chosen(k: np.ndarray) -> np.ndarray:
-        mask = np.zeros(n, dtype=bool)
-        for perm, kk in zip(perms, k, strict=True):
-            mask[perm[:kk]] = True
-        return mask
+    def count(level: float) -> int:
+        return int((base_mask | _chosen(n, strata, ks(level))).sum())
 
-    if chosen(ks(0.0)).sum() > capacity:
-        raise UserError(f"capacity {capacity} is below the public-information floor: {need} enterprises still "
-                        f"to check this year ({policy.floor_share:.0%} of {floor_pop} less {floor_already} done)")
+    if base_mask.sum() > capacity:
+        what = "; ".join(f"{y['code']} ({y['item']}): {min(y['need'], y['open'])}" for y in year if y["need"])
+        raise UserError(f"capacity {capacity} is below the public-information floor and the checks required by "
+                        f"law: {int(base_mask.sum())} entities still to check this year ({what})")
     scale = top
-    if chosen(ks(top)).sum() > capacity:
+    if count(top) > capacity:
         lo, hi = 0.0, top
         for _ in range(50):
             mid = (lo + hi) / 2
-            if chosen(ks(mid)).sum() <= capacity:
+            if count(mid) <= capacity:
                 lo = mid
             else:
                 hi = mid
         scale = lo
     k = ks(scale)
-    tier_factor = {t: round(float(f), 4) for (t, *_), f in zip(strata, factor(scale), strict=True)}
+    tier_factor = {s.tier: round(float(f), 4) for s, f in zip(strata, factor(scale), strict=True)}
 
+    all_strata = [*mandatory, *strata]
+    all_k = np.concatenate([base, k]).astype(int)
     items_of: dict[int, list[str]] = {}
-    for (_, item_code, perm, _), kk in zip(strata, k, strict=True):
-        for i in perm[:kk]:
-            items_of.setdefault(int(i), []).append(item_code)
+    by_of: dict[int, list[str]] = {}
+    log_miss = np.zeros(n)  # Σ log(1 − k_s / N_s) over the strata whose eligible set holds the entity
+    for s, kk in zip(all_strata, all_k, strict=True):
+        if len(s.perm):
+            log_miss[s.perm] += math.log1p(-kk / len(s.perm)) if kk < len(s.perm) else -np.inf
+        for i in s.perm[:kk]:
+            items_of.setdefault(int(i), []).append(s.item)
+            by_of.setdefault(int(i), []).append(s.code)
+    inclusion = -np.expm1(log_miss)
     order = [it.code for it in policy.items]
     idx = np.array(sorted(items_of, key=lambda i: targets.at[i, "uscc"]), dtype=int)
-    random_rows = _rows(targets, idx, "random", [";".join(sorted(items_of[i], key=order.index)) for i in idx],
+    random_rows = _rows(targets, idx, "random", [";".join(sorted(set(items_of[i]), key=order.index)) for i in idx],
                         [""] * len(idx))
-    floor_drawn = sum(int(kk) for (_, it, _, _), kk in zip(strata, k, strict=True) if it == policy.floor_item)
-    floor = {"item": policy.floor_item, "share": policy.floor_share, "enterprises": floor_pop,
-             "required_this_year": floor_required, "already_this_year": floor_already,
-             "drawn": floor_drawn, "met": floor_already + floor_drawn >= floor_required}
-    notes = []
-    if floor_possible < need:
-        notes.append(f"floor shortfall: {need} enterprises needed but only {floor_possible} B–D enterprises "
-                     f"are open for a public-information check this year (A is not drawn proactively)")
+    random_rows["inclusion_probability"] = np.round(inclusion[idx], 6)
+    random_rows["drawn_by"] = [";".join(dict.fromkeys(by_of[i])) for i in idx]
+
+    drawn_item = {it: sum(1 for i in idx if it in items_of[int(i)]) for it in mandatory_items}
+    drawn_tiers = {it: pd.Series(tier[[i for i in idx if it in items_of[int(i)]]]).value_counts().to_dict()
+                   for it in mandatory_items}
+    notes, summaries = [], []
+    for y in year:
+        met = y["already_this_year"] + drawn_item[y["item"]] >= y["required_this_year"]
+        summaries.append({**{k_: v for k_, v in y.items() if k_ not in ("need", "open")},
+                          "drawn": drawn_item[y["item"]], "drawn_by_tier": {str(t): int(c) for t, c in
+                                                                           sorted(drawn_tiers[y["item"]].items())},
+                          "met": bool(met)})
+        if y["open"] < y["need"]:
+            notes.append(f"{y['code']} shortfall: {y['need']} entities needed for {y['item']} but only {y['open']} "
+                         f"are open for it this year")
+    floor = summaries[0]
+    floor = {"item": floor["item"], "share": floor["share"], "enterprises": floor["population"],
+             **{k_: floor[k_] for k_ in ("required_this_year", "already_this_year", "drawn", "drawn_by_tier", "met")}}
 
     strata_frame = pd.DataFrame({
-        "tier": [s[0] for s in strata], "item": [s[1] for s in strata],
-        "eligible": sizes, "wanted": np.round(wanted, 2), "drawn": k,
+        "stratum": [s.code for s in all_strata], "tier": [s.tier for s in all_strata],
+        "item": [s.item for s in all_strata], "eligible": [len(s.perm) for s in all_strata],
+        "wanted": np.round([s.wanted for s in all_strata], 2), "drawn": all_k,
     })
     inspections = pd.concat([random_rows, _triggered_rows(targets, app, triggers, order)], ignore_index=True)
     return Draw(inspections=inspections, strata=strata_frame, floor=floor, ratio_kept=tier_factor,
-                capacity=capacity, seed=seed, notes=notes)
+                capacity=capacity, seed=seed, notes=notes, required=summaries[1:])
 
 
-def _prior_arrays(targets: pd.DataFrame, prior: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+def _chosen(n: int, strata: list[_Stratum], k: np.ndarray) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    for s, kk in zip(strata, k, strict=True):
+        mask[s.perm[:kk]] = True
+    return mask
+
+
+def _prior_arrays(targets: pd.DataFrame, prior: pd.DataFrame | None,
+                  policy: SamplingPolicy) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Random checks so far this year per target, and per item whether the target was already checked for it."""
     n = len(targets)
+    done = {it.code: np.zeros(n, dtype=bool) for it in policy.items}
     if prior is None or prior.empty:
-        return np.zeros(n, dtype=int), np.zeros(n, dtype=bool)
-    p = prior.set_index("uscc")
+        return np.zeros(n, dtype=int), done
+    p = prior.drop_duplicates("uscc").set_index("uscc")
     checks = targets["uscc"].map(p["checks"]).fillna(0).astype(int).to_numpy()
-    public = targets["uscc"].map(p["public_info"]).fillna(False).astype(bool).to_numpy()
-    return checks, public
-
-
-def _allot(total: int, strata: list[tuple[int, float]]) -> np.ndarray:
-    """Split ``total`` over strata (size, weight) in proportion to weight, capped by size (largest remainder)."""
-    sizes = np.array([s for s, _ in strata], dtype=int)
-    weights = np.array([w for _, w in strata], dtype=float)
-    out = np.zeros(len(strata), dtype=int)
-    left = min(total, int(sizes.sum()))
-    while left > 0:
-        room = sizes - out
-        w = np.where(room > 0, weights if weights[room > 0].sum() > 0 else (room > 0).astype(float), 0.0)
-        share = left * w / w.sum()
-        add = np.minimum(room, np.floor(share).astype(int))
-        if add.sum() == 0:  # hand out single units by largest remainder
-            rem = np.where(room > 0, share - np.floor(share), -1.0)
-            add = np.zeros_like(out)
-            for i in np.argsort(-rem, kind="stable")[:left]:
-                if room[i] > 0:
-                    add[i] = 1
-        out += add
-        left -= int(add.sum())
-    return out
+    held = ";" + targets["uscc"].map(p["items"]).fillna("").astype(str) + ";"
+    for code in done:
+        done[code] = held.str.contains(f";{code};", regex=False).to_numpy(dtype=bool)
+    return checks, done
 
 
 def _rows(targets: pd.DataFrame, idx: np.ndarray, kind: str, items: list[str], refs: list[str]) -> pd.DataFrame:
@@ -198,6 +230,7 @@ def _rows(targets: pd.DataFrame, idx: np.ndarray, kind: str, items: list[str], r
         "uscc": sel["uscc"].to_numpy(dtype=object), "tier": sel["tier"].to_numpy(dtype=object),
         "town_code": sel["town_code"].to_numpy(dtype=object), "entity_type": sel["entity_type"].to_numpy(dtype=object),
         "kind": [kind] * len(idx), "items": list(items), "trigger_refs": list(refs),
+        "inclusion_probability": np.full(len(idx), np.nan), "drawn_by": [""] * len(idx),
     }, columns=INSPECTION_COLUMNS)
 
 

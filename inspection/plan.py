@@ -66,7 +66,7 @@ def make_plan(settings: Settings, *, period: str, capacity: int, seed: int, acto
                   else generate_inspectors(targets.frame, policy, seed=seed))
     eng = opdb.engine(settings)
     with eng.connect() as conn:
-        prior = store.prior_checks(conn, int(match.group(1)), floor_item=policy.floor_item, exclude_period=period)
+        prior = store.prior_checks(conn, int(match.group(1)), exclude_period=period)
         previous = store.previous_inspectors(conn, exclude_period=period)
         existing = store.plan_for_period(conn, period)
     plan_id = _plan_id(period, seed, capacity, targets, inspectors, policy, prior)
@@ -136,7 +136,8 @@ def _summary(plan_id: str, period: str, drawn: Draw, assigned: pd.DataFrame, tar
         by_tier[code] = {"entities": pop, "random": drawn_n,
                          "triggered": int((~random_mask & (assigned["tier"] == code)).sum()),
                          "drawn_share": round(drawn_n / pop, 4) if pop else 0.0,
-                         "policy_ratio": rule.ratio, "proactive": rule.proactive}
+                         "policy_ratio": rule.ratio, "proactive": rule.proactive,
+                         "max_checks_per_year": rule.max_checks_per_year, "max_checks_source": rule.cap_source}
     by_town = {str(k): int(v) for k, v in assigned["town_code"].fillna("?").value_counts().sort_index().items()}
     item_counts = assigned["items"].str.split(";").explode()
     item_counts = item_counts[item_counts != ""].value_counts()
@@ -150,7 +151,8 @@ def _summary(plan_id: str, period: str, drawn: Draw, assigned: pd.DataFrame, tar
         "publication_id": targets.publication_id, "as_of": targets.as_of.isoformat(),
         "inspections": len(assigned), "random": int(random_mask.sum()), "triggered": int((~random_mask).sum()),
         "ratio_kept": drawn.ratio_kept, "by_tier": by_tier, "by_town": by_town, "by_item": by_item,
-        "by_kind": by_kind, "floor": drawn.floor, "notes": drawn.notes, "unmet_specialty_inspections": unmet,
+        "by_kind": by_kind, "floor": drawn.floor, "required": drawn.required, "notes": drawn.notes,
+        "unmet_specialty_inspections": unmet,
         "workload": {"inspectors": int(len(inspectors.frame)), "used": int(len(load)),
                      "max": int(load.max()) if len(load) else 0, "min_used": int(load.min()) if len(load) else 0},
         "registries": {"targets": targets.version, "inspectors": inspectors.version,

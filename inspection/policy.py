@@ -21,6 +21,18 @@ class TierRule:
     ratio: float
     max_checks_per_year: int
     proactive: bool
+    cap_source: str = ""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A check drawn regardless of tier (the public-information floor, or one required by law or a higher
+    authority): each calendar year at least ``share_per_year`` of the entities ``item`` concerns."""
+
+    code: str  # "floor" or "required:<item>"
+    item: str
+    share_per_year: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,13 @@ class SamplingPolicy:
     capacity_mode: str
     triggers: dict[str, Any]
     versions: dict[str, str]
+    required: tuple[Requirement, ...] = ()
+
+    @property
+    def mandatory(self) -> tuple[Requirement, ...]:
+        """The floor first, then the checks required by law: what every plan year must hold, all tiers."""
+        floor = Requirement("floor", self.floor_item, self.floor_share, "floor")
+        return (floor, *self.required)
 
     def item(self, code: str) -> Item:
         for it in self.items:
@@ -91,7 +110,8 @@ def load_policy(*, sampling_path: str | None = None, items_path: str | None = No
         if not 0.0 <= ratio <= 1.0:
             raise rules.RulesError(f"sampling rules: tier {code} ratio must be within 0..1, got {ratio}")
         proactive = bool(t.get("proactive", True)) and ratio > 0
-        tier_rules[code] = TierRule(code, ratio, int(t["max_checks_per_year"]), proactive)
+        tier_rules[code] = TierRule(code, ratio, int(t["max_checks_per_year"]), proactive,
+                                    str(t.get("max_checks_source", "")))
     specialties = {k: (v["zh"], v["en"]) for k, v in checklist.get("specialty", {}).items()}
     items = []
     for it in checklist.get("item", []):
@@ -103,6 +123,13 @@ def load_policy(*, sampling_path: str | None = None, items_path: str | None = No
             industry_prefixes=tuple(it.get("industry_prefixes", ())),
         ))
     floor = sampling["floor"]
+    required = []
+    for entry in sampling.get("required", []):
+        share = float(entry["share_per_year"])
+        if not 0.0 < share <= 1.0:
+            raise rules.RulesError(f"sampling rules: [[required]] {entry['item']} share_per_year must be within "
+                                   f"0..1, got {share}")
+        required.append(Requirement(f"required:{entry['item']}", str(entry["item"]), share, str(entry["source"])))
     policy = SamplingPolicy(
         tiers=tier_rules,
         items=tuple(items),
@@ -117,8 +144,12 @@ def load_policy(*, sampling_path: str | None = None, items_path: str | None = No
         triggers=dict(sampling.get("triggers", {})),
         versions={"sampling": str(sampling["meta"]["version"]),
                   "inspection_items": str(checklist["meta"]["version"])},
+        required=tuple(required),
     )
-    policy.item(policy.floor_item)  # the floor's item must be on the checklist
+    for req in policy.mandatory:
+        policy.item(req.item)  # the floor's and every required check's item must be on the checklist
+    if len({req.item for req in policy.mandatory}) != len(policy.mandatory):
+        raise rules.RulesError("sampling rules: the floor and [[required]] entries must name distinct items")
     if policy.capacity_mode not in ("priority", "proportional"):
         raise rules.RulesError(f"sampling rules: [capacity] mode must be priority or proportional, "
                                f"got {policy.capacity_mode!r}")

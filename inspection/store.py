@@ -1,4 +1,4 @@
-"""Inspection plans, inspections, assignments and results in the operational DB (migration 0004)."""
+"""Inspection plans, inspections, assignments and results in the operational DB (migrations 0004, 0008)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ INSPECTIONS = sa.Table(
     sa.Column("result", sa.String), sa.Column("checked_on", sa.Date), sa.Column("result_due", sa.Date),
     sa.Column("published_on", sa.Date), sa.Column("result_recorded_at", sa.DateTime(timezone=True)),
     sa.Column("result_recorded_by", sa.String),
+    sa.Column("inclusion_probability", sa.Float), sa.Column("drawn_by", sa.Text),  # migration 0008
 )
 ASSIGNMENTS = sa.Table(
     "inspection_assignments", _META, sa.Column("inspection_id", sa.String), sa.Column("inspector_id", sa.String),
@@ -91,8 +92,8 @@ def get_inspection(conn: Connection, inspection_id: str) -> dict[str, Any]:
     return dict(row)
 
 
-def prior_checks(conn: Connection, year: int, *, floor_item: str, exclude_period: str | None = None) -> pd.DataFrame:
-    """Proactive (random) checks per uscc in this year's stored plans: uscc, checks, public_info."""
+def prior_checks(conn: Connection, year: int, *, exclude_period: str | None = None) -> pd.DataFrame:
+    """Random checks per uscc in this year's stored plans: uscc, checks, items (';'-joined, sorted, distinct)."""
     q = (sa.select(INSPECTIONS.c.uscc, INSPECTIONS.c["items"])
          .join(PLANS, PLANS.c.plan_id == INSPECTIONS.c.plan_id)
          .where(PLANS.c.period.like(f"{year}%"), INSPECTIONS.c.kind == "random"))
@@ -100,9 +101,10 @@ def prior_checks(conn: Connection, year: int, *, floor_item: str, exclude_period
         q = q.where(PLANS.c.period != exclude_period)
     frame = pd.DataFrame(conn.execute(q).all(), columns=["uscc", "items"])
     if frame.empty:
-        return pd.DataFrame(columns=["uscc", "checks", "public_info"])
-    frame["public_info"] = (";" + frame["items"] + ";").str.contains(f";{floor_item};", regex=False)
-    return frame.groupby("uscc", as_index=False).agg(checks=("items", "size"), public_info=("public_info", "any"))
+        return pd.DataFrame(columns=["uscc", "checks", "items"])
+    return frame.groupby("uscc", as_index=False).agg(
+        checks=("items", "size"),
+        items=("items", lambda s: ";".join(sorted({c for text in s for c in str(text).split(";") if c}))))
 
 
 def previous_inspectors(conn: Connection, *, exclude_period: str | None = None) -> dict[str, set[str]]:

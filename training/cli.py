@@ -32,6 +32,9 @@ def register(sub, common) -> None:
     p.add_argument("--search-configs", type=int, help="try exactly this many parameter configurations instead of "
                    "a time budget (repeats a run exactly; the first is always the default parameters)")
     p.add_argument("--no-promote", action="store_true", help="register only; do not apply the promotion gate")
+    p.add_argument("--label-correction", default="none", choices=["none", "random-checks"],
+                   help="warehouse spine: re-label train/valid rows by random inspections, weighted by 1/π "
+                        "(default none)")
     p.set_defaults(handler=_train)
 
     p = sub.add_parser("promote", parents=[common], help="move the champion alias to a candidate version")
@@ -58,6 +61,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> Outcome:
                "calibration": args.calibration, "tier_kind": args.tier_policy, "num_boost_round": args.rounds,
                "budget_s": args.budget_s, "max_configs": args.search_configs}
     if args.table:
+        if args.label_correction != "none":
+            raise UserError("--label-correction needs the warehouse spine (its inspections), not --table")
         missing = [f"--{n.replace('_', '-')}" for n in ("id_col", "time_col", "label") if not getattr(args, n)]
         if missing:
             raise UserError(f"--table needs {', '.join(missing)}")
@@ -65,7 +70,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> Outcome:
                                  label_col=args.label, split_col=args.split_col, actor=actor_of(args), **options)
     else:
         result = run.train_warehouse(settings, actor=actor_of(args), start=args.start, end=args.end,
-                                     freq=args.freq, data_end=args.data_end, **options)
+                                     freq=args.freq, data_end=args.data_end,
+                                     label_correction=args.label_correction, **options)
     m = result["metrics"]
     lines = [f"model version {result['model_version']} (run {result['run_id']}), {result['num_trees']} trees",
              "newest slice: " + ", ".join(f"{k} {m[k]:.3f}" for k in ("auc", "ks", "brier", "ece", "baseline_auc",

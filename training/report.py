@@ -135,6 +135,12 @@ def render(ev: dict[str, Any], *, title: str, meta: dict[str, Any], gate: dict[s
                      + _table(cand_rows, ["candidate", "cv_auc", "auc", "ks", "brier", "ece", "params"]))
     parts.append("<h2>Tiers 风险分类</h2>" + _table(tier_rows, ["tier", "rows", "share", "events", "event_rate"]))
     parts.append("<div class='plots'>" + "".join(f"<img alt='{k}' src='{v}'>" for k, v in plots.items()) + "</div>")
+    mix = ev.get("detection_mix")
+    if mix:
+        rows = [{"tier": code, **v} for code, v in mix.items()]
+        parts.append("<h2>How the label was detected 标签的发现方式 (test slice, share of positives per tier: "
+                     "random 随机抽查 / targeted 定向检查与案件线索 / complaint 投诉举报 / none 无检查)</h2>"
+                     + _table(rows, ["tier", "positives", "random", "targeted", "complaint", "none"]))
     imp_rows = [{"dimension": f"{d} {DIMENSIONS.get(d, (d, d))[0]}", "gain_share": v}
                 for d, v in ev["importance"].items()]
     parts.append("<h2>Importance by dimension 维度重要性</h2>" + _table(imp_rows, ["dimension", "gain_share"]))

@@ -12,6 +12,7 @@ from typing import Any
 from core import progress
 from core.settings import Settings, apply_offline_env
 from training.dataset import Dataset
+from training.detection import DETECTION_COL, detection_mix
 from training.train import DEFAULT_SEED
 
 
@@ -24,7 +25,7 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
         ground_truth: str | Path | None = None, promote: bool = True, calibration: str = "platt",
         tier_kind: str | None = None, params: dict[str, Any] | None = None,
         num_boost_round: int | None = None, budget_s: float | None = None,
-        max_configs: int | None = None) -> dict[str, Any]:
+        max_configs: int | None = None, label_correction: str = "none") -> dict[str, Any]:
     """Train a candidate on ``dataset`` and take it through evaluation, MLflow and the promotion gate.
 
     Args:
@@ -36,6 +37,7 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
         promote: apply the promotion gate and move ``champion`` when it passes.
         budget_s: wall seconds for the LightGBM search (default :data:`training.train.DEFAULT_BUDGET_S`).
         max_configs: exactly this many search configurations instead of a time budget (repeatable).
+        label_correction: how the dataset's labels were corrected for detection (recorded in MLflow).
     Returns:
         ``run_id, model_version, metrics, tier_event_rates, promoted, promotion_reasons, report, ...``.
     """
@@ -63,6 +65,10 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
     model.meta["tier_event_rates"] = ev["tier_event_rates"]
     model.meta["tiers"] = ev["tiers"]
     model.meta["importance"] = ev["importance"]
+    model.meta["label_correction"] = label_correction
+    if DETECTION_COL in dataset.frame.columns:
+        te = dataset.part("test")
+        ev["detection_mix"] = detection_mix(te[DETECTION_COL], model.tiers(model.predict_proba(te)))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     exp_id = registry.experiment_id(settings)
     with mlflow.start_run(experiment_id=exp_id, run_name=f"train-{stamp}") as active:
@@ -73,7 +79,7 @@ def run(settings: Settings, dataset: Dataset, *, actor: str, seed: int = DEFAULT
                            "split": (dataset.split.method if dataset.split is not None else "none"),
                            "num_trees": model.meta["num_trees"], "features": len(model.features),
                            "schema_hash": model.schema_hash, "feature_set": model.meta["feature_set"],
-                           "dataset": dataset.source.get("kind"),
+                           "dataset": dataset.source.get("kind"), "label_correction": label_correction,
                            "label": json.dumps(dataset.label_info, ensure_ascii=False)[:500],
                            **{f"lgb_{k}": v for k, v in selection.models.get("lightgbm", model).meta["params"].items()
                               if k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
@@ -136,24 +142,34 @@ def train_table(settings: Settings, *, table: str | Path, id_col: str, time_col:
 
 
 def train_warehouse(settings: Settings, *, actor: str, start=None, end=None, freq: str = "quarterly",
-                    data_end=None, **options: Any) -> dict[str, Any]:
+                    data_end=None, label_correction: str = "none", **options: Any) -> dict[str, Any]:
     """Retrain on the warehouse's feature spine with labels from core/rules/labels.toml, then :func:`run`.
 
     Without ``start``/``end`` the spine covers the years before the newest complete label window.
+    Each row records what detected its label (the report's detection mix per tier); with
+    ``label_correction="random-checks"`` the train and valid rows are re-labelled by random inspections
+    and weighted by 1/π (see :mod:`training.detection`).
     """
+    from core.errors import UserError
     from features.warehouse import connect
     from training import labels
-    from training.dataset import default_spine, from_warehouse
+    from training.dataset import SPLIT_COL, default_spine, from_warehouse
+    from training.detection import CORRECTIONS, detection_kinds, random_check_correction
 
     con = connect(settings)
     try:
         data_end = data_end or labels.data_end(con)
         if data_end is None:
-            from core.errors import UserError
-
             raise UserError("the warehouse holds no records yet; run `credit-risk ingest` first")
+        if label_correction not in CORRECTIONS:
+            raise UserError(f"label correction must be one of {CORRECTIONS}, got {label_correction!r}")
         start, end = default_spine(data_end, start=start, end=end)
         dataset = from_warehouse(con, start=start, end=end, freq=freq, data_end=data_end)
+        dataset.frame[DETECTION_COL] = detection_kinds(con, dataset.frame, dataset.label_col)
+        if label_correction == "random-checks":
+            with progress.step("re-labelling the train and valid rows by random inspections (weights 1/π)"):
+                dataset.frame = random_check_correction(con, dataset.frame, split_col=SPLIT_COL,
+                                                        label_col=dataset.label_col)
     finally:
         con.close()
-    return run(settings, dataset, actor=actor, **options)
+    return run(settings, dataset, actor=actor, label_correction=label_correction, **options)

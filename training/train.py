@@ -16,6 +16,7 @@ import numpy as np
 from features.catalog import FEATURE_SET
 from training import calibrate, search
 from training.dataset import SPLIT_COL, Dataset
+from training.detection import WEIGHT_COL
 from training.model import BUNDLE_FORMAT, KINDS, MODEL_NAME, ScoringModel, schema_hash, to_matrix
 from training.tiers import TierPolicy
 
@@ -73,7 +74,8 @@ def train_candidates(dataset: Dataset, *, params: dict[str, Any] | None = None, 
     """Choose, refit and calibrate the model on temporal folds of the train and valid slices.
 
     Args:
-        dataset: a split :class:`~training.dataset.Dataset` (train / valid / test rows).
+        dataset: a split :class:`~training.dataset.Dataset` (train / valid / test rows); a ``_weight``
+            column (see :mod:`training.detection`) weights the rows when ``sample_weight`` is not given.
         params: LightGBM parameters overriding :data:`DEFAULT_PARAMS`; given, they are used as they are
             (no search), the folds still choose the number of rounds.
         seed: the seed of every random draw (search order, bagging, feature fraction, solvers).
@@ -101,6 +103,8 @@ def train_candidates(dataset: Dataset, *, params: dict[str, Any] | None = None, 
     names = [f["name"] for f in feats]
     x = to_matrix(dataset.frame, feats)
     y = dataset.frame[dataset.label_col].to_numpy(int)
+    if sample_weight is None and WEIGHT_COL in dataset.frame.columns:
+        sample_weight = dataset.frame[WEIGHT_COL].to_numpy(float)
     split = dataset.frame[SPLIT_COL].to_numpy()
     tr, va, te = (np.flatnonzero(split == s) for s in ("train", "valid", "test"))
     if y[tr].sum() == 0 or y[va].sum() == 0:

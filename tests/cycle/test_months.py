@@ -151,5 +151,12 @@ def test_json_output_and_html_report_of_each_month(year):
         html = Path(out["report"]).read_text(encoding="utf-8")
         assert html.count("data:image/png;base64,") == 4 and "<script" not in html and "http" not in html
         assert out["as_of"] in html and "信用风险低" in html
+    assert year["outputs"][MONTHS[0]]["tier_validation"] is None  # nothing published before the first month
+    december = year["outputs"][date(2025, 12, 1)]
+    validation = december["tier_validation"]  # the oldest publication, its window so far (no horizon closed yet)
+    assert validation["as_of"] == "2025-01-01" and validation["window_end"] == "2025-12-01"
+    assert sum(t["random_inspections"] for t in validation["tiers"]) > 0
+    assert validation["pi_sources"]["estimated"] > 0  # the district's own random checks carry no π
+    assert "随机抽查验证" in Path(december["report"]).read_text(encoding="utf-8")
     assert set(year["outputs"][date(2025, 12, 1)]["timings"]) == {"ingest", "repairs", "snapshot", "publish",
                                                                  "monitor", "retrain", "report"}

@@ -28,8 +28,10 @@ def _targets(n: int = 1200, seed: int = 7) -> pd.DataFrame:
     lic = []
     for ind in industry:
         held = []
-        if ind in ("6210", "5211", "1431") and rng.random() < 0.8:
-            held.append("food_business" if ind != "1431" else "food_production")
+        if ind in ("6210", "5211") and rng.random() < 0.8:
+            held.append("food_business")
+        if ind == "1431" and rng.random() < 0.25:  # food producers are few; the law checks half of them a year
+            held.append("food_production")
         if ind == "6110" and rng.random() < 0.6:
             held.append("special_equipment")
         if ind == "7271":

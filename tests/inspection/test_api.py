@@ -19,14 +19,14 @@ def test_planner_draws_fetches_and_records_results(db_settings, client):
     _, key = create_key(db_settings, role="planner", actor="test")
     _, officer = create_key(db_settings, role="repair_officer", actor="test")
     auth = {"Authorization": f"Bearer {key}"}
-    body = {"period": "2026-B1", "capacity": 20, "seed": 11}
+    body = {"period": "2026-B1", "capacity": 60, "seed": 11}
     assert client.post("/inspection/plans", json=body).status_code == 401
     assert client.post("/inspection/plans", json=body,
                        headers={"Authorization": f"Bearer {officer}"}).status_code == 403
     r = client.post("/inspection/plans", json=body, headers=auth)
     assert r.status_code == 201, r.text
     plan = r.json()
-    assert plan["seed"] == 11 and plan["random"] <= 20
+    assert plan["seed"] == 11 and plan["random"] <= 60
     got = client.get(f"/inspection/plans/{plan['plan_id']}?limit=3", headers=auth).json()
     assert len(got["inspections"]) == 3 and got["plan"]["plan_id"] == plan["plan_id"]
     first = got["inspections"][0]["inspection_id"]

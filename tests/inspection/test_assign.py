@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from core.errors import UserError
 from inspection.assign import assign, workload
@@ -46,14 +47,26 @@ def test_previous_inspectors_recuse_and_specialties_are_covered(targets, policy,
         assert {need[c] for c in row.items.split(";") if c} <= held
 
 
-def test_workload_is_balanced_across_equal_inspectors(policy):
-    inspections = pd.DataFrame({"uscc": [f"U{i:04d}" for i in range(300)], "town_code": "T1",
+def test_team_members_are_drawn_uniformly_whatever_their_town_or_load(policy):
+    """Over many draws every eligible inspector is chosen about equally often (chi-square test of uniformity);
+    inspectors of another town are as likely as the entity's own, and the recused one is never drawn."""
+    n = 3000
+    inspections = pd.DataFrame({"uscc": [f"U{i:04d}" for i in range(n)], "town_code": "T1",
                                 "items": "annual_report_public_info"})
     reg = inspectors_from_frame(pd.DataFrame({
-        "inspector_id": [f"I{i:02d}" for i in range(12)], "team": "S1", "town_code": "T1",
-        "specialties": "general", "capacity": 100, "conflicts": ""}))
-    load = workload(assign(inspections, reg.frame, policy=policy, seed=4))
-    assert load.sum() == 600 and load.max() - load.min() <= 1
+        "inspector_id": [f"I{i:02d}" for i in range(13)], "team": "S", "town_code": ["T1"] * 4 + ["T2"] * 9,
+        "specialties": "general", "capacity": [5000] * 12 + [10], "conflicts": ""}))
+    previous = {f"U{i:04d}": {"I00"} for i in range(0, n, 2)}  # I00 recused from every other entity
+    out = assign(inspections, reg.frame, policy=policy, seed=4, previous=previous)
+    load = workload(out).reindex(reg.frame["inspector_id"], fill_value=0)
+    assert load["I12"] == 10  # a capacity is a cap: reached, never passed
+    free = load.drop(["I00", "I12"])
+    # uniform draw of 2 among the eligible: I00 is eligible for half the entities
+    assert stats.chisquare(free.to_numpy()).pvalue > 0.01
+    assert free[["I01", "I02", "I03"]].mean() == pytest.approx(free.drop(["I01", "I02", "I03"]).mean(), rel=0.1)
+    assert load["I00"] == pytest.approx(free.mean() / 2, rel=0.15)
+    recused = out[out["uscc"].isin(previous)]
+    assert not recused["inspectors"].str.contains("I00").any()
 
 
 def test_too_few_inspectors_is_refused_with_a_reason(policy):

@@ -25,7 +25,8 @@ def test_tiered_plan_finds_at_least_twice_the_uniform_draw(make_targets, policy)
     assert out["inspections"] <= 200
     assert out["findings_per_100_tiered"] >= 2 * out["findings_per_100_uniform"] > 0
     assert out["expected_per_100_tiered"] > 2 * out["expected_per_100_uniform"]
-    assert out["tiered_mix"].get("A", 0) == 0
+    a_share = (targets["tier"] == "A").mean()  # A only through the floor and the law: far below its share
+    assert 0 < out["tiered_mix"].get("A", 0) < 0.6 * a_share * out["inspections"]
 
 
 def test_uninformative_tiers_give_no_gain(make_targets, policy):

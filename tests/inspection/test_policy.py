@@ -29,3 +29,16 @@ def test_items_apply_to_the_entities_they_concern(policy):
     assert list(app["individual_public_info"]) == [False, True, False, False]
     assert list(app["price_conduct"]) == [True, True, True, False]  # catering and lodging face consumers
     assert not app.loc["d", "advertising_conduct"]  # a farming cooperative is not consumer-facing
+
+
+def test_yearly_caps_follow_their_sources_and_unsourced_numbers_say_unverified(policy):
+    caps = {code: t.max_checks_per_year for code, t in policy.tiers.items()}
+    assert caps["A"] == 0 and caps["B"] == 1  # 无事不扰; Lindian B "1 check a year"
+    assert caps["C"] == 1 and "fewer than 2" in policy.tiers["C"].cap_source  # Lindian C "<2 a year"
+    assert "UNVERIFIED" in policy.tiers["D"].cap_source  # no notice gives a yearly count for D
+    assert all(t.cap_source for t in policy.tiers.values())
+    assert {r.item for r in policy.required} == {"food_production_safety", "special_equipment_use"}
+    assert all(r.source for r in policy.required) and policy.mandatory[0].item == policy.floor_item
+    table = rules.load("sampling")
+    assert "UNVERIFIED" in table["assignment"]["source"]  # max_team_size has no primary text
+    assert "UNVERIFIED" in table["triggers"]["source"]

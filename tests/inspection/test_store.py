@@ -28,10 +28,15 @@ def test_plan_is_stored_audited_exported_and_reproducible(district):
     settings, t, a_uscc = district
     s = make_plan(settings, period="2026-Q1", capacity=40, seed=7, actor="planner-1")
     assert s["random"] <= 40 and s["floor"]["met"]
-    assert s["by_tier"]["A"]["random"] == 0
     assert s["by_kind"].get("complaint") == 1  # the recent complaint, not the one outside the window
     got = fetch_plan(settings, s["plan_id"])
     rows = got["inspections"]
+    a_random = [r for r in rows if r["tier"] == "A" and r["kind"] == "random"]
+    assert len(a_random) == s["by_tier"]["A"]["random"] > 0  # through the floor and the law only
+    assert all(set(r["drawn_by"].split(";")) <= {"floor", "required:food_production_safety",
+                                                 "required:special_equipment_use"} for r in a_random)
+    assert all(0 < r["inclusion_probability"] <= 1 for r in rows if r["kind"] == "random")
+    assert all(r["inclusion_probability"] is None for r in rows if r["kind"] != "random")
     assert len(rows) == s["inspections"] and all(len(r["inspectors"].split(";")) >= 2 for r in rows)
     assert [r["uscc"] for r in rows if r["kind"] == "complaint"] == [a_uscc]
     assert got["plan"]["seed"] == 7 and got["plan"]["publication_id"] == "PUB-2026-01"
@@ -58,7 +63,7 @@ def test_plan_is_stored_audited_exported_and_reproducible(district):
 
 def test_results_are_due_in_20_working_days_reported_overdue_and_fed_to_the_warehouse(district):
     settings, t, _ = district
-    s = make_plan(settings, period="2026", capacity=30, seed=3, actor="planner-1")
+    s = make_plan(settings, period="2026", capacity=60, seed=3, actor="planner-1")
     rows = fetch_plan(settings, s["plan_id"], limit=2)["inspections"]
     out = record_results(settings, actor="inspector-app", today=date(2026, 10, 1), results=[
         {"inspection_id": rows[0]["inspection_id"], "result": "case_opened", "checked_on": "2026-09-30"},
@@ -93,19 +98,19 @@ def test_results_are_due_in_20_working_days_reported_overdue_and_fed_to_the_ware
 
 def test_plan_cli_json(district, capsys):
     settings, _, _ = district
-    code = main(["plan", "--home", str(settings.home), "--period", "2027", "--capacity", "25", "--seed", "5",
+    code = main(["plan", "--home", str(settings.home), "--period", "2027", "--capacity", "60", "--seed", "5",
                  "--json", "--actor", "planner-9"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert {"plan_id", "seed", "inspections", "by_tier"} <= out.keys() and out["seed"] == 5
-    code = main(["plan", "--home", str(settings.home), "--period", "not-a-period", "--capacity", "25",
+    code = main(["plan", "--home", str(settings.home), "--period", "not-a-period", "--capacity", "60",
                  "--seed", "5"])
     assert code == 2 and "expected a period" in capsys.readouterr().err
 
 
 def test_results_and_overdue_cli(district, tmp_path, capsys):
     settings, _, _ = district
-    s = make_plan(settings, period="2028", capacity=20, seed=1, actor="planner-1")
+    s = make_plan(settings, period="2028", capacity=60, seed=1, actor="planner-1")
     first = fetch_plan(settings, s["plan_id"], limit=1)["inspections"][0]["inspection_id"]
     sheet = tmp_path / "results.csv"
     sheet.write_text(f"inspection_id,result,checked_on,published_on\n{first},no_issue,2026-03-02,\n", encoding="utf-8")
@@ -117,3 +122,22 @@ def test_results_and_overdue_cli(district, tmp_path, capsys):
     assert main(["inspection", "results", *home, "--inspection-id", first, "--result", "bad",
                  "--checked-on", "2026-03-02"]) == 2
     assert "result must be one of" in capsys.readouterr().err
+
+
+def test_plans_of_a_year_reach_a_through_the_floor_and_hold_the_checks_required_by_law(district):
+    settings, t, _ = district
+    plans = [make_plan(settings, period=f"2026-Q{q}", capacity=60, seed=q, actor="planner-1") for q in (1, 2, 3, 4)]
+    rows = pd.concat([pd.DataFrame(fetch_plan(settings, p["plan_id"])["inspections"]) for p in plans])
+    rows = rows[rows["kind"] == "random"]
+    items = rows.assign(item=rows["items"].str.split(";")).explode("item")
+    enterprises = t[t["entity_type"] != "individual"]
+    public = items.loc[items["item"] == "annual_report_public_info", "uscc"]
+    assert public.is_unique  # one public-information check per enterprise and year
+    assert len(public) >= 0.03 * len(enterprises)
+    assert (t.set_index("uscc").loc[public, "tier"] == "A").any()  # A through the floor
+    for code, licence, share in (("food_production_safety", "food_production", 0.5),
+                                 ("special_equipment_use", "special_equipment", 0.2)):
+        concerned = t["licence_types"].str.contains(licence)
+        got = items.loc[items["item"] == code, "uscc"]
+        assert got.is_unique and len(got) >= share * concerned.sum() > 0
+    assert all(p["floor"]["met"] and all(r["met"] for r in p["required"]) for p in plans)
