@@ -33,7 +33,7 @@ def names_in_code() -> frozenset[str]:
 
 def keys_to_read(data: dict) -> list[tuple[str, ...]]:
     """Key paths of a rules file that code must read, by the conventions of core/rules.py."""
-    maps = {tuple(m.split(".")) for m in data["meta"].get("maps", [])}
+    maps = {path for m in data["meta"].get("maps", []) for path in rules.map_tables(data, m)}
     out: list[tuple[str, ...]] = []
 
     def walk(path: tuple[str, ...], table: dict) -> None:
@@ -73,11 +73,12 @@ def test_every_rules_key_is_read_by_code_or_marked_informative():
 def test_the_check_finds_an_unread_key_and_honours_the_conventions(tmp_path):
     path = tmp_path / "demo.toml"
     path.write_text(
-        '[meta]\nversion = "x"\nsource = "s"\neffective = "2026-01-01"\nmaps = ["windows"]\n'
+        '[meta]\nversion = "x"\nsource = "s"\neffective = "2026-01-01"\nmaps = ["windows", "steps.*.next"]\n'
         '[penalty]\nsource = "documented"\nmonths = 3\nforgotten_months = 5\n'
         '[windows]\n"90d" = 90\n[history]\ninformative = true\nfirst_year = 1949\n'
+        '[steps.a.next]\napplied = "accept"\n[steps.b.next]\nfiled = "verify"\n'
         '[[event]]\ncode = "a"\n[[event]]\ncode = "b"\nunused_field = 1\n', encoding="utf-8")
-    names = frozenset({"penalty", "months", "windows", "history", "event", "code"})
+    names = frozenset({"penalty", "months", "windows", "history", "event", "code", "steps", "a", "b", "next"})
     assert unread_keys([path], names) == ["core/rules/demo.toml: penalty.forgotten_months",
                                           "core/rules/demo.toml: event.unused_field"]
 
