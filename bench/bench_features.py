@@ -1,13 +1,16 @@
 """Benchmark: feature snapshot time and peak memory at district and national-like sizes, against pandas.
 
 Usage:
-    .venv/bin/python bench/bench_features.py                       # 34,000 entities
+    .venv/bin/python bench/bench_features.py                       # 34,000 entities, 5% revised
+    .venv/bin/python bench/bench_features.py --revised-share 0     # no revisions (no history to search)
     .venv/bin/python bench/bench_features.py --entities 1000000    # 1M entities (run once)
 
 A vectorised generator writes a warehouse with realistic volumes (annual reports, penalties, lists,
 inspections, complaints, opinions, relations with a few large person groups, dense addresses); a child
 process then builds the snapshot (timed, peak RSS) and a straightforward pandas implementation of a
-subset of the features on the same data (timed, values compared).
+subset of the features on the same data (timed, values compared). ``--revised-share`` of the entities and of
+the penalties have a revision that arrived after the as-of date (a later drop): the snapshot must see the
+version known at as_of (features/versions.py), and the pandas reference does the same.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 AS_OF = date(2025, 7, 1)
+REVISION_DROP = date(2025, 9, 30)  # the drop that brought the revisions, after AS_OF
 START = np.datetime64("2016-01-01")
 END = np.datetime64("2025-12-31")
 SUBSET = ["entity_age_years", "penalty_in_effect_count", "penalty_count_365d", "penalty_fine_yuan_in_effect",
@@ -44,11 +48,12 @@ def _ids(prefix: str, n: int) -> np.ndarray:
     return np.array([f"{prefix}{i:09d}" for i in range(n)], dtype=object)
 
 
-def make_district(con, *, entities: int, seed: int) -> dict[str, int]:
+def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0) -> dict[str, int]:
     """Write source tables with district-like volumes into ``con``; return row counts."""
-    from features.warehouse import create_source_tables
+    from features.warehouse import create_ingest_tables, create_source_tables
 
     create_source_tables(con)
+    create_ingest_tables(con)
     rng = np.random.default_rng(seed)
     n = entities
     uscc = _ids("E", n)
@@ -167,7 +172,40 @@ def make_district(con, *, entities: int, seed: int) -> dict[str, int]:
         con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _bench')
         con.unregister("_bench")
         counts[name] = int(len(frame))
+    counts.update(_revise(con, rng, revised_share))
     return counts
+
+
+def _revise(con, rng, share: float) -> dict[str, int]:
+    """Give ``share`` of the entities (town, capital) and of the penalties (fine) a new version from a drop dated
+    after AS_OF: the old version moves to ``<table>_history`` as ingest does."""
+    if share <= 0:
+        return {}
+    con.execute("INSERT INTO ingest_runs (ingest_id, as_of) VALUES ('bench-revision', ?)", [REVISION_DROP])
+    out = {}
+    for table, key, change in (("entities", "uscc", "town_code = 'T99', registered_capital = registered_capital * 2"),
+                               ("penalties", "penalty_id", "fine_amount = fine_amount * 3 + 1")):
+        keys = [r[0] for r in con.execute(f"SELECT {key} FROM {table}").fetchall()]
+        chosen = pd.DataFrame({key: np.array(keys, dtype=object)[rng.random(len(keys)) < share]})
+        con.register("_chosen", chosen)
+        con.execute(f"INSERT INTO {table}_history SELECT *, 'bench-revision' FROM {table} "
+                    f"WHERE {key} IN (SELECT {key} FROM _chosen)")
+        con.execute(f"UPDATE {table} SET {change}, _ingest_id = 'bench-revision' "
+                    f"WHERE {key} IN (SELECT {key} FROM _chosen)")
+        con.unregister("_chosen")
+        out[f"{table}_revised"] = len(chosen)
+    return out
+
+
+def as_known(con, name: str, key: str, as_of: date) -> pd.DataFrame:
+    """A table as known at ``as_of``, the pandas way: a row superseded by a drop dated on or after ``as_of``
+    is replaced by its old version."""
+    cur = con.table(name).df()
+    hist = con.sql(f"SELECT h.* FROM {name}_history h JOIN ingest_runs r ON r.ingest_id = h._superseded_by "
+                   f"WHERE r.as_of >= DATE '{as_of.isoformat()}'").df()
+    if hist.empty:
+        return cur
+    return pd.concat([cur[~cur[key].isin(hist[key])], hist[cur.columns]], ignore_index=True)
 
 
 def pandas_subset(t: dict[str, pd.DataFrame], as_of: date, scores: pd.DataFrame) -> pd.DataFrame:
@@ -179,14 +217,15 @@ def pandas_subset(t: dict[str, pd.DataFrame], as_of: date, scores: pd.DataFrame)
     s365 = pd.Timestamp(p["start_365d"])
     e = t["entities"]
     exited = e["status"].isin(["deregistered", "revoked"]) & (e["status_date"].fillna(e["established"]) < ts)
-    sp = e[(e["established"] <= ts) & (e["known_date"].isna() | (e["known_date"] <= ts)) & ~exited].copy()
+    sp = e[(e["established"] <= ts) & (e["known_date"].isna() | (e["known_date"] < ts)) & ~exited].copy()
     out = pd.DataFrame({"uscc": sp["uscc"].to_numpy()}).set_index("uscc")
     out["entity_age_years"] = ((ts - sp.set_index("uscc")["established"]).dt.days / 365.25)
     pen = t["penalties"]
     rep = t["repairs"]
     rep = rep[(rep["repaired_date"] <= ts) & (rep["known_date"].fillna(rep["repaired_date"]) <= ts)]
+    published = (pen["procedure"] != "simple") & (pen["sanctions"] != "warning")  # a warning alone: not published
     pen = pen[(pen["decided_date"] < ts) & (pen["known_date"] < ts) & ~pen["leniency"].fillna(False).astype(bool)
-              & (pen["publicity_end"] > ts) & ~pen["penalty_id"].isin(rep["record_id"])]
+              & published & (pen["publicity_end"] > ts) & ~pen["penalty_id"].isin(rep["record_id"])]
     g = pen.groupby("uscc")
     out["penalty_in_effect_count"] = g.size()
     out["penalty_count_365d"] = pen[pen["decided_date"] >= s365].groupby("uscc").size()
@@ -222,7 +261,7 @@ def pandas_subset(t: dict[str, pd.DataFrame], as_of: date, scores: pd.DataFrame)
     r = rel[rel["person_key"].isin(ok)]
     pairs = r.merge(r, on="person_key", suffixes=("", "_o"))
     pairs = pairs[pairs["uscc"] != pairs["uscc_o"]][["uscc", "uscc_o"]].drop_duplicates()
-    known = e[(e["established"] <= ts) & (e["known_date"].isna() | (e["known_date"] <= ts))]["uscc"]
+    known = e[(e["established"] <= ts) & (e["known_date"].isna() | (e["known_date"] < ts))]["uscc"]
     pairs = pairs[pairs["uscc_o"].isin(known)]
     pairs["ab"] = pairs["uscc_o"].isin(cur.index).astype(float)
     ga = pairs.groupby("uscc")
@@ -282,8 +321,10 @@ def measure(path: str) -> dict:
     sql_subset(con, AS_OF)
     t_sql_subset, cpu_sql_subset = time.perf_counter() - t0, _cpu() - c0
     t0 = time.perf_counter()
-    tables = {name: con.table(name).df() for name in ("entities", "penalties", "repairs", "abnormal_list",
-                                                       "annual_reports", "opinions", "complaints", "relations")}
+    tables = {name: con.table(name).df() for name in ("repairs", "abnormal_list", "annual_reports", "opinions",
+                                                       "complaints", "relations")}
+    tables["entities"] = as_known(con, "entities", "uscc", AS_OF)
+    tables["penalties"] = as_known(con, "penalties", "penalty_id", AS_OF)
     scores = con.table("opinion_scores").df()[["opinion_id", "negative_probability"]]
     t_load = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), _cpu()
@@ -309,6 +350,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entities", type=int, default=34_000)
     ap.add_argument("--seed", type=int, default=20260101)
+    ap.add_argument("--revised-share", type=float, default=0.05,
+                    help="share of entities and penalties with a revision that arrived after as_of")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -321,7 +364,7 @@ def main() -> None:
         path = str(Path(tmp) / "bench.duckdb")
         t0 = time.perf_counter()
         con = duckdb.connect(path)
-        counts = make_district(con, entities=args.entities, seed=args.seed)
+        counts = make_district(con, entities=args.entities, seed=args.seed, revised_share=args.revised_share)
         con.close()
         t_gen = time.perf_counter() - t0
         child = subprocess.run([sys.executable, __file__, "--measure", path], capture_output=True, text=True,
@@ -331,6 +374,7 @@ def main() -> None:
             raise SystemExit(child.returncode)
         result = json.loads(child.stdout.strip().splitlines()[-1])
     result = {"entities_generated": args.entities, "seed": args.seed, "as_of": AS_OF.isoformat(),
+              "revised_share": args.revised_share,
               "generate_s": round(t_gen, 1), "rows": counts, **result}
     print(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"same {len(SUBSET)} features: SQL {result['sql_subset_s']:.2f} s vs pandas {result['pandas_subset_s']:.2f} s "

@@ -2,6 +2,15 @@
 
 Every rules file has a ``[meta]`` table with ``version``, ``source`` and ``effective`` and
 entries that may carry their own ``source``. Code reads rules only through :func:`load`.
+
+No dead rules (tests/core/test_rules_read.py): every key must be read by code, i.e. its name is a string
+constant (or a keyword argument) in a module of the project, with these conventions:
+- ``source``, ``effective`` and ``note`` keys document their table; ``[meta]`` is read by :func:`load`;
+- a table marked ``informative = true`` documents (none of its keys needs a reader);
+- ``[meta] maps = ["windows", "labels.kinds", "procedures.*.actions", ...]`` names the tables whose keys are
+  data (codes, tags, steps) that code iterates (``*``: any one key): their keys are not names; the tables
+  inside them are checked as usual;
+- the fields of an array of tables (``[[event]]``) are checked once, over all its elements.
 """
 
 from __future__ import annotations
@@ -34,7 +43,19 @@ def load(name: str, path: str | None = None) -> dict[str, Any]:
     meta = data.get("meta")
     if not isinstance(meta, dict) or not {"version", "source", "effective"} <= meta.keys():
         raise RulesError(f"{origin}: [meta] must give version, source and effective")
+    for dotted in meta.get("maps", []):
+        if not map_tables(data, dotted):
+            raise RulesError(f"{origin}: [meta] maps names {dotted!r}, expected a table of that name, found none")
     return data
+
+
+def map_tables(data: dict[str, Any], dotted: str) -> list[tuple[str, ...]]:
+    """Paths of the tables a ``[meta] maps`` entry names (``*`` stands for any one key: ``procedures.*.actions``)."""
+    found: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    for part in dotted.split("."):
+        found = [((*path, k), v) for path, table in found if isinstance(table, dict)
+                 for k, v in table.items() if part in ("*", k)]
+    return [path for path, table in found if isinstance(table, dict)]
 
 
 def version(name: str) -> str:

@@ -7,7 +7,7 @@ _D = "compliance"
 
 FEATURES = (
     Feature("penalty_in_effect_count", _D, "penalties,repairs", "effect period", "count", 1,
-            "公示期内行政处罚数", "penalties still in their publicity period and not repaired"),
+            "公示期内行政处罚数", "published penalties still in their publicity period and not repaired"),
     Feature("penalty_count_365d", _D, "penalties,repairs", "365d", "count", 1,
             "近一年行政处罚数（公示期内）", "penalties decided in the last 365 days and still in effect"),
     Feature("penalty_ordinary_count_in_effect", _D, "penalties,repairs", "effect period", "count", 1,
@@ -34,7 +34,8 @@ FEATURES = (
     Feature("inspection_issue_count_730d", _D, "inspections", "730d", "count", 1,
             "近两年检查发现问题次数", "inspections in the last 730 days that found an issue"),
     Feature("inspection_case_opened_count_730d", _D, "inspections", "730d", "count", 1,
-            "近两年检查立案次数", "inspections in the last 730 days that opened a case"),
+            "近两年检查立案等不良结果次数", "inspections in the last 730 days with an adverse result (a case opened, false "
+            "disclosure, serious obstruction: core/rules/inspection_results.toml)"),
     Feature("inspection_not_found_count_730d", _D, "inspections", "730d", "count", 1,
             "近两年检查中住所无法找到次数", "inspections in the last 730 days that could not find the entity"),
 )

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from core import progress, rules
+from core.publicity import publicity_rules
 from core.settings import Settings
 from features import masking, warehouse
 from features.name_match import match_names
@@ -407,9 +408,8 @@ def _known_fallback(table: Table, as_of: date) -> str:
     if table.event_date:
         fallback.append(_ident("p_" + table.event_date))
     if table.name == "annual_reports":  # not filed: known the day after the filing season ends
-        cfg = rules.load("ingest")["annual_report"]
-        fallback.append(f"make_date(CAST(p_year + 1 AS BIGINT), {int(cfg['season_end_month'])}, "
-                        f"{int(cfg['season_end_day'])}) + INTERVAL 1 DAY")
+        month, day = publicity_rules()["report_due"]
+        fallback.append(f"make_date(CAST(p_year + 1 AS BIGINT), {month}, {day}) + INTERVAL 1 DAY")
     fallback.append(f"DATE '{as_of.isoformat()}'")
     return "CAST(coalesce(" + ", ".join(fallback) + ") AS DATE)"
 

@@ -124,11 +124,14 @@ def money_pattern() -> str:
     return r"^([-+]?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+))\s*(" + "|".join(units) + ")?$"
 
 
-def parse_expr(kind: str, raw: str, *, typed: bool = False) -> str:
+def parse_expr(kind: str, raw: str, *, typed: bool = False, aliases: tuple[tuple[str, str], ...] = ()) -> str:
     """SQL (first step) turning the raw text ``raw`` into a value; :func:`finish_expr` makes it the column's type.
 
     ``typed``: ``raw`` already holds values of the kind (see :func:`keeps_type`), not text.
+    ``aliases``: (other spelling, code) pairs of an enum column, replaced by their code.
     """
+    if kind == "enum" and aliases:
+        return f"CASE {raw} " + " ".join(f"WHEN {_sql_str(a)} THEN {_sql_str(c)}" for a, c in aliases) + f" ELSE {raw} END"
     if kind in ("str", "uscc", "enum"):
         return raw
     if typed:

@@ -16,12 +16,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import progress, rules
+from core import inspection_results, progress, rules
 from core.errors import UserError
-from core.publicity import publicity_rules
+from core.publicity import months_sql, penalty_class_sql, penalty_classes, publicity_rules
+from core.workdays import WorkdayCalendar
 from features import catalog
 from features.catalog import FEATURE_SET, Feature, all_features
 from features.sources import SANCTIONS, SOURCES
+from features.versions import create_views
 from features.warehouse import has_table
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -124,17 +126,15 @@ def params(as_of: date) -> dict[str, Any]:
     out["last_due_date"] = due_date(last_due)
     out["negative_threshold"] = float(cfg["opinion"]["negative_threshold"])
     out["person_group_cap"] = int(cfg["affiliates"]["person_group_cap"])
-    light = set(pub["short_sanctions"]) | {"fine"}
-    heavy = [s for s in SANCTIONS if s not in light]
-    out["light_sanctions_only"] = Sql("NOT (" + " OR ".join(
-        f"(';' || p.sanctions || ';') LIKE '%;{s};%'" for s in heavy) + ")")
-    caps = {k: float(v) for k, v in pub["low_fine_max_yuan"].items()}
-    default = caps.pop("default", 0.0)
-    out["low_fine_max_yuan"] = Sql("CASE " + " ".join(
-        f"WHEN e.entity_type = '{t}' THEN {v!r}" for t, v in sorted(caps.items())) + f" ELSE {default!r} END")
-    out["short_publicity_cutoff"] = _minus_months(as_of, pub["short_months"])
-    out["standard_publicity_cutoff"] = _minus_months(as_of, pub["standard_months"])
+    out.update(_penalty_params(as_of, pub))
     out["serious_auto_removal_cutoff"] = _minus_months(as_of, pub["serious_auto_removal_months"])
+    # the latest version decides (the table itself, not its view at as_of): an entry later revoked as made in
+    # error is void at every as_of
+    void = ", ".join("'" + r.replace("'", "''") + "'" for r in pub["serious_void_removals"]) or "NULL"
+    out["void_serious_listings"] = Sql(f"SELECT v.listing_id FROM serious_list v WHERE v.removal_reason IN ({void})")
+    out["finding_results"] = _in_list(inspection_results.codes(finding=True))
+    out["adverse_results"] = _in_list(inspection_results.codes(adverse_event=True))
+    out["unreachable_results"] = _in_list(inspection_results.codes(unreachable=True))
     band = cfg["size_band"]
     for k, v in band["employees_min"].items():
         out[f"employees_min_{k}"] = int(v)
@@ -143,8 +143,38 @@ def params(as_of: date) -> dict[str, Any]:
     return out
 
 
+def _in_list(values) -> list | Sql:
+    """Values for ``IN (...)``; an empty list becomes NULL (matches nothing)."""
+    return list(values) or Sql("NULL")
+
+
+def _penalty_params(as_of: date, pub: dict[str, Any]) -> dict[str, Any]:
+    """The publicity class of a penalty row ``p`` (entity ``e``) and, per class, the earliest publication and
+    decision dates still in publicity at ``as_of`` (decision + the publication deadline when no publication
+    date is recorded)."""
+    cal = WorkdayCalendar.from_rules()
+    within = pub["publish_within_workdays"]
+    published, decided = [], []
+    for c in penalty_classes():
+        if not c.published:
+            continue
+        cutoff = _minus_months(as_of, c.months)
+        day = cutoff
+        while cal.add_workdays(day, within) > cutoff:  # the last decision date published by the cutoff
+            day -= timedelta(days=1)
+        published.append(f"WHEN '{c.code}' THEN DATE '{cutoff.isoformat()}'")
+        decided.append(f"WHEN '{c.code}' THEN DATE '{day.isoformat()}'")
+    return {
+        "penalty_class": Sql(penalty_class_sql(sanctions=SANCTIONS)),
+        "penalty_class_months": Sql(months_sql("p.publicity_class")),
+        "publication_cutoff": Sql("CASE p.publicity_class " + " ".join(published) + " END"),
+        "decision_cutoff": Sql("CASE p.publicity_class " + " ".join(decided) + " END"),
+    }
+
+
 def rules_versions() -> dict[str, str]:
-    return {"features": rules.version("features"), "publicity": publicity_rules()["version"]}
+    return {"features": rules.version("features"), "publicity": publicity_rules()["version"],
+            "inspection_results": rules.version("inspection_results")}
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -186,6 +216,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
         con.execute("CREATE OR REPLACE TEMP VIEW _opinion_scores AS "
                     "SELECT CAST(NULL AS VARCHAR) AS opinion_id, CAST(NULL AS DOUBLE) AS negative_probability "
                     "WHERE FALSE")
+    create_views(con, as_of)  # _pit_<table>: every source table as known at as_of
     for table, file in _STAGES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
     return p

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core import inspection_results
+
 # Column kinds. "money" is an amount in 元: ingest also accepts "12.5万元" / "125000元" strings.
 KINDS = ("str", "int", "float", "money", "date", "bool", "enum", "list", "uscc")
 
@@ -36,7 +38,8 @@ ABNORMAL_REASONS = ("no_annual_report", "no_disclosure", "name_not_changed", "un
 ABNORMAL_REMOVALS = ("report_filed", "disclosure_made", "name_changed", "reachable", "repaired", "deregistered")
 SERIOUS_REMOVALS = ("expired", "early_repair", "revoked_in_error")
 INSPECTION_KINDS = ("random", "targeted", "complaint")
-INSPECTION_RESULTS = ("no_issue", "issue_corrected", "case_opened", "not_found_at_address")
+# result codes, their labels and effects: core/rules/inspection_results.toml
+INSPECTION_RESULTS = inspection_results.codes()
 OPINION_SOURCES = ("news", "weibo", "wechat", "forum", "video", "travel_review")
 SENTIMENTS = ("negative", "neutral", "positive")
 RELATION_TYPES = ("legal_rep", "shareholder", "executive", "enterprise_shareholder", "parent_branch")
@@ -53,6 +56,7 @@ class Column:
     required: bool = False
     personal: bool = False
     values: tuple[str, ...] = ()  # allowed values for enum and list kinds
+    aliases: tuple[tuple[str, str], ...] = ()  # (other spelling, code) ingest accepts for an enum value
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -89,8 +93,9 @@ class Table:
         return [c.name for c in self.columns if c.personal]
 
 
-def _c(name, kind, zh, en, *, required=False, personal=False, values=()):
-    return Column(name, kind, zh, en, required=required, personal=personal, values=tuple(values))
+def _c(name, kind, zh, en, *, required=False, personal=False, values=(), aliases=None):
+    return Column(name, kind, zh, en, required=required, personal=personal, values=tuple(values),
+                  aliases=tuple(sorted((aliases or {}).items())))
 
 
 _KNOWN = _c("known_date", "date", "获知日期", "date the record became known to the bureau (event date when empty)")
@@ -154,6 +159,11 @@ SOURCES: dict[str, Table] = {t.name: t for t in (
         _c("fine_amount", "money", "罚没金额", "fine and confiscation, yuan"),
         _c("fine_paid_date", "date", "履行日期", "date the penalty was performed (fine paid)"),
         _c("leniency", "bool", "首违不罚", "first-violation leniency: not a penalty, never counted"),
+        _c("published_date", "date", "公示日期", "date the penalty was published; empty: decision + the publication "
+           "deadline (core/rules/publicity.toml)"),
+        _c("restriction_end", "date", "限制期限届满日期",
+           "end of a restriction the penalty imposes (restricted operation or practice); publicity lasts at least "
+           "until then"),
         _c("publicity_end", "date", "公示截止日期", "end of the publicity (effect) period"),
         _KNOWN,
     )),
@@ -186,7 +196,8 @@ SOURCES: dict[str, Table] = {t.name: t for t in (
         _c("kind", "enum", "检查类型", "random, targeted or complaint-driven", required=True,
            values=INSPECTION_KINDS),
         _c("items", "str", "检查事项", "inspection item codes, ';'-separated"),
-        _c("result", "enum", "检查结果", "result", required=True, values=INSPECTION_RESULTS),
+        _c("result", "enum", "检查结果", "result code (core/rules/inspection_results.toml); its zh label is accepted",
+           required=True, values=INSPECTION_RESULTS, aliases=inspection_results.aliases()),
         _KNOWN,
     )),
     Table("complaints", "投诉举报", "complaints and reports (12315)", key=("complaint_id",),

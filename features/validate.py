@@ -111,7 +111,7 @@ def column_checks(table: Table, column: Column, *, as_of: date, long: bool = Fal
                             f"|| {expected} || ')'"))
     elif kind == "enum":
         allowed = "(" + ", ".join(_q(v) for v in column.values) + ")"
-        checks.append(Check("bad_enum", f"{r} IS NOT NULL AND {r} NOT IN {allowed}",
+        checks.append(Check("bad_enum", f"{r} IS NOT NULL AND {p} NOT IN {allowed}",
                             f"{_q(name + ': expected one of ' + ', '.join(column.values) + '; got ')} || {_shown(r)}"))
     elif kind == "list":
         allowed = "[" + ", ".join(_q(v) for v in column.values) + "]"
@@ -174,9 +174,10 @@ def checked_sql(table: Table, columns: list[str], *, source: str, as_of: date, e
     """
     kinds = {c.name: c.kind for c in table.columns}
     kind = {c: kinds.get(c, "str") for c in columns}
+    aliases = {c.name: c.aliases for c in table.columns}
     raw = ", ".join(f"{_ident(c)} AS {_ident('r_' + c)}" for c in columns)
-    values = ", ".join(f"{parse_expr(kind[c], _ident('r_' + c), typed=c in typed)} AS {_ident('v_' + c)}"
-                       for c in columns)
+    values = ", ".join(f"{parse_expr(kind[c], _ident('r_' + c), typed=c in typed, aliases=aliases.get(c, ()))} "
+                       f"AS {_ident('v_' + c)}" for c in columns)
     codes = [c for c in columns if kind[c] == "uscc"]
     passed = "".join(f", {_ident('_x_' + c)}" for c in codes)
     expected = "".join(f", substr({_q(uscc.ALPHABET)}, CAST({_ident('_x_' + c)} AS BIGINT) + 1, 1) AS {_ident('x_' + c)}"

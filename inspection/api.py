@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from core import inspection_results
 from serving.auth import Caller, SettingsDep, require_role
 
 router = APIRouter(prefix="/inspection", tags=["inspection"])
 Planner = Annotated[Caller, Depends(require_role("planner"))]
-ResultCode = Literal["no_issue", "issue_corrected", "case_opened", "not_found_at_address"]
+ResultCode = Literal[inspection_results.codes()]  # core/rules/inspection_results.toml
 
 
 class PlanRequest(BaseModel):

@@ -23,7 +23,7 @@ def register(sub, common) -> None:
     r = isub.add_parser("results", parents=[common], help="record inspection outcomes (one, or a CSV file)")
     r.add_argument("--file", help="CSV with inspection_id, result, checked_on[, published_on]")
     r.add_argument("--inspection-id")
-    r.add_argument("--result", help="no_issue | issue_corrected | case_opened | not_found_at_address")
+    r.add_argument("--result", help="result code (core/rules/inspection_results.toml): no_issue, issue_corrected, ...")
     r.add_argument("--checked-on", type=iso_date, help="last day of the check (YYYY-MM-DD)")
     r.add_argument("--correct", action="store_true", help="replace a result already recorded")
     r.set_defaults(handler=_results)

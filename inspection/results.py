@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from core import audit, opdb
+from core import audit, inspection_results, opdb
 from core.errors import Conflict, NotFound, UserError
 from core.settings import Settings
 from core.workdays import WorkdayCalendar
@@ -17,13 +17,8 @@ from features.sources import INSPECTION_RESULTS
 from inspection import store
 from inspection.policy import load_policy
 
-RESULT_LABELS = {  # contract code -> (zh, en)
-    "no_issue": ("未发现问题", "no issue found"),
-    "issue_corrected": ("发现问题已责令整改", "issue found, correction ordered"),
-    "case_opened": ("发现问题已立案", "issue found, case opened"),
-    "not_found_at_address": ("通过登记的住所无法联系", "not found at the registered address"),
-}
-ADVERSE_RESULTS = ("issue_corrected", "case_opened", "not_found_at_address")
+RESULT_LABELS = {r.code: (r.zh, r.en) for r in inspection_results.inspection_results()}  # code -> (zh, en)
+ADVERSE_RESULTS = inspection_results.codes(finding=True)  # results that found a problem
 WAREHOUSE_KIND = {"random": "random", "complaint": "complaint", "opinion_alert": "targeted", "case_lead": "targeted"}
 
 

@@ -47,7 +47,8 @@ LIFECYCLE = {
     "abnormal_list": ("removed_date", ["removed_date", "removal_reason"], {}),
     "serious_list": ("removed_date", ["removed_date", "removal_reason"], {}),
     "complaints": ("handled_date", ["handled_date", "upheld"], {}),
-    "penalties": ("fine_paid_date", ["fine_paid_date"], {}),
+    "penalties": [("fine_paid_date", ["fine_paid_date"], {}),
+                  ("published_date", ["published_date", "publicity_end"], {})],
     "relations": ("end_date", ["end_date"], {}),
     "annual_reports": ("filed_date", ["filed_date", "employees", "social_insurance_staff", "revenue", "assets",
                                       "liabilities", "tax", "profit"], {}),
@@ -294,8 +295,8 @@ def view(hist: History, until: date) -> dict[str, pd.DataFrame]:
                     vals = df[col].copy()
                     vals.iloc[rows] = new.to_numpy()
                     df[col] = vals
-        if name in LIFECYCLE:
-            col, blank, reset = LIFECYCLE[name]
+        stages = LIFECYCLE.get(name, [])
+        for col, blank, reset in stages if isinstance(stages, list) else [stages]:
             later = df[col].to_numpy("datetime64[D]") > u
             if later.any():
                 for b in blank:

@@ -33,6 +33,15 @@ def publicity() -> dict:
     return rules.load("publicity")
 
 
+def penalty_classes_of(pen, entity_type: np.ndarray) -> list:
+    """The publicity class (core.publicity.PublicityClass) of each penalty row of ``pen``."""
+    from core.publicity import penalty_class
+
+    return [penalty_class(procedure=pr, severity=sv, sanctions=str(sa).split(";"), fine_amount=fa, entity_type=et)
+            for pr, sv, sa, fa, et in zip(pen["procedure"], pen["severity"], pen["sanctions"],
+                                          pen["fine_amount"].to_numpy(np.float64), entity_type, strict=True)]
+
+
 @dataclass(frozen=True)
 class Frame:
     """The simulated window: ``start`` to ``end`` inclusive, in whole months."""

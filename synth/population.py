@@ -19,6 +19,7 @@ from synth.params import (
     Frame,
     choice,
     district,
+    publicity,
     sigmoid,
 )
 
@@ -146,6 +147,10 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     exited = ~np.isnat(exit_date)
     forced_share = np.where(is_ent, pop["forced_exit_share"]["enterprise"], pop["forced_exit_share"]["individual"])
     forced = exited & (rng.random(n) < sigmoid(np.log(forced_share / (1 - forced_share)) + 1.2 * (risk_z - 0.5)))
+    # a forced exit comes only after years_missing_before_revocation report seasons missed while dormant: the
+    # dormancy starts before the season of the earliest of those reports opened (1 Jan)
+    silent_from = silent_before_exit(exit_date)
+    forced &= silent_from >= established + 60 * DAY  # too young to have missed them: the exit is voluntary
     exit_kind = np.where(exited, np.where(forced, EXIT_FORCED, EXIT_VOLUNTARY), EXIT_NONE)
 
     # dormancy before exit: long before a forced one (no reports, unreachable), short before some others
@@ -153,6 +158,7 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     lead = np.where(forced, rng.integers(560, 900, n), rng.integers(30, 240, n))
     has_dorm = forced | (exited & (rng.random(n) < 0.3))
     dormant_from[has_dorm] = exit_date[has_dorm] - lead[has_dorm] * DAY
+    dormant_from[forced] = np.minimum(dormant_from[forced], silent_from[forced])
     too_early = has_dorm & (dormant_from < established + 60 * DAY)
     dormant_from[too_early] = established[too_early] + 60 * DAY
     # some entities still active at the end are already dormant (they will be forced out later)
@@ -314,3 +320,18 @@ def similar_names(rng: np.random.Generator, names: np.ndarray, existing: set[str
 def town_tables() -> tuple[list[str], list[str]]:
     towns = district()["town"]
     return [t["code"] for t in towns], [t["zh"] for t in towns]
+
+
+def silent_before_exit(exit_date: np.ndarray) -> np.ndarray:
+    """For each exit date: 1 Jan of the season of the earliest of the last ``years_missing_before_revocation``
+    annual reports due before it (core/rules/publicity.toml [annual_report]); NaT where there is no exit."""
+    rule = publicity()["annual_report"]
+    k = int(rule["years_missing_before_revocation"])
+    years = exit_date.astype("datetime64[Y]").astype(np.int64) + 1970
+    due = (np.array(years - 1970, dtype="datetime64[Y]").astype("datetime64[M]")
+           + np.timedelta64(int(rule["season_end_month"]) - 1, "M")).astype("datetime64[D]") \
+        + np.timedelta64(int(rule["season_end_day"]) - 1, "D")
+    last = np.where(exit_date > due, years, years - 1)  # season (year of the deadline) of the last report due
+    first = last - (k - 1)
+    out = np.array(first - 1970, dtype="datetime64[Y]").astype("datetime64[D]")
+    return np.where(np.isnat(exit_date), NAT, out)

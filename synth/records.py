@@ -13,12 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core import rules
 from core.workdays import WorkdayCalendar
 from features.sources import PENALTY_DOMAINS
 from synth import names as nm
 from synth import opinions as op
-from synth.params import DAY, NAT, Frame, add_months, district, publicity, sigmoid
-from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries
+from synth.params import DAY, NAT, Frame, add_months, district, penalty_classes_of, publicity, sigmoid
+from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries, silent_before_exit
 from synth.world import KINDS, RESULTS, SEVERITY, World, inspection_items
 
 LISTABLE = ("food", "drugs", "quality", "special_equipment", "consumer_rights", "unfair_competition", "registration")
@@ -112,31 +113,66 @@ def _items_for(pop: Population, ents: np.ndarray, kind: np.ndarray, rng: np.rand
     return out
 
 
+def _results(rng, pop: Population, w: dict, items: np.ndarray) -> np.ndarray:
+    """Result codes (core/rules/inspection_results.toml) from the world's four outcomes: no issue (a dormant
+    entity: no activity of the kind found), corrected on site (on a public-information item partly
+    "not disclosed", else partly "further handling pending"), a case (on a public-information item partly
+    "false disclosure", partly "seriously uncooperative": both adverse events like a case) and unreachable."""
+    split = district()["records"]["inspection_result_split"]
+    res = np.array(RESULTS, dtype=object)[w["result"]]
+    n = len(res)
+    u = rng.random((2, n))
+    public = np.array(["public_info" in str(i) for i in items])
+    dormant = ~np.isnat(pop.dormant_from[w["ent"]]) & (pop.dormant_from[w["ent"]] <= w["date"])
+    out = res.copy()
+    out[(res == "no_issue") & dormant & (u[0] < split["activity_not_found"])] = "activity_not_found"
+    corrected = res == "issue_corrected"
+    out[corrected & public & (u[0] < split["not_disclosed"])] = "not_disclosed"
+    out[corrected & ~public & (u[0] < split["follow_up"])] = "follow_up"
+    case = res == "case_opened"
+    out[case & public & (u[0] < split["false_disclosure"])] = "false_disclosure"
+    out[case & (out == "case_opened") & (u[1] < split["obstructed"])] = "obstructed"
+    return out
+
+
 def _inspections(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
     w = world.inspections
     d = w["date"]
+    items = _items_for(pop, w["ent"], w["kind"], rng)
     return pd.DataFrame({
         "inspection_id": _ids("JC", _year(d), chunk),
         "uscc": pop.codes(w["ent"]),
         "inspection_date": d,
         "kind": np.array(KINDS, dtype=object)[w["kind"]],
-        "items": _items_for(pop, w["ent"], w["kind"], rng),
-        "result": np.array(RESULTS, dtype=object)[w["result"]],
+        "items": items,
+        "result": _results(rng, pop, w, items),
         "known_date": _lag(rng, d),
         "_ent": w["ent"], "_domain": w["domain"], "_severity": w["severity"], "_leniency": w["leniency"],
     })
 
 
 # ----------------------------------------------------------------------------------------------- penalties
-def _publicity_end(decided: np.ndarray, sanctions: np.ndarray, fine: np.ndarray, is_ent: np.ndarray) -> np.ndarray:
-    rule = publicity()["penalty"]
-    short_s = set(rule["short_sanctions"])
-    low = np.where(is_ent, rule["low_fine_max_yuan"]["default"], rule["low_fine_max_yuan"]["individual"])
-    only_light = np.array([set(s.split(";")) <= short_s | {"fine"} for s in sanctions])
-    low_fine = np.nan_to_num(fine, nan=0.0) <= low
-    short = only_light & low_fine
-    months = np.where(short, rule["short_period_months"], rule["standard_period_months"])
-    return add_months(decided, months)
+def _publicity(rng, pen: pd.DataFrame, entity_type: np.ndarray) -> pd.DataFrame:
+    """Publication date and publicity end of each penalty by its publicity class (core/rules/publicity.toml):
+    published within the publication deadline, for the class's months or until a longer restriction ends;
+    a class of 0 months (a warning alone, simple procedure) and leniency records are never published."""
+    within = int(publicity()["penalty"]["publish_within_workdays"])
+    months = np.array([c.months for c in penalty_classes_of(pen, entity_type)], dtype=np.int64)
+    published = (months > 0) & ~pen["leniency"].to_numpy(bool)
+    decided = pen["decided_date"].to_numpy("datetime64[D]")
+    lag = rng.integers(1, within + 1, len(pen))
+    cal, memo = _calendar(), {}
+    pub = np.full(len(pen), NAT)
+    for i in np.flatnonzero(published):
+        key = (decided[i], int(lag[i]))
+        if key not in memo:
+            memo[key] = np.datetime64(cal.add_workdays(decided[i].astype(date), key[1]), "D")
+        pub[i] = memo[key]
+    end = add_months(pub, months)
+    restriction = pen["restriction_end"].to_numpy("datetime64[D]")
+    longer = published & ~np.isnat(restriction) & (np.isnat(end) | (restriction > end))
+    end[longer] = restriction[longer]
+    return pd.DataFrame({"published_date": pub, "publicity_end": end}, index=pen.index)
 
 
 def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
@@ -160,6 +196,9 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     sanctions = np.where((sev == 2) & (u[4] < 0.3), sanctions + ";suspend_business", sanctions)
     revoke = (sev == 2) & licensed & (u[5] < 0.15)
     sanctions = np.where(revoke, sanctions + ";revoke_licence", sanctions)
+    restrict = (sev == 2) & ~revoke & (u[7] < rec["penalty_restriction_share"])
+    sanctions = np.where(restrict, sanctions + ";restrict_operation", sanctions)
+    restriction_end = np.where(restrict, add_months(decided, rng.integers(*rec["penalty_restriction_months"], n)), NAT)
     has_fine = np.array(["fine" in s or "confiscation" in s for s in sanctions])
     median = np.where(is_ent, np.array([5000.0, 20000.0, 100000.0])[sev], np.array([2000.0, 5000.0, 30000.0])[sev])
     fine = np.round(median * np.exp(rng.normal(0, 0.8, n)) / 100.0) * 100.0
@@ -173,8 +212,8 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     pen = pd.DataFrame({
         "uscc": pop.codes(ents), "decided_date": decided, "domain": domain, "procedure": procedure,
         "severity": np.array(SEVERITY, dtype=object)[sev], "sanctions": sanctions, "fine_amount": fine,
-        "fine_paid_date": paid_date, "leniency": False,
-        "publicity_end": _publicity_end(decided, sanctions, fine, is_ent), "known_date": _lag(rng, known),
+        "fine_paid_date": paid_date, "leniency": False, "restriction_end": restriction_end,
+        "known_date": _lag(rng, known),
         "_ent": ents, "_revoke_licence": revoke,
     })
     # first-violation leniency: recorded, not a penalty
@@ -185,7 +224,7 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
         "uscc": pop.codes(w["ent"][le]), "decided_date": led,
         "domain": np.array(PENALTY_DOMAINS, dtype=object)[np.maximum(w["domain"][le], 0)],
         "procedure": "simple", "severity": "minor", "sanctions": "warning", "fine_amount": np.nan,
-        "fine_paid_date": NAT, "leniency": True, "publicity_end": NAT, "known_date": led,
+        "fine_paid_date": NAT, "leniency": True, "restriction_end": NAT, "known_date": led,
         "_ent": w["ent"][le], "_revoke_licence": False,
     })
     # business licences revoked (two years without reports, unreachable): an ordinary-procedure penalty
@@ -195,13 +234,15 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     revoked = pd.DataFrame({
         "uscc": pop.codes(rv), "decided_date": rd, "domain": "registration", "procedure": "ordinary",
         "severity": "ordinary", "sanctions": "revoke_business_licence", "fine_amount": np.nan,
-        "fine_paid_date": NAT, "leniency": False,
-        "publicity_end": add_months(rd, publicity()["penalty"]["standard_period_months"]),
+        "fine_paid_date": NAT, "leniency": False, "restriction_end": NAT,
         "known_date": rd + rng.integers(0, 10, len(rv)) * DAY, "_ent": rv, "_revoke_licence": False,
     })
     pen = pd.concat([pen, lenient, revoked], ignore_index=True)
+    pen = pd.concat([pen, _publicity(rng, pen, pop.entity_type[pen["_ent"].to_numpy()])], axis=1)
     pen = pen[pen["decided_date"] <= frame.d_end].sort_values(["decided_date", "uscc"], kind="stable")
     pen["fine_paid_date"] = _clip(pen["fine_paid_date"].to_numpy("datetime64[D]"), frame)
+    unpublished = np.isnat(_clip(pen["published_date"].to_numpy("datetime64[D]"), frame))
+    pen.loc[unpublished, ["published_date", "publicity_end"]] = NAT  # published after the end: not yet
     kind = np.where(pen["leniency"], "不罚", np.where(pen["procedure"] == "simple", "简罚", "处罚")).astype(object)
     year = _year(pen["decided_date"].to_numpy("datetime64[D]"))
     pen.insert(0, "penalty_id", _join("青岚市监", pa.array(kind, type=pa.string()), "〔", _digits(year, 4),
@@ -219,9 +260,13 @@ def _serious(rng, pen: pd.DataFrame, frame: Frame, chunk: int) -> pd.DataFrame:
     listed = p["decided_date"].to_numpy("datetime64[D]") + rng.integers(5, 40, n) * DAY
     expiry = add_months(listed, rule["auto_removal_months"])
     early = rng.random(n) < district()["detection"]["serious_early_removal"]
-    early_d = add_months(listed, rng.integers(rule["min_listed_months_before_early_removal"], 30, n))
+    early_d = add_months(listed, rng.integers(rules.load("repair")["serious_list"]["min_listed_months"], 30, n))
     removed = np.where(early & (early_d < expiry), early_d, expiry)
     reason = np.where(early & (early_d < expiry), "early_repair", "expired").astype(object)
+    # a few listings are revoked as made in error (void: they never count, core/rules/publicity.toml)
+    void = rng.random(n) < district()["detection"]["serious_void_share"]
+    removed = np.where(void, listed + rng.integers(20, 180, n) * DAY, removed)
+    reason[void] = rule["void_removal_reasons"][0]
     removed = _clip(removed, frame)
     reason[np.isnat(removed)] = None
     df = pd.DataFrame({
@@ -295,6 +340,8 @@ def _annual_reports(rng, pop: Population, world: World, frame: Frame, chunk: int
     lev = rng.normal(-0.3, 0.8, n)
     frames, listings = [], []
     open_listing = np.zeros(n, dtype=bool)  # an unremoved no-report listing is running
+    forced = pop.exit_kind[ents] == EXIT_FORCED
+    silent_from = silent_before_exit(pop.exit_date[ents])
     last_year = frame.end.year - 1
     for y in range(frame.start.year - 1, last_year + 1):
         dl = _deadline(y)
@@ -316,6 +363,8 @@ def _annual_reports(rng, pop: Population, world: World, frame: Frame, chunk: int
                          np.where(late, dl + rng.integers(1, 200, n) * DAY, NAT))
         exit_d = pop.exit_date[ents]
         filed = np.where(~np.isnat(exit_d) & (filed >= exit_d), NAT, filed)
+        # the reports whose absence leads to a forced exit stay missing (uncorrected)
+        filed = np.where(forced & (silent_from <= dl) & (dl < exit_d), NAT, filed)
         filed = _clip(filed, frame)
         rows = np.flatnonzero(due)
         k = len(rows)

@@ -7,10 +7,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from synth.params import DAY, add_months, district, publicity
+from core import inspection_results
+from synth.params import DAY, add_months, district, penalty_classes_of, publicity
 from synth.population import EXIT_FORCED, Population
-
-SHORT = ("warning", "criticism", "warning;criticism", "criticism;warning")
 
 
 def _d(x: date) -> np.datetime64:
@@ -78,15 +77,18 @@ def labels(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime6
         d = df[when].to_numpy("datetime64[D]")
         hit[df["_ent"].to_numpy()[(d > as_of) & (d <= stop)]] = True
 
-    mark(tables["serious_list"], "known_date")
+    sl = tables["serious_list"]
+    mark(sl[~sl["removal_reason"].isin(publicity()["serious_list"]["void_removal_reasons"])], "known_date")
     p = tables["penalties"]
-    mark(p[(p["procedure"] == "ordinary") & ~p["leniency"].astype(bool) & ~p["sanctions"].isin(SHORT)], "known_date")
+    published = np.array([c.published for c in penalty_classes_of(p, pop.entity_type[p["_ent"].to_numpy()])],
+                         dtype=bool)
+    mark(p[(p["procedure"] == "ordinary") & ~p["leniency"].astype(bool) & published], "known_date")
     lic = tables["licences"]
     mark(lic[lic["status"] == "revoked"], "status_date")
     ab = tables["abnormal_list"]
     mark(ab[ab["reason"] == "unreachable"], "known_date")
     ins = tables["inspections"]
-    mark(ins[ins["result"] == "case_opened"], "known_date")
+    mark(ins[ins["result"].isin(inspection_results.codes(adverse_event=True))], "known_date")
     ent = pop.is_ent & (pop.exit_kind == EXIT_FORCED) & (pop.exit_date > as_of) & (pop.exit_date <= stop)
     return hit | ent
 
@@ -118,7 +120,8 @@ def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.
     op = op[(op["_sentiment"] == "negative") & ~op["_other"].astype(bool)]
     return pd.DataFrame({
         "penalties_3y": count(p[~p["leniency"].astype(bool)], "decided_date", back3),
-        "cases_3y": count(ins[ins["result"] == "case_opened"], "inspection_date", back3),
+        "cases_3y": count(ins[ins["result"].isin(inspection_results.codes(adverse_event=True))], "inspection_date",
+                          back3),
         "abnormal_now": np.bincount(ab["_ent"].to_numpy()[current], minlength=n),
         "reports_missed_3y": np.bincount(ar["_ent"].to_numpy()[missed], minlength=n),
         "complaints_2y": count(tables["complaints"], "received_date", back2),

@@ -24,7 +24,8 @@ from synth.params import DAY, Frame, district
 from synth.population import EXIT_FORCED, Population, industries
 
 KINDS = ("random", "targeted", "complaint")
-RESULTS = ("no_issue", "issue_corrected", "case_opened", "not_found_at_address")
+RESULTS = ("no_issue", "issue_corrected", "case_opened", "not_found_at_address")  # the kernel's outcomes, refined
+# into the result codes of core/rules/inspection_results.toml by synth/records.py
 SEVERITY = ("minor", "ordinary", "serious")
 
 
@@ -102,7 +103,7 @@ def pending_tables(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
     inspection = day + lag()
     penalty = day + rng.integers(*rec["penalty_decided_days"], m) + rng.integers(*rec["penalty_known_days"], m) + lag()
-    minor = (1 - rec["penalty_simple_share"]) * (1 - rec["penalty_warning_only"] - rec["penalty_criticism_only"])
+    minor = (1 - rec["penalty_simple_share"]) * (1 - rec["penalty_warning_only"])  # published: a label event
     counts = rng.random(m)
     ks = np.arange(1, 9)
     pending = np.array([[np.mean((inspection > k * month) | ((counts < (minor if sev == 0 else 1.0))

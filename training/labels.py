@@ -7,7 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from core import rules
+from core import inspection_results, rules
+from core.publicity import penalty_class_sql, penalty_classes, publicity_rules
+from features.snapshot import Sql, render
+from features.sources import SANCTIONS
 from features.warehouse import first_row
 
 RULES = "labels"
@@ -21,12 +24,26 @@ def definition(name: str = RULES) -> dict[str, Any]:
     return data
 
 
+def placeholders() -> dict[str, Any]:
+    """Values of the placeholders an event condition may use, from the publicity and inspection-result tables."""
+    published = [c.code for c in penalty_classes() if c.published]
+    klass = penalty_class_sql(sanctions=SANCTIONS, p="penalties",
+                              entity_type="(SELECT x.entity_type FROM entities x WHERE x.uscc = penalties.uscc)")
+    return {
+        "penalty_published": Sql(f"({klass}) IN (" + ", ".join(f"'{c}'" for c in published) + ")"),
+        "serious_void_removals": list(publicity_rules()["serious_void_removals"]) or Sql("NULL"),
+        "adverse_results": list(inspection_results.codes(adverse_event=True)) or Sql("NULL"),
+    }
+
+
 def events_sql(name: str = RULES) -> str:
     """One standard-SQL query listing every adverse event as (uscc, event_date, code)."""
+    values = placeholders()
     parts = []
     for ev in definition(name)["event"]:
+        where = render(ev["where"], values)
         parts.append(f"SELECT uscc, CAST({ev['date']} AS DATE) AS event_date, '{ev['code']}' AS code "
-                     f"FROM {ev['table']} WHERE uscc IS NOT NULL AND {ev['date']} IS NOT NULL AND ({ev['where']})")
+                     f"FROM {ev['table']} WHERE uscc IS NOT NULL AND {ev['date']} IS NOT NULL AND ({where})")
     return "\nUNION ALL\n".join(parts)
 
 

@@ -5,7 +5,7 @@
 -- same registered address (一址多企) are counted by aggregation, not pairing.
 WITH rel AS (
   SELECT r.uscc, r.person_key, r.related_uscc
-  FROM relations r
+  FROM _pit_relations r
   WHERE r.known_date < :as_of
     AND (r.start_date IS NULL OR r.start_date < :as_of)
     AND (r.end_date IS NULL OR r.end_date >= :as_of)
@@ -39,8 +39,8 @@ WITH rel AS (
          SUM(CASE WHEN e.status = 'revoked' AND e.status_date < :as_of AND e.status_date >= :start_1095d
                   THEN 1 ELSE 0 END) AS affiliate_revoked_count_1095d
   FROM pairs pa
-  JOIN entities e ON e.uscc = pa.other
-    AND e.established <= :as_of AND (e.known_date IS NULL OR e.known_date <= :as_of)
+  JOIN _pit_entities e ON e.uscc = pa.other
+    AND e.established <= :as_of AND (e.known_date IS NULL OR e.known_date < :as_of)
   LEFT JOIN _list_status ls ON ls.uscc = pa.other
   LEFT JOIN recent_pen rp ON rp.uscc = pa.other
   GROUP BY pa.uscc

@@ -11,7 +11,7 @@ WITH span AS (
   SELECT r.uscc, r.year,
          CASE WHEN r.filed_date <= d.due_date THEN 0 ELSE DATE_DIFF('day', d.due_date, r.filed_date) END
            AS late_days
-  FROM annual_reports r
+  FROM _pit_annual_reports r
   JOIN _report_deadlines d ON d.year = r.year
   WHERE r.filed_date IS NOT NULL AND r.filed_date < :as_of AND r.known_date < :as_of
     AND r.year BETWEEN :first_due_year AND :last_due_year

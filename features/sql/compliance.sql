@@ -1,5 +1,6 @@
 -- Compliance (合规信息) at :as_of: penalties still in effect (_penalties_in_effect), current abnormal and
--- serious listings (_list_status), and inspection findings in a window (not voided by an objection).
+-- serious listings (_list_status), and inspection findings in a window (not voided by an objection): results
+-- that are findings, adverse events or an unreachable entity by core/rules/inspection_results.toml.
 WITH pen AS (
   SELECT p.uscc,
          COUNT(*) AS penalty_in_effect_count,
@@ -14,11 +15,11 @@ WITH pen AS (
 ), insp AS (
   SELECT i.uscc,
          COUNT(*) AS inspection_count_730d,
-         SUM(CASE WHEN i.result IN ('issue_corrected', 'case_opened', 'not_found_at_address') THEN 1 ELSE 0 END)
+         SUM(CASE WHEN i.result IN (:finding_results) THEN 1 ELSE 0 END)
            AS inspection_issue_count_730d,
-         SUM(CASE WHEN i.result = 'case_opened' THEN 1 ELSE 0 END) AS inspection_case_opened_count_730d,
-         SUM(CASE WHEN i.result = 'not_found_at_address' THEN 1 ELSE 0 END) AS inspection_not_found_count_730d
-  FROM inspections i
+         SUM(CASE WHEN i.result IN (:adverse_results) THEN 1 ELSE 0 END) AS inspection_case_opened_count_730d,
+         SUM(CASE WHEN i.result IN (:unreachable_results) THEN 1 ELSE 0 END) AS inspection_not_found_count_730d
+  FROM _pit_inspections i
   WHERE i.inspection_date < :as_of AND i.known_date < :as_of AND i.inspection_date >= :start_730d
     AND NOT EXISTS (
       SELECT 1 FROM _records_voided v WHERE v.record_kind = 'inspection' AND v.record_id = i.inspection_id)

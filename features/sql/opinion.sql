@@ -8,7 +8,7 @@ WITH items AS (
          CASE WHEN o.vendor_sentiment = 'negative' THEN 1.0
               WHEN o.vendor_sentiment IS NOT NULL THEN 0.0
               ELSE sc.negative_probability END AS p_negative
-  FROM opinions o
+  FROM _pit_opinions o
   LEFT JOIN _opinion_scores sc ON sc.opinion_id = o.opinion_id
   WHERE o.uscc IS NOT NULL AND o.published_date < :as_of AND o.known_date < :as_of
     AND o.published_date >= :start_365d
@@ -32,7 +32,7 @@ WITH items AS (
          COUNT(*) AS complaint_count_730d,
          SUM(CASE WHEN c.upheld AND c.handled_date < :as_of THEN 1 ELSE 0 END) AS upheld_730d,
          SUM(CASE WHEN c.handled_date < :as_of THEN 1 ELSE 0 END) AS handled_730d
-  FROM complaints c
+  FROM _pit_complaints c
   WHERE c.received_date < :as_of AND c.known_date < :as_of AND c.received_date >= :start_730d
     AND NOT EXISTS (
       SELECT 1 FROM _records_voided v WHERE v.record_kind = 'complaint' AND v.record_id = c.complaint_id)

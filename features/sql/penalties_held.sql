@@ -1,5 +1,6 @@
--- Penalties as the bureau holds them at :as_of: a field corrected by an upheld objection (异议成立, repair/
--- objections.py; written by the repair sync step into record_corrections) takes its corrected value once the
+-- Penalties as the bureau holds them at :as_of (each as known then: _pit_penalties): a field corrected by an
+-- upheld objection (异议成立, repair/objections.py; written by the repair sync step into record_corrections)
+-- takes its corrected value once the
 -- correction took effect and was known; the latest correction of a field wins. Read by penalties_in_effect.sql.
 WITH latest AS (
   SELECT c.record_id, c.field, c.value,
@@ -19,12 +20,13 @@ WITH latest AS (
   WHERE rn = 1
   GROUP BY record_id
 )
-SELECT p.penalty_id, p.uscc, p.decided_date, p.known_date, p.leniency, p.fine_paid_date,
+SELECT p.penalty_id, p.uscc, p.decided_date, p.known_date, p.leniency, p.fine_paid_date, p.published_date,
+       p.restriction_end,
        COALESCE(f.domain, p.domain) AS domain,
        COALESCE(f.procedure, p.procedure) AS procedure,
        COALESCE(f.severity, p.severity) AS severity,
        COALESCE(f.sanctions, p.sanctions) AS sanctions,
        COALESCE(CAST(f.fine_amount AS DOUBLE), p.fine_amount) AS fine_amount,
        COALESCE(CAST(f.publicity_end AS DATE), p.publicity_end) AS publicity_end
-FROM penalties p
+FROM _pit_penalties p
 LEFT JOIN fix f ON f.record_id = p.penalty_id

@@ -7,7 +7,7 @@ WITH ch AS (
          SUM(CASE WHEN c.item = 'address' THEN 1 ELSE 0 END) AS address_change_count_730d,
          SUM(CASE WHEN c.item = 'capital' THEN 1 ELSE 0 END) AS capital_change_count_730d,
          SUM(CASE WHEN c.item = 'shareholder' THEN 1 ELSE 0 END) AS shareholder_change_count_730d
-  FROM changes c
+  FROM _pit_changes c
   WHERE c.change_date < :as_of AND c.known_date < :as_of AND c.change_date >= :start_730d
   GROUP BY c.uscc
 ), lic AS (
@@ -16,7 +16,7 @@ WITH ch AS (
               WHEN l.status = 'expired' AND l.status_date < :as_of THEN 'expired'
               WHEN l.expires IS NOT NULL AND l.expires < :as_of THEN 'expired'
               ELSE 'valid' END AS state_at
-  FROM licences l
+  FROM _pit_licences l
   WHERE l.issued < :as_of AND l.known_date < :as_of
 ), lic_type AS (
   SELECT uscc, licence_type,

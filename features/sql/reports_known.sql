@@ -4,7 +4,7 @@ FROM (
   SELECT r.uscc, r.year, r.employees, r.social_insurance_staff, r.revenue, r.assets, r.liabilities,
          r.tax, r.profit,
          ROW_NUMBER() OVER (PARTITION BY r.uscc ORDER BY r.year DESC) AS rn
-  FROM annual_reports r
+  FROM _pit_annual_reports r
   WHERE r.filed_date IS NOT NULL AND r.filed_date < :as_of AND r.known_date < :as_of
 ) t
 WHERE rn <= 2

@@ -78,7 +78,7 @@ def _penalty_counts(wh, days: list[date]) -> list[float]:
 def test_penalty_stops_counting_when_publicity_ends(wh):
     wh.entity(A)
     wh.add("penalties", uscc=A, decided_date=date(2024, 1, 10), domain="price", procedure="ordinary",
-           severity="minor", sanctions="warning", publicity_end=date(2024, 4, 10))
+           severity="minor", sanctions="criticism", publicity_end=date(2024, 4, 10))
     assert _penalty_counts(wh, [date(2024, 1, 10), date(2024, 1, 11), date(2024, 4, 9), date(2024, 4, 10)]) == [
         0, 1, 1, 0]
 
@@ -101,7 +101,9 @@ def test_publicity_period_from_rules_when_no_end_recorded(wh):
     # criticism alone: short 3-month publicity
     wh.add("penalties", uscc=A, decided_date=date(2024, 1, 10), domain="food", procedure="ordinary",
            severity="minor", sanctions="criticism")
-    assert _penalty_counts(wh, [date(2024, 4, 9), date(2024, 4, 10), date(2027, 1, 9), date(2027, 1, 10)]) == [
+    # no publication date: published 20 working days after the decision, i.e. 2024-02-06 (Sunday 2024-02-04
+    # is a make-up working day), and the periods run from then
+    assert _penalty_counts(wh, [date(2024, 5, 5), date(2024, 5, 6), date(2027, 2, 5), date(2027, 2, 6)]) == [
         2, 1, 1, 0]
 
 

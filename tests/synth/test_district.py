@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from core import uscc
+from core import rules, uscc
 from core.cli import main
 from features.sources import SOURCES
 from synth import emit_drop, generate
@@ -98,7 +98,7 @@ def test_references_resolve_and_required_fields_are_present(clean):
         for col in table.columns:
             if col.required:
                 assert df[col.name].notna().all(), f"{name}.{col.name} has blanks"
-            if col.kind == "date" and col.name not in ("expires", "publicity_end"):
+            if col.kind == "date" and f"{name}.{col.name}" not in rules.load("ingest")["dates"]["may_be_future"]:
                 assert (pd.to_datetime(df[col.name]).dropna() <= end).all(), f"{name}.{col.name} after the end"
     rel = _read(out, "relations")
     assert rel["related_uscc"].dropna().isin(codes).all()
@@ -270,3 +270,34 @@ def test_cli_prints_counts_as_json(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert set(data["counts"]) == set(SOURCES) and data["counts"]["entities"] > 300
     assert main(["synth", "--out", str(tmp_path / "e"), "--entities", "10"]) == 2
+
+
+def test_business_licences_are_revoked_only_after_the_rule_s_missed_report_years(clean):
+    out, _ = clean
+    rule = rules.load("publicity")["annual_report"]
+    k = rule["years_missing_before_revocation"]
+    ent = _read(out, "entities")
+    revoked = ent[(ent["status"] == "revoked") & (ent["entity_type"] != "individual")]
+    assert len(revoked) >= 5
+    reports = _read(out, "annual_reports")
+    filed = {(u, int(y)) for u, y, f in zip(reports["uscc"], reports["year"], reports["filed_date"], strict=True)
+             if isinstance(f, str) and f}
+    broken = []
+    for u, when in zip(revoked["uscc"], pd.to_datetime(revoked["status_date"]).dt.date, strict=True):
+        due = [y for y in range(when.year - 4, when.year) if date(y + 1, rule["season_end_month"],
+                                                                   rule["season_end_day"]) < when]
+        last = sorted(due)[-k:] if len(due) >= k else due
+        if len(last) < k or any((u, y) in filed for y in last):
+            broken.append((u, when, last))
+    assert not broken, f"revoked without {k} consecutive missing reports: {broken[:5]}"
+
+
+def test_inspections_carry_every_result_code_of_the_rules_table(clean):
+    from core import inspection_results
+
+    out, _ = clean
+    seen = _read(out, "inspections")["result"].value_counts()
+    assert set(seen.index) == set(inspection_results.codes())
+    # the refinements keep the world's outcomes: adverse results stay a small share, most checks find nothing
+    adverse = seen[list(inspection_results.codes(adverse_event=True))].sum() / seen.sum()
+    assert 0.005 < adverse < 0.2 and seen["no_issue"] / seen.sum() > 0.5
