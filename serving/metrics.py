@@ -6,7 +6,11 @@ they are switched off and these take their place at ``/metrics``.
 
 from __future__ import annotations
 
+import gc
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -29,6 +33,8 @@ class ServiceMetrics:
         self.audit_backlog = Gauge("credit_risk_audit_backlog", "audit entries waiting to be written",
                                    registry=self.registry)
         self.audit_failing = Gauge("credit_risk_audit_failing", "1 while audit writes fail", registry=self.registry)
+        self.gc = GcPauses()
+        self.registry.register(self.gc)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"
@@ -42,3 +48,39 @@ class ServiceMetrics:
         self.audit_backlog.set(runtime.audit.backlog())
         self.audit_failing.set(1 if runtime.audit.last_error else 0)
         return generate_latest(self.registry)
+
+
+class GcPauses:
+    """Garbage-collector pauses per generation (count, total and longest), measured by a gc callback.
+
+    The callback only updates plain numbers: it may run inside any allocation, even one made while a
+    metrics lock is held, so it must take no lock itself.
+    """
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        gen = info.get("generation", 2)
+        pause = time.perf_counter() - self._started
+        self.count[gen] += 1
+        self.seconds[gen] += pause
+        self.longest[gen] = max(self.longest[gen], pause)
+
+    def collect(self):
+        count = CounterMetricFamily("credit_risk_gc_collections", "collections by generation", labels=["generation"])
+        total = CounterMetricFamily("credit_risk_gc_pause_seconds", "time in collections", labels=["generation"])
+        longest = GaugeMetricFamily("credit_risk_gc_longest_pause_seconds", "longest collection since start",
+                                    labels=["generation"])
+        for g in range(3):
+            count.add_metric([str(g)], self.count[g])
+            total.add_metric([str(g)], self.seconds[g])
+            longest.add_metric([str(g)], self.longest[g])
+        yield from (count, total, longest)
