@@ -209,7 +209,9 @@ def gc_pauses(url: str, key: str) -> dict:
     text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=30).text
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("credit_risk_gc_") and 'generation="2"' in line:
+        if line.startswith("credit_risk_gc_frozen_objects"):
+            out["frozen_objects"] = int(float(line.split(" ")[1]))
+        elif line.startswith("credit_risk_gc_") and 'generation="2"' in line:
             name, value = line.split(" ")
             out[name.split("{")[0].removeprefix("credit_risk_gc_")] = round(float(value), 4)
     return out
@@ -250,6 +252,7 @@ def main() -> None:
                          "gc_freeze": os.environ.get("CREDIT_RISK_GC_FREEZE", "1") != "0",
                          "load_avg_start": os.getloadavg()[0]}
             asyncio.run(fixed_rate(url, keys["planner"], codes, rate=100, duration=3, seed=args.seed))  # warm up
+            gc_before = gc_pauses(url, keys["admin"])
             for label, rates, batch, target in (("single", args.rates, 1, 50.0),
                                                 ("batch100", args.rates_100, 100, 150.0)):
                 runs = []
@@ -260,8 +263,12 @@ def main() -> None:
                     print(label, json.dumps(run), flush=True)
                 out[label] = {"runs": runs, "target_p99_ms": target,
                               "max_sustainable_rate": _sustainable(runs, target)}
-            out["gc_gen2"] = gc_pauses(url, keys["admin"])
-            print("gc generation 2", json.dumps(out["gc_gen2"]), flush=True)
+            gc_after = gc_pauses(url, keys["admin"])
+            out["gc_gen2_during_fixed_rates"] = {
+                "collections": gc_after["collections_total"] - gc_before["collections_total"],
+                "pause_seconds": round(gc_after["pause_seconds_total"] - gc_before["pause_seconds_total"], 3),
+                "frozen_objects": gc_after.get("frozen_objects")}
+            print("gc generation 2 during the fixed rates", json.dumps(out["gc_gen2_during_fixed_rates"]), flush=True)
             out["closed_loop"] = asyncio.run(closed_loop(url, keys["planner"], codes, concurrency=args.concurrency,
                                                          duration=10))
             print("closed loop", json.dumps(out["closed_loop"]), flush=True)

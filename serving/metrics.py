@@ -83,4 +83,7 @@ class GcPauses:
             count.add_metric([str(g)], self.count[g])
             total.add_metric([str(g)], self.seconds[g])
             longest.add_metric([str(g)], self.longest[g])
-        yield from (count, total, longest)
+        frozen = GaugeMetricFamily("credit_risk_gc_frozen_objects", "objects moved out of the collector's reach "
+                                   "by gc.freeze() at start-up")
+        frozen.add_metric([], gc.get_freeze_count())
+        yield from (count, total, longest, frozen)
