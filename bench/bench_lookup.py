@@ -22,6 +22,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -81,8 +82,9 @@ def main() -> None:
         _, codes, _, closed = prepare(home, entities=args.entities, seed=args.seed)
         settings = Settings.from_env(home)
         names = {c: f"测试企业{i}有限公司" for i, c in enumerate(codes + closed)}
+        register = pd.DataFrame({"uscc": list(names), "name": list(names.values())})  # noqa: F841 - read by SQL
         con = connect(settings)
-        con.executemany("INSERT INTO entities (uscc, name) VALUES (?, ?)", list(names.items()))
+        con.execute("INSERT INTO entities (uscc, name) SELECT uscc, name FROM register")
         con.close()
         out = {"entities": len(codes), "load_avg_start": os.getloadavg()[0], "runs": []}
         for n in (int(x) for x in args.rows.split(",")):

@@ -92,11 +92,11 @@ class ServiceGate:
         runtime = rt.current()
         started = time.perf_counter()
         route = self.route_of(scope)
-        status_box = {"status": 500}
+        status_box = {"status": 500, "started": False}
 
         async def send_wrapper(message) -> None:
             if message["type"] == "http.response.start":
-                status_box["status"] = message["status"]
+                status_box["status"], status_box["started"] = message["status"], True
             await send(message)
 
         caller = await self._caller(scope, runtime)
@@ -124,8 +124,9 @@ class ServiceGate:
         except Exception as exc:  # the type only: an exception's text may carry request values
             log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), route)
             status_box["status"] = 500
-            await self._reply(send, 500, ErrorResponse(error="internal error; the service log names its kind")
-                              .model_dump())
+            if not status_box["started"]:
+                await self._reply(send, 500, ErrorResponse(error="internal error; the service log names its kind")
+                                  .model_dump())
         finally:
             status = status_box["status"]
             self.metrics.observe(route, scope.get("method", "?"), status, time.perf_counter() - started)

@@ -36,9 +36,9 @@ def document(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
     """The served OpenAPI 3.1 document, from the one BentoML generates for the service."""
     spec = copy.deepcopy(bentoml_spec)
     spec["openapi"] = "3.1.0"
-    spec.setdefault("info", {})["description"] = (
-        "Enterprise credit-risk tiers (企业信用风险分类). Every endpoint but the health probes needs "
-        "`Authorization: Bearer <key>`; refused input answers 400 naming the field.")
+    spec["info"] = {"title": "credit-risk (企业信用风险分类)", "version": _version(), "description": (
+        "Enterprise credit-risk tiers. Every endpoint but the health probes needs "
+        "`Authorization: Bearer <key>`; refused input answers 400 naming the field.")}
     schemas = {k: v for k, v in spec.get("components", {}).get("schemas", {}).items() if k not in DROPPED_SCHEMAS}
     _, defs = models_json_schema([(ScoreRequest, "validation"), (ScoreResponse, "serialization"),
                                   (ErrorResponse, "serialization")], ref_template=REF)
@@ -53,6 +53,15 @@ def document(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
             _fix(path, op)
     spec["paths"]["/score"]["post"] = _score(spec["paths"]["/score"]["post"])
     return spec
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("credit-risk")
+    except PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
+        return "0"
 
 
 def _error(description: str, status: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from core import tiers as core_tiers
 from core.errors import Conflict, NotFound, UserError
 from core.opdb import engine
 from core.settings import Settings
+from serving.limits import ServiceLimits
 from serving.lookup import latest_publication
 from serving.outcomes import CodeLookup, response_json
 from serving.publish import PUBLISHED_SCORES
@@ -108,7 +109,7 @@ class AuditWriter:
         self.settings = settings
         self.interval = interval
         # refused requests (no valid key, over the rate) are counted and summarised once per this many seconds
-        self.refused_every = refused_every or float(os.environ.get("CREDIT_RISK_REFUSED_AUDIT_SECONDS") or 60)
+        self.refused_every = refused_every or ServiceLimits.from_env().refused_audit_seconds
         self._refused: Counter = Counter()
         self._refused_since = time.monotonic()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()

@@ -23,7 +23,7 @@ from serving.schemas import MAX_BATCH, ErrorResponse, ScoreItem, ScoreResponse
 
 apply_offline_env()
 resources = build_app()
-INLINE_ITEMS = 64  # published codes up to this many are answered on the event loop, the rest in a thread
+INLINE_ITEMS = 1_000  # published codes up to this many are answered on the event loop (string joins), the rest in a thread
 
 
 # One worker (the model and the publication index are loaded once); no adaptive batcher and no
