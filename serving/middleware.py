@@ -99,8 +99,9 @@ class ServiceGate:
                 status_box["status"], status_box["started"] = message["status"], True
             await send(message)
 
-        caller = await self._caller(scope, runtime)
+        caller = None
         try:
+            caller = await self._caller(scope, runtime)
             if caller is None:
                 raise Refused(401, "Authorization: expected 'Bearer <key>' with a valid, unrevoked key",
                               headers=[(b"www-authenticate", b"Bearer")])

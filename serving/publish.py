@@ -140,7 +140,7 @@ def _closed(settings: Settings, as_of: date):
         return None
     from features.warehouse import connect
 
-    con = connect(settings, read_only=True)
+    con = connect(settings)  # a batch step, like the snapshot build above
     try:
         return con.execute(
             "SELECT uscc, status, status_date FROM entities WHERE status IN ('deregistered', 'revoked') "
