@@ -74,7 +74,7 @@ class ServiceGate:
         self.metrics = ServiceMetrics()
         self._buckets: dict[str, tuple[float, float]] = {}
         self._openapi: bytes | None = None
-        self._routes: list | None = None
+        self._routes: dict[str, list] | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -149,16 +149,20 @@ class ServiceGate:
         if path in SERVICE_ROUTES or path in HEALTH:
             return path
         if path.startswith("/v1/"):
-            for regex, template in self._templates():
-                if regex.match(path[3:]):
+            sub = path[3:]
+            for regex, template in self._templates().get(sub.split("/", 2)[1], ()):
+                if regex.match(sub):
                     return "/v1" + template
         return "other"
 
-    def _templates(self) -> list:
-        """(compiled path, template) of every /v1 route, from the resource app's own OpenAPI paths."""
+    def _templates(self) -> dict[str, list]:
+        """(compiled path, template) of the /v1 routes by first segment, from the resource app's OpenAPI paths."""
         if self._routes is None:
             paths = self.resources.openapi()["paths"] if self.resources is not None else {}
-            self._routes = [(compile_path(p)[0], p) for p in paths]
+            routes: dict[str, list] = {}
+            for p in paths:
+                routes.setdefault(p.split("/", 2)[1], []).append((compile_path(p)[0], p))
+            self._routes = routes
         return self._routes
 
     def _take_token(self, caller: Caller) -> None:
