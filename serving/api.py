@@ -23,11 +23,12 @@ from repair.api import router as repair_router
 from serving import lookup, overrides
 from serving.auth import Caller, SettingsDep, require_role
 from serving.limits import MAX_ID, MAX_PAGE
+from serving.lists import MEDIA_TYPES, annotate_list, warehouse_names
 from serving.runtime import FieldError, Runtime, current
 from serving.schemas import MAX_PAGE_SIZE, ErrorResponse, ModelInfo, OverrideRequest, TierList
 
 log = logging.getLogger(__name__)
-ROUTERS = {"serving.api": None, "repair.api": repair_router, "inspection.api": inspection_router}
+ROUTERS = (repair_router, inspection_router)  # beside this module's own routes
 
 router = APIRouter(tags=["tiers"])
 Reader = Annotated[Caller, Depends(require_role("planner", "repair_officer", "model_operator"))]
@@ -71,22 +72,17 @@ def revoke_override(override_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: 
     return overrides.revoke_override(settings, override_id=override_id, actor=caller.key_id, role=caller.role)
 
 
-LIST_TYPES = {"text/csv": "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 
 @router.post("/lists/lookup", summary="A CSV (UTF-8/GBK) or .xlsx list of codes or names, back with tiers",
              response_class=Response, openapi_extra={
-                 "requestBody": {"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                                                               for t in LIST_TYPES}},
+                 "requestBody": {"required": True, "content": dict.fromkeys(MEDIA_TYPES.values(), _BINARY)},
                  "responses": {"200": {"description": "the same list with matched_uscc, outcome, tier, tier_zh, "
                                        "reasons_zh, entity_status, last_tier, publication_id and match_note "
                                        "appended, in the same format and encoding",
-                                       "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                                                   for t in LIST_TYPES}}}})
+                                       "content": dict.fromkeys(MEDIA_TYPES.values(), _BINARY)}}})
 async def lookup_list(request: Request, caller: Reader, runtime: RuntimeDep) -> Response:
-    from serving.lists import annotate_list, warehouse_names
-
     body = await request.body()  # bounded by the service gate's body limit
     if not body:
         raise UserError("body: expected a CSV or .xlsx list, got an empty body")
@@ -95,9 +91,8 @@ async def lookup_list(request: Request, caller: Reader, runtime: RuntimeDep) -> 
         out = io.BytesIO()
         with warehouse_names(runtime.settings) as names:
             summary = annotate_list(io.BytesIO(body), out, resolve=runtime.codes.outcomes, match_names=names)
-        kind = "text/csv" if summary.fmt == "csv" else next(t for t in LIST_TYPES if t != "text/csv")
         charset = f"; charset={summary.encoding}" if summary.encoding else ""
-        return out.getvalue(), kind + charset
+        return out.getvalue(), MEDIA_TYPES[summary.fmt] + charset
 
     data, media = await anyio.to_thread.run_sync(work)
     return Response(data, media_type=media)
@@ -132,11 +127,9 @@ def build_app() -> FastAPI:
                   description="Tiers, entities, overrides, repair and inspection. Authorization: Bearer <key>.",
                   docs_url=None, redoc_url=None)  # the service's OpenAPI page is /docs.json
     app.include_router(router)
-    for r in ROUTERS.values():
-        if r is not None:
-            app.include_router(r)
+    for r in ROUTERS:
+        app.include_router(r)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.state.routers = list(ROUTERS)
     return app

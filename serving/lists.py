@@ -28,6 +28,7 @@ from serving.limits import MAX_LIST_ROWS
 CHUNK_ROWS = 5_000
 XLSX = "xlsx"
 CSV = "csv"
+MEDIA_TYPES = {CSV: "text/csv", XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 CODE_HEADERS = ("uscc", "统一社会信用代码", "社会信用代码", "信用代码", "credit_code", "code", "代码")
 NAME_HEADERS = ("name", "企业名称", "名称", "主体名称", "单位名称", "company_name", "enterprise_name")
 APPENDED = ("matched_uscc", "outcome", "tier", "tier_zh", "reasons_zh", "entity_status", "last_tier",

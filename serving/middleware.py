@@ -22,6 +22,7 @@ from starlette.routing import compile_path
 from serving.auth import CALLER_KEY
 from serving.keys import Caller, caller_for, hash_key
 from serving.limits import ServiceLimits
+from serving.lists import MEDIA_TYPES
 from serving.metrics import ServiceMetrics
 from serving.schemas import ErrorResponse, ScoreRequest
 
@@ -38,7 +39,7 @@ PATH_ROLES = {
 SERVICE_ROUTES = frozenset({"/score", "/docs.json", "/metrics", "/", "/schema.json"})
 JSON = "application/json"
 # Content types a route accepts for its body (all others: JSON only).
-BODY_TYPES = {"/v1/lists/lookup": ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+BODY_TYPES = {"/v1/lists/lookup": tuple(MEDIA_TYPES.values())}
 LARGE_BODY = 256 * 1024  # /score bodies above this are validated in a worker thread
 
 
