@@ -264,8 +264,8 @@ def main() -> None:
                                                  seed=args.seed, batch=batch))
                     runs.append(run)
                     print(label, json.dumps(run), flush=True)
-                    if run["non_2xx"] or run["p99_ms"] > 4 * target:
-                        break  # past the sustainable rate: higher ones only queue up
+                    if run["non_2xx"] or run["achieved_rps"] < 0.9 * rate:
+                        break  # past what the service can take: higher rates only queue up
                 out[label] = {"runs": runs, "target_p99_ms": target,
                               "max_sustainable_rate": _sustainable(runs, target)}
             gc_after = gc_pauses(url, keys["admin"])

@@ -167,11 +167,13 @@ class ServiceGate:
         return self._routes
 
     def _take_token(self, caller: Caller) -> None:
-        """One request from the key's bucket (rate tokens per second, burst of one second), else 429."""
+        """One request from the key's bucket (rate tokens per second, burst of one second or one request),
+        else 429."""
         rate = caller.rate_limit or self.limits.rate_per_key
+        burst = max(rate, 1.0)
         now = time.monotonic()
-        tokens, last = self._buckets.get(caller.key_id, (rate, now))
-        tokens = min(rate, tokens + (now - last) * rate)
+        tokens, last = self._buckets.get(caller.key_id, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
         if tokens < 1:
             self._buckets[caller.key_id] = (tokens, now)
             wait = max(1, int((1 - tokens) / rate + 0.999))

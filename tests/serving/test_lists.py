@@ -123,7 +123,7 @@ def test_an_excel_list_comes_back_as_excel_through_the_endpoint_and_the_cli(serv
 
 
 def test_a_list_without_a_code_or_name_column_is_refused_naming_the_columns(served):
-    r = httpx.post(f"{served.url}/v1/lists/lookup", content="a,b\n1,2\n".encode(), timeout=30,
+    r = httpx.post(f"{served.url}/v1/lists/lookup", content=b"a,b\n1,2\n", timeout=30,
                    headers={**served.headers("planner"), "content-type": "text/csv"})
     assert r.status_code == 400 and "统一社会信用代码" in r.json()["error"] and "['a', 'b']" in r.json()["error"]
     with pytest.raises(UserError, match="empty list"):
