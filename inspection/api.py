@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -10,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from core import inspection_results
 from serving.auth import Caller, SettingsDep, require_role
+from serving.limits import MAX_OFFSET
+from serving.schemas import Day
 
 router = APIRouter(prefix="/inspection", tags=["inspection"])
 Planner = Annotated[Caller, Depends(require_role("planner"))]
@@ -26,8 +27,8 @@ class PlanRequest(BaseModel):
 class ResultIn(BaseModel):
     inspection_id: str = Field(min_length=1, max_length=120, description="inspection id from the plan")
     result: ResultCode = Field(description="检查结果 code")
-    checked_on: date = Field(description="last day of the check; results are due 20 working days later")
-    published_on: date | None = Field(None, description="date the result was made public, when already done")
+    checked_on: Day = Field(description="last day of the check; results are due 20 working days later")
+    published_on: Day | None = Field(None, description="date the result was made public, when already done")
 
 
 class ResultsRequest(BaseModel):
@@ -37,7 +38,7 @@ class ResultsRequest(BaseModel):
 
 class PublishRequest(BaseModel):
     inspection_ids: list[str] = Field(min_length=1, max_length=5000, description="inspections whose results were published")
-    published_on: date = Field(description="publication date (一公开)")
+    published_on: Day = Field(description="publication date (一公开)")
 
 
 @router.post("/plans", status_code=201, summary="Draw the plan of a period (tiered double-random, audited)")
@@ -51,7 +52,7 @@ def draw_plan(body: PlanRequest, caller: Planner, settings: SettingsDep) -> dict
 @router.get("/plans/{plan_id}", summary="A plan's header, summary and inspections (paged)")
 def get_plan(plan_id: str, caller: Planner, settings: SettingsDep,
              limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+             offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
     from inspection.plan import fetch_plan
 
     return fetch_plan(settings, plan_id, limit=limit, offset=offset)
@@ -74,7 +75,7 @@ def post_published(body: PublishRequest, caller: Planner, settings: SettingsDep)
 
 
 @router.get("/overdue", summary="Results not published within 20 working days")
-def get_overdue(caller: Planner, settings: SettingsDep, on: date | None = None,
+def get_overdue(caller: Planner, settings: SettingsDep, on: Day | None = None,
                 plan_id: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
     from inspection.results import overdue
 

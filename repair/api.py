@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -13,6 +12,8 @@ from repair.deadlines import DueList
 from repair.notices import Notice
 from repair.status import CaseView, EntityCases
 from serving.auth import Caller, SettingsDep, require_role
+from serving.limits import MAX_ID
+from serving.schemas import Day
 
 USCC_PATTERN = r"^[0-9A-HJ-NP-RTUWXY]{18}$"
 Officer = Annotated[Caller, Depends(require_role("repair_officer"))]
@@ -29,7 +30,7 @@ class ApplyRequest(BaseModel):
     documents: dict[str, str] = Field(default_factory=dict, description="document type -> reference: "
                                       "application, commitment (守信承诺书), proof; missing ones open the case in "
                                       "待补正 with a one-time notice")
-    on: date | None = Field(None, description="application date (default today)")
+    on: Day | None = Field(None, description="application date (default today)")
 
 
 class ActionRequest(BaseModel):
@@ -40,8 +41,8 @@ class ActionRequest(BaseModel):
     reason: str | None = Field(None, max_length=2000, description="why (required for negative decisions)")
     documents: dict[str, str] | None = Field(None, description="documents handed in (cure)")
     corrections: dict[str, str] | None = Field(None, description="field -> corrected value (correct)")
-    on: date | None = Field(None, description="the day the step takes effect (default today)")
-    expected_version: int | None = Field(None, ge=1, description="the case version you read (409 if changed)")
+    on: Day | None = Field(None, description="the day the step takes effect (default today)")
+    expected_version: int | None = Field(None, ge=1, le=MAX_ID, description="the case version you read (409 if changed)")
 
 
 class ObjectionRequest(BaseModel):
@@ -53,7 +54,7 @@ class ObjectionRequest(BaseModel):
                                    description="an abnormal-list listing (same as record_id with abnormal_list)")
     grounds: str | None = Field(None, max_length=2000)
     documents: dict[str, str] | None = Field(None, description="objection (异议申请书), evidence")
-    on: date | None = Field(None, description="filing date (default today)")
+    on: Day | None = Field(None, description="filing date (default today)")
 
 
 def _service_model() -> Any:
@@ -72,7 +73,7 @@ def _actor(caller: Caller) -> str:
 
 
 @router.get("/eligibility/{uscc}", summary="Every negative record: repairable, earliest date, missing conditions")
-def eligibility(uscc: Code, caller: Officer, settings: SettingsDep, as_of: date | None = None) -> dict[str, Any]:
+def eligibility(uscc: Code, caller: Officer, settings: SettingsDep, as_of: Day | None = None) -> dict[str, Any]:
     from repair.eligibility import check
 
     return check(settings, uscc, as_of=as_of)
@@ -152,7 +153,7 @@ def due(caller: Officer, settings: SettingsDep,
 
 @router.get("/whatif/{uscc}", summary="Projected tier if the currently eligible records were repaired")
 def whatif(uscc: Code, caller: Officer, settings: SettingsDep, model: Annotated[Any, Depends(_service_model)],
-           as_of: date | None = None) -> dict[str, Any]:
+           as_of: Day | None = None) -> dict[str, Any]:
     from repair.whatif import whatif as project
 
     return project(settings, uscc, as_of=as_of, model=model)

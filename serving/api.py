@@ -1,30 +1,34 @@
 """The service's resource routes (FastAPI, mounted at /v1): entity lookup, tier list, model info, overrides.
 
-The repair and inspection routers (``repair/api.py``, ``inspection/api.py``, each exposing ``router``)
-are included when those modules exist.
+The repair and inspection routers (``repair/api.py``, ``inspection/api.py``) are included beside them.
+Every refused input answers 400 with :class:`~serving.schemas.ErrorResponse` (never FastAPI's 422).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import io
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, NotFound, UserError
 from core.opdb import engine
+from inspection.api import router as inspection_router
+from repair.api import router as repair_router
 from serving import lookup, overrides
 from serving.auth import Caller, SettingsDep, require_role
+from serving.limits import MAX_ID, MAX_PAGE
+from serving.lists import MEDIA_TYPES, annotate_list, warehouse_names
 from serving.runtime import FieldError, Runtime, current
-from serving.schemas import MAX_PAGE_SIZE, ModelInfo, OverrideRequest, TierList
+from serving.schemas import MAX_PAGE_SIZE, ErrorResponse, ModelInfo, OverrideRequest, TierList
 
 log = logging.getLogger(__name__)
-OPTIONAL_ROUTERS = ("repair.api", "inspection.api")
+ROUTERS = (repair_router, inspection_router)  # beside this module's own routes
 
 router = APIRouter(tags=["tiers"])
 Reader = Annotated[Caller, Depends(require_role("planner", "repair_officer", "model_operator"))]
@@ -34,7 +38,7 @@ RuntimeDep = Annotated[Runtime, Depends(current)]
 
 
 @router.get("/entities/{uscc}", summary="One entity's current tier, reasons and tier history")
-def entity(uscc: str, caller: Reader, settings: SettingsDep) -> dict[str, Any]:
+def entity(uscc: Annotated[str, Path(max_length=32)], caller: Reader, settings: SettingsDep) -> dict[str, Any]:
     with engine(settings).connect() as conn:
         return lookup.entity_view(conn, uscc)
 
@@ -43,8 +47,9 @@ def entity(uscc: str, caller: Reader, settings: SettingsDep) -> dict[str, Any]:
 def tiers(caller: Planner, settings: SettingsDep,
           town_code: Annotated[str | None, Query(max_length=20)] = None,
           industry_code: Annotated[str | None, Query(max_length=8)] = None,
-          entity_type: str | None = None, tier: str | None = None,
-          page: Annotated[int, Query(ge=1)] = 1,
+          entity_type: Annotated[str | None, Query(max_length=40)] = None,
+          tier: Annotated[str | None, Query(max_length=4)] = None,
+          page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
           page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100) -> dict[str, Any]:
     with engine(settings).connect() as conn:
         return lookup.tier_list(conn, town_code=town_code, industry_code=industry_code, entity_type=entity_type,
@@ -63,12 +68,39 @@ def create_override(body: OverrideRequest, caller: Planner, settings: SettingsDe
 
 
 @router.post("/overrides/{override_id}/revoke", summary="End an override before its expiry")
-def revoke_override(override_id: int, caller: Planner, settings: SettingsDep) -> dict[str, Any]:
+def revoke_override(override_id: Annotated[int, Path(ge=1, le=MAX_ID)], caller: Planner, settings: SettingsDep) -> dict[str, Any]:
     return overrides.revoke_override(settings, override_id=override_id, actor=caller.key_id, role=caller.role)
 
 
-def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
-    return JSONResponse({"error": message, "detail": detail if detail is not None else message}, status_code=status)
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.post("/lists/lookup", summary="A CSV (UTF-8/GBK) or .xlsx list of codes or names, back with tiers",
+             response_class=Response, openapi_extra={
+                 "requestBody": {"required": True, "content": dict.fromkeys(MEDIA_TYPES.values(), _BINARY)},
+                 "responses": {"200": {"description": "the same list with matched_uscc, outcome, tier, tier_zh, "
+                                       "reasons_zh, entity_status, last_tier, publication_id and match_note "
+                                       "appended, in the same format and encoding",
+                                       "content": dict.fromkeys(MEDIA_TYPES.values(), _BINARY)}}})
+async def lookup_list(request: Request, caller: Reader, runtime: RuntimeDep) -> Response:
+    body = await request.body()  # bounded by the service gate's body limit
+    if not body:
+        raise UserError("body: expected a CSV or .xlsx list, got an empty body")
+
+    def work() -> tuple[bytes, str]:
+        out = io.BytesIO()
+        with warehouse_names(runtime.settings) as names:
+            summary = annotate_list(io.BytesIO(body), out, resolve=runtime.codes.outcomes, match_names=names)
+        charset = f"; charset={summary.encoding}" if summary.encoding else ""
+        return out.getvalue(), MEDIA_TYPES[summary.fmt] + charset
+
+    data, media = await anyio.to_thread.run_sync(work)
+    return Response(data, media_type=media)
+
+
+def _error(status: int, message: str, detail: list | None = None, headers=None) -> JSONResponse:
+    body = ErrorResponse(error=message, detail=detail or [])
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,27 +117,19 @@ def _user_error(_: Request, exc: UserError) -> JSONResponse:
 
 
 def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return JSONResponse({"error": exc.detail, "detail": exc.detail}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    status = 400 if exc.status_code == 422 else exc.status_code
+    return _error(status, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-def build_app(*, include_optional: bool = True) -> FastAPI:
-    """The /v1 FastAPI app: these routes plus the repair and inspection routers when present."""
+def build_app() -> FastAPI:
+    """The /v1 FastAPI app: these routes, the repair and the inspection routers."""
     app = FastAPI(title="credit-risk resources (企业信用风险分类)", version="1",
-                  description="Tiers, entities, overrides; repair and inspection when installed. "
-                  "Authorization: Bearer <key>.")
+                  description="Tiers, entities, overrides, repair and inspection. Authorization: Bearer <key>.",
+                  docs_url=None, redoc_url=None)  # the service's OpenAPI page is /docs.json
     app.include_router(router)
+    for r in ROUTERS:
+        app.include_router(r)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.state.routers = ["serving.api"]
-    for name in OPTIONAL_ROUTERS if include_optional else ():
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        if getattr(module, "router", None) is None:
-            log.warning("%s has no `router`; not mounted", name)
-            continue
-        app.include_router(module.router)
-        app.state.routers.append(name)
     return app

@@ -24,6 +24,8 @@ def register(sub, common) -> None:
     k = ksub.add_parser("create", parents=[common], help="create a key (printed once)")
     k.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin")
     k.add_argument("--label", help="what the key is for (no personal data)")
+    k.add_argument("--rate-limit", type=float, help="requests per second this key may send (default: the "
+                   "service's CREDIT_RISK_RATE_LIMIT)")
     k.set_defaults(handler=_keys_create)
     k = ksub.add_parser("list", parents=[common], help="list keys (ids and roles, never the keys)")
     k.add_argument("--active", action="store_true", help="only keys that are not revoked")
@@ -64,7 +66,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> Outcome:
 def _keys_create(args: argparse.Namespace, settings: Settings) -> Outcome:
     from serving.keys import create_key
 
-    key_id, key = create_key(settings, role=args.role, label=args.label, actor=actor_of(args))
+    key_id, key = create_key(settings, role=args.role, label=args.label, actor=actor_of(args),
+                             rate_limit=args.rate_limit)
     return Outcome({"key": key, "role": args.role, "key_id": key_id},
                    [f"key {key_id} ({args.role}) — shown once, store it now:", key])
 

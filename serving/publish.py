@@ -30,6 +30,10 @@ PUBLISHED_SCORES = sa.table(
     sa.column("publication_id"), sa.column("uscc"), sa.column("probability", sa.Float), sa.column("tier"),
     sa.column("reasons"), sa.column("entity_type"), sa.column("industry_code"), sa.column("town_code"),
 )
+UNPUBLISHED = sa.table(
+    "unpublished_entities",
+    sa.column("publication_id"), sa.column("uscc"), sa.column("status"), sa.column("status_date", sa.Date),
+)
 DESCRIPTIVE = ("entity_type", "industry_code", "town_code")
 _CHUNK = 5_000
 
@@ -40,7 +44,8 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
     return f"pub-{as_of:%Y%m%d}-{digest}"
 
 
-def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None) -> dict:
+def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
+            closed: Any = None) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
     Args:
@@ -49,6 +54,9 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         actor: who publishes (audited).
         model: a loaded scoring model (default: the ``champion``, else the last local export).
         snapshot: a feature snapshot (default: built or loaded for ``as_of`` in the warehouse).
+        closed: entities the publication leaves out because they closed before ``as_of`` (frame of
+            ``uscc``, ``status``, ``status_date``; default: read from the warehouse when there is one),
+            so that a lookup of their code can say so.
 
     Returns:
         publication id, counts per tier, the migration matrix against the previous publication,
@@ -86,6 +94,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
     with step(f"scoring {len(frame):,} entities with model {model.version}"):
         scores = model.score(frame)
     rows = _rows(pub_id, scores, frame)
+    left_out = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), rows)
     tier_counts = {c: 0 for c in core_tiers.codes()} | dict(Counter(r["tier"] for r in rows))
     versions = {"model_version": model.version, "model_source": model_source, "snapshot_id": snapshot.snapshot_id,
                 "schema_hash": getattr(model, "schema_hash", None), "rules": {"tiers": rules.version("tiers")}}
@@ -95,8 +104,11 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         if status == "published":
             raise Conflict(f"publication {pub_id} was completed by another run meanwhile")
         conn.execute(sa.delete(PUBLISHED_SCORES).where(PUBLISHED_SCORES.c.publication_id == pub_id))
+        conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
         for i in range(0, len(rows), _CHUNK):
             conn.execute(sa.insert(PUBLISHED_SCORES), rows[i:i + _CHUNK])
+        for i in range(0, len(left_out), _CHUNK):
+            conn.execute(sa.insert(UNPUBLISHED), left_out[i:i + _CHUNK])
         conn.execute(sa.update(PUBLICATIONS).where(PUBLICATIONS.c.publication_id == pub_id).values(
             status="published", entity_count=len(rows), tier_counts=json.dumps(tier_counts),
             rules_versions=json.dumps(versions["rules"]),
@@ -120,6 +132,33 @@ def _snapshot(settings: Settings, as_of: date):
             return fsnap.build_snapshot(con, as_of=as_of)
     finally:
         con.close()
+
+
+def _closed(settings: Settings, as_of: date):
+    """Entities closed (deregistered, revoked) before ``as_of``, from the warehouse; None without one."""
+    if not settings.warehouse_path.exists():
+        return None
+    from features.warehouse import connect
+
+    con = connect(settings)  # a batch step, like the snapshot build above
+    try:
+        return con.execute(
+            "SELECT uscc, status, status_date FROM entities WHERE status IN ('deregistered', 'revoked') "
+            "AND COALESCE(status_date, established) < ?", [as_of]).df()
+    finally:
+        con.close()
+
+
+def _closed_rows(pub_id: str, closed, published: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if closed is None or len(closed) == 0:
+        return []
+    import pandas as pd
+
+    seen = {r["uscc"] for r in published}
+    rows = closed.drop_duplicates("uscc")
+    dates = pd.to_datetime(rows["status_date"])
+    return [{"publication_id": pub_id, "uscc": str(u), "status": str(st), "status_date": None if pd.isna(d) else d.date()}
+            for u, st, d in zip(rows["uscc"], rows["status"], dates, strict=True) if u not in seen]
 
 
 def _active(frame):

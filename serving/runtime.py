@@ -8,6 +8,7 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,11 +17,12 @@ import sqlalchemy as sa
 
 from core import audit
 from core import tiers as core_tiers
-from core import uscc as uscc_check
 from core.errors import Conflict, NotFound, UserError
 from core.opdb import engine
 from core.settings import Settings
+from serving.limits import ServiceLimits
 from serving.lookup import latest_publication
+from serving.outcomes import CodeLookup, response_json
 from serving.publish import PUBLISHED_SCORES
 
 log = logging.getLogger(__name__)
@@ -36,37 +38,55 @@ class FieldError(UserError):
 
 
 class PublishedIndex:
-    """The latest publication's scores in memory, reloaded when a newer publication appears.
+    """The latest publication's scores in memory, reloaded by a background thread when a newer one appears.
 
-    Each entity's score is kept as a ready JSON fragment (a :class:`~serving.schemas.ScoreResult`),
-    so that a 10,000-item batch is answered by joining strings.
+    Each entity's score is kept as a ready JSON fragment (a :class:`~serving.schemas.Scored` item), so
+    that a 10,000-item batch is answered by joining strings; the fragments are plain strings, which the
+    garbage collector never traverses. Requests never wait on the database for it: :meth:`current` only
+    reads the state the thread swaps in whole.
     """
 
     def __init__(self, settings: Settings, *, refresh_seconds: float = 1.0) -> None:
         self.settings = settings
         self.refresh_seconds = refresh_seconds
-        self.publication: dict[str, Any] | None = None
-        self._rows: dict[str, str] = {}
-        self._checked = -1e9
+        self._state: tuple[dict[str, Any] | None, dict[str, str]] = (None, {})
+        self._loaded = threading.Event()
+        self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> PublishedIndex:
+        """Load the latest publication now and keep watching for newer ones."""
+        self.refresh()
+        self._thread = threading.Thread(target=self._run, name="publication-index", daemon=True)
+        self._thread.start()
+        return self
 
     def current(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
-        """(publication, {uscc: score JSON}), refreshed at most every refresh_seconds."""
-        now = time.monotonic()
-        if now - self._checked >= self.refresh_seconds:
-            with self._lock:
-                if now - self._checked >= self.refresh_seconds:
-                    self._refresh()
-                    self._checked = time.monotonic()
-        return self.publication, self._rows
+        """(publication, {uscc: score JSON}) as last loaded (loaded now if it never was)."""
+        if not self._loaded.is_set():
+            self.refresh()
+        return self._state
 
-    def _refresh(self) -> None:
-        with engine(self.settings).connect() as conn:
+    def _run(self) -> None:
+        while not self._stop.wait(self.refresh_seconds):
+            try:
+                self.refresh()
+            except Exception as exc:  # keep serving the last publication; say why, without data
+                log.warning("publication index refresh failed: %s", type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def refresh(self) -> None:
+        """Swap in the latest publication if it changed."""
+        with self._lock, engine(self.settings).connect() as conn:
             pub = latest_publication(conn)
-            if pub is None:
-                self.publication, self._rows = None, {}
-                return
-            if self.publication and pub["publication_id"] == self.publication["publication_id"]:
+            old = self._state[0]
+            if pub is None or (old and pub["publication_id"] == old["publication_id"]):
+                if pub is None:
+                    self._state = (None, {})
+                self._loaded.set()
                 return
             s = PUBLISHED_SCORES
             rows = conn.execute(sa.select(s.c.uscc, s.c.probability, s.c.tier, s.c.reasons)
@@ -75,19 +95,25 @@ class PublishedIndex:
                     f'"source":"publication","publication_id":{json.dumps(pub["publication_id"])}}}')
             labels = {t.code: f'"tier":"{t.code}","tier_zh":{json.dumps(t.zh, ensure_ascii=False)},'
                       f'"tier_en":{json.dumps(t.en)}' for t in core_tiers.tiers()}
-            self._rows = {u: f'{{"uscc":"{u}","probability":{float(p)!r},{labels[t]},"reasons":{r or "[]"}{tail}'
-                          for u, p, t, r in rows}
-            self.publication = pub
-        log.info("serving publication %s (%d entities)", pub["publication_id"], len(self._rows))
+            fragments = {u: f'{{"status":"scored","uscc":"{u}","probability":{float(p)!r},{labels[t]},'
+                            f'"reasons":{r or "[]"}{tail}' for u, p, t, r in rows}
+            self._state = (pub, fragments)
+            self._loaded.set()
+        log.info("serving publication %s (%d entities)", pub["publication_id"], len(fragments))
 
 
 class AuditWriter:
     """Appends audit entries from a background thread in small batches, so requests never wait on the DB."""
 
-    def __init__(self, settings: Settings, *, interval: float = 0.2) -> None:
+    def __init__(self, settings: Settings, *, interval: float = 0.2, refused_every: float | None = None) -> None:
         self.settings = settings
         self.interval = interval
+        # refused requests (no valid key, over the rate) are counted and summarised once per this many seconds
+        self.refused_every = refused_every or ServiceLimits.from_env().refused_audit_seconds
+        self._refused: Counter = Counter()
+        self._refused_since = time.monotonic()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.last_error: str | None = None  # why the last write failed; None once a write succeeds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -97,9 +123,28 @@ class AuditWriter:
         entry.setdefault("at", datetime.now(UTC))
         self._queue.put(entry)
 
+    def backlog(self) -> int:
+        """Entries queued and not yet written."""
+        return self._queue.qsize()
+
+    def count_refused(self, status: int) -> None:
+        """Count one refused request (no row of its own: a flood of them must not flood the log)."""
+        self._refused[str(status)] += 1
+
+    def _summarise_refused(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not (force or now - self._refused_since >= self.refused_every):
+            return
+        counts, self._refused = self._refused, Counter()
+        if counts:
+            self.put(actor="anonymous", action="api refused", outcome="counted",
+                     inputs={"by_status": dict(sorted(counts.items())), "seconds": round(now - self._refused_since, 1)})
+        self._refused_since = now
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._stop.wait(self.interval)
+            self._summarise_refused()
             self.flush()
 
     def flush(self) -> int:
@@ -120,15 +165,31 @@ class AuditWriter:
         try:
             with engine(self.settings).begin() as conn:
                 conn.execute(sa.insert(audit.AUDIT), rows)  # one executemany per batch
-        except Exception:  # pragma: no cover - keep the entries and retry on the next tick
-            log.exception("audit write failed; %d entries will be retried", len(batch))
+        except Exception as exc:  # keep the entries and retry on the next tick; /readyz says so meanwhile
+            self.last_error = f"audit log write failed ({type(exc).__name__}); {len(batch)} entries waiting"
+            log.error("%s", self.last_error)  # no parameters: they would carry the entries
             for entry in batch:
                 self._queue.put(entry)
+            return 0
+        self.last_error = None
         return len(batch)
+
+    def check(self) -> str | None:
+        """Why the audit sink is unusable now (a failing write or an unreachable database), else None."""
+        if self.last_error:
+            return self.last_error
+        try:
+            with engine(self.settings).connect() as conn:
+                conn.execute(sa.select(sa.func.count()).select_from(
+                    sa.select(audit.AUDIT.c.id).limit(1).subquery()))
+        except Exception as exc:
+            return f"audit log unreachable ({type(exc).__name__})"
+        return None
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self._summarise_refused(force=True)
         self.flush()
 
 
@@ -140,6 +201,7 @@ class Runtime:
         self.loaded = loaded
         self.load_error = load_error
         self.index = PublishedIndex(settings)
+        self.codes = CodeLookup(settings, self.index)
         self.audit = AuditWriter(settings)
         self._tiers = {t.code: t for t in core_tiers.tiers()}
 
@@ -153,10 +215,12 @@ class Runtime:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         try:
-            return cls(settings, loaded=load_champion(settings))
+            runtime = cls(settings, loaded=load_champion(settings))
         except NotFound as exc:
             log.error("no model available: %s", exc)
-            return cls(settings, load_error=str(exc))
+            runtime = cls(settings, load_error=str(exc))
+        runtime.index.start()
+        return runtime
 
     @property
     def model(self):
@@ -166,6 +230,9 @@ class Runtime:
         pub, _ = self.index.current()
         if self.loaded is None:
             return {"ready": False, "reason": self.load_error}
+        audit_problem = self.audit.check()
+        if audit_problem:
+            return {"ready": False, "reason": audit_problem}
         return {"ready": True, "model_version": self.model.version, "model_source": self.loaded.source,
                 "note": self.loaded.note,
                 "publication_id": pub["publication_id"] if pub else None,
@@ -181,46 +248,44 @@ class Runtime:
 
     def _result(self, uscc, probability, tier, reasons, *, model_version, as_of, source, publication_id):
         t = self._tiers[tier]
-        return {"uscc": uscc, "probability": probability, "tier": tier, "tier_zh": t.zh, "tier_en": t.en,
-                "reasons": reasons, "model_version": model_version, "as_of": as_of, "source": source,
-                "publication_id": publication_id}
+        return {"status": "scored", "uscc": uscc, "probability": probability, "tier": tier, "tier_zh": t.zh,
+                "tier_en": t.en, "reasons": reasons, "model_version": model_version, "as_of": as_of,
+                "source": source, "publication_id": publication_id}
+
+    def quick_json(self, items: list[Any]) -> str | None:
+        """The ScoreResponse JSON when every item is a code of the latest publication, else None.
+
+        Touches neither the database nor the model: safe to run on the event loop."""
+        if any(it.features is not None or it.uscc is None for it in items):
+            return None
+        fragments = self.codes.published([it.uscc for it in items])
+        return None if fragments is None else response_json(fragments, Counter(scored=len(fragments)))
 
     def score_json(self, items: list[Any]) -> str:
-        """Score items in order and return the ScoreResponse JSON: by credit code from the latest
-        publication, or live from feature records. Raises FieldError naming the offending field."""
+        """Score items in order and return the ScoreResponse JSON: one outcome per item (scored from the
+        latest publication or live from its feature record; not in publication; unknown; invalid code).
+        Raises FieldError naming the offending field only when the request itself is malformed."""
         out: list[str | None] = [None] * len(items)
         live = [i for i, it in enumerate(items) if it.features is not None]
         lookup = [i for i, it in enumerate(items) if it.features is None]
         for i in lookup:
             if items[i].uscc is None:
                 raise FieldError(("items", i), "expected 'uscc' or 'features', got neither")
+        counts: Counter = Counter()
         if lookup:
-            pub, rows = self.index.current()
-            for i in lookup:
-                hit = rows.get(items[i].uscc)
-                if hit is None:
-                    self._miss(i, items[i].uscc, pub)
-                out[i] = hit
+            fragments, counts = self.codes.outcomes([items[i].uscc for i in lookup])
+            for i, fragment in zip(lookup, fragments, strict=True):
+                out[i] = fragment
         if live:
             results = self._live([items[i] for i in live], live)
             for i, result in zip(live, results, strict=True):
                 out[i] = json.dumps(result, ensure_ascii=False, default=str)
-        return '{"items":[' + ",".join(out) + "]}"  # type: ignore[arg-type]
+            counts["scored"] += len(live)
+        return response_json(out, counts)  # type: ignore[arg-type]
 
     def score(self, items: list[Any]) -> list[dict[str, Any]]:
-        """Like :meth:`score_json`, as a list of result dicts."""
+        """Like :meth:`score_json`, as a list of outcome dicts."""
         return json.loads(self.score_json(items))["items"]
-
-    @staticmethod
-    def _miss(i: int, code: str, pub: dict[str, Any] | None) -> None:
-        problem = uscc_check.problem(code)
-        if problem:
-            raise FieldError(("items", i, "uscc"), problem)
-        if pub is None:
-            raise FieldError(("items", i, "uscc"), "nothing has been published yet "
-                             "(run `credit-risk score --as-of DATE`)", status=409)
-        raise FieldError(("items", i, "uscc"), f"{code} is not in publication {pub['publication_id']} "
-                         f"(as_of {pub['as_of']})", status=404)
 
     def _live(self, items: list[Any], positions: list[int]) -> list[dict[str, Any]]:
         model = self.model
@@ -251,6 +316,7 @@ class Runtime:
                                             scored["reasons"], strict=True)]
 
     def close(self) -> None:
+        self.index.stop()
         self.audit.close()
 
 

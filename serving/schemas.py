@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from core import uscc as uscc_check
+from serving.limits import MAX_BATCH, MAX_CODE_CHARS, MAX_DATE, MAX_PAGE_SIZE, MIN_DATE
 
-# Service limits (not regulatory parameters): one batch request scores at most this many items.
-MAX_BATCH = 10_000
-MAX_PAGE_SIZE = 1_000
+__all__ = ["MAX_BATCH", "MAX_PAGE_SIZE", "Day"]
 USCC_PATTERN = r"^[0-9A-HJ-NP-RTUW-Y]{18}$"
+ENTITY_STATUS_ZH = {"active": "存续", "deregistered": "注销", "revoked": "吊销"}
+
+
+def _within_dates(value: date) -> date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"expected a date from {MIN_DATE} to {MAX_DATE}")
+    return value
+
+
+# A date in a request (body or query): outside MIN_DATE..MAX_DATE is refused with 400, before any
+# date arithmetic can overflow.
+Day = Annotated[date, AfterValidator(_within_dates)]
 
 
 def _checked_uscc(value: str) -> str:
@@ -22,31 +33,60 @@ def _checked_uscc(value: str) -> str:
     return value
 
 
+class ErrorDetail(BaseModel):
+    """One problem of a refused request: where it is (``loc``) and what is wrong."""
+
+    loc: list[str | int] = Field(description="path of the offending field, e.g. ['items', 3, 'features']")
+    msg: str = Field(description="what was expected and what arrived (never the value itself)")
+    type: str | None = Field(None, description="machine-readable kind, e.g. missing, string_too_long")
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx of the service: a one-line message naming the field, and the problems found."""
+
+    error: str = Field(description="what was expected, naming the field")
+    detail: list[ErrorDetail] = Field(default_factory=list, description="each problem found")
+
+
 class ScoreItem(BaseModel):
     """One entity to score: its credit code (served from the latest publication) or a feature record."""
 
     model_config = ConfigDict(extra="forbid")
 
-    uscc: str | None = Field(None, pattern=USCC_PATTERN, description="统一社会信用代码, 18 characters")
+    uscc: str | None = Field(None, min_length=1, max_length=MAX_CODE_CHARS, description=(
+        "统一社会信用代码 (18 characters); a code that is not valid comes back as an `invalid_code` item"))
     features: dict[str, float | int | str | bool | None] | None = Field(
-        None, description="feature record (every model feature, null when unknown) for live scoring")
+        None, max_length=2_000,
+        description="feature record (every model feature, null when unknown) for live scoring")
 
     # Checked by the service, not here, to keep 10,000-item batches fast: that an item has ``uscc`` or
     # ``features``, and the check character of codes missing from the publication (published codes are valid).
 
 
+class ScoreRequest(BaseModel):
+    """A batch to score: codes and feature records in any mix, answered in the same order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ScoreItem] = Field(min_length=1, max_length=MAX_BATCH,
+                                   description=f"entities to score, at most {MAX_BATCH:,}")
+
+
 class Reason(BaseModel):
-    """A risk-raising dimension and its contribution (log-odds)."""
+    """A risk-raising dimension and its contribution (log-odds); more fields may be added (kind, records)."""
+
+    model_config = ConfigDict(extra="allow")
 
     dimension: str = Field(description="dimension code, e.g. compliance")
     zh: str = Field(description="维度 (Chinese label)")
     en: str = Field(description="dimension (English label)")
-    contribution: float = Field(description="contribution to the log-odds of risk")
+    contribution: float | None = Field(description="contribution to the log-odds of risk")
 
 
-class ScoreResult(BaseModel):
-    """The score of one item."""
+class Scored(BaseModel):
+    """An item scored: from the latest publication (by credit code) or live (from its feature record)."""
 
+    status: Literal["scored"] = Field("scored", description="outcome of the item")
     uscc: str | None = Field(description="credit code (None for an anonymous feature record)")
     probability: float = Field(description="calibrated 12-month probability of an adverse event")
     tier: str = Field(description="risk class code A/B/C/D")
@@ -55,14 +95,58 @@ class ScoreResult(BaseModel):
     reasons: list[Reason] = Field(description="up to 3 top risk-raising dimensions")
     model_version: str = Field(description="model version that produced the score")
     as_of: date | None = Field(description="snapshot date of the features (publication as-of for lookups)")
-    source: str = Field(description="'publication' (by credit code) or 'live' (from the feature record)")
+    source: Literal["publication", "live"] = Field(
+        description="'publication' (by credit code) or 'live' (from the feature record)")
     publication_id: str | None = Field(None, description="publication the score comes from")
 
 
-class ScoreResponse(BaseModel):
-    """Scores in request order."""
+ScoreResult = Scored  # the name older clients import
 
-    items: list[ScoreResult]
+
+class NotInPublication(BaseModel):
+    """A valid code the latest publication leaves out: the entity closed, or was not active at its as_of."""
+
+    status: Literal["not_in_publication"] = Field("not_in_publication", description="outcome of the item")
+    uscc: str
+    publication_id: str = Field(description="the latest publication, which leaves the entity out")
+    entity_status: str | None = Field(
+        description="registration status at the publication's as_of (deregistered, revoked), when known")
+    entity_status_zh: str | None = Field(description="登记状态 (注销, 吊销)")
+    status_date: date | None = Field(description="date of that status")
+    last_tier: str | None = Field(description="tier in the newest publication that had the entity")
+    last_tier_zh: str | None = Field(description="上次风险分类")
+    last_as_of: date | None = Field(description="as-of date of that publication")
+    message: str = Field(description="what this outcome means")
+
+
+class UnknownCode(BaseModel):
+    """A valid code no publication has ever had."""
+
+    status: Literal["unknown_code"] = Field("unknown_code", description="outcome of the item")
+    uscc: str
+    publication_id: str | None = Field(description="the latest publication (None before the first one)")
+    message: str
+
+
+class InvalidCode(BaseModel):
+    """A code that is not a credit code: wrong length, a character not allowed, or a failing check character."""
+
+    status: Literal["invalid_code"] = Field("invalid_code", description="outcome of the item")
+    uscc: str
+    expected_check_character: str | None = Field(
+        description="the check character the first 17 characters call for, when only the 18th is wrong")
+    message: str = Field(description="what is wrong, e.g. 'fails its check character (expected T, got 4)'")
+
+
+ScoreOutcome = Annotated[Scored | NotInPublication | UnknownCode | InvalidCode, Field(discriminator="status")]
+
+
+class ScoreResponse(BaseModel):
+    """One outcome per item, in request order (``status`` says which kind)."""
+
+    items: list[ScoreOutcome]
+    counts: dict[str, int] = Field(description="items per outcome: scored, not_in_publication, unknown_code, "
+                                   "invalid_code")
 
 
 class TierEntry(BaseModel):
@@ -99,7 +183,7 @@ class OverrideRequest(BaseModel):
     uscc: str = Field(pattern=USCC_PATTERN, description="统一社会信用代码")
     tier: str = Field(description="risk class code to impose, A/B/C/D")
     reason: str = Field(min_length=1, max_length=2000, description="why the published tier is overridden")
-    expires_on: date = Field(description="last day the override applies")
+    expires_on: Day = Field(description="last day the override applies")
 
     @field_validator("uscc")
     @classmethod

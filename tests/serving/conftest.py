@@ -52,17 +52,27 @@ def toy_snapshot(frame: pd.DataFrame, k: int) -> Snap:
     return Snap(f"toy-{as_of}", as_of, rows)
 
 
+CLOSED = 20  # entities of the older publication that the newer one leaves out (deregistered)
+
+
 def prepare_home(settings: Settings, model, frame) -> dict:
-    """Two publications (older, newer), the model exported locally, one key per role."""
+    """Two publications (older, newer: CLOSED entities deregistered meanwhile), the model exported
+    locally, one key per role."""
     from serving.keys import ROLES, create_key
     from serving.models import export_champion
     from serving.publish import publish
 
     export_champion(model, settings)
-    pubs = [publish(settings, as_of=s.as_of, actor="test", model=model, snapshot=s)
-            for s in (toy_snapshot(frame, 1), toy_snapshot(frame, 0))]
+    older, newer = toy_snapshot(frame, 1), toy_snapshot(frame, 0)
+    closed_codes = sorted(newer.frame["uscc"])[-CLOSED:]
+    closed = pd.DataFrame({"uscc": closed_codes, "status": "deregistered",
+                           "status_date": pd.Timestamp(newer.as_of) - pd.Timedelta(days=10)})
+    newer = Snap(newer.snapshot_id, newer.as_of, newer.frame[~newer.frame["uscc"].isin(closed_codes)]
+                 .reset_index(drop=True))
+    pubs = [publish(settings, as_of=older.as_of, actor="test", model=model, snapshot=older),
+            publish(settings, as_of=newer.as_of, actor="test", model=model, snapshot=newer, closed=closed)]
     keys = {role: create_key(settings, role=role, label=f"test {role}", actor="test")[1] for role in ROLES}
-    return {"publications": pubs, "keys": keys}
+    return {"publications": pubs, "keys": keys, "closed": closed_codes}
 
 
 def _free_port() -> int:
@@ -79,6 +89,8 @@ class Served:
     publications: list[dict]
     frame: pd.DataFrame
     model: object
+    closed: list[str]
+    log: Path
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}"}
@@ -91,7 +103,8 @@ def served(request, toy, tmp_path_factory):
 
     model, frame = toy
     home = tmp_path_factory.mktemp("served") / "home"
-    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
+    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
+           "CREDIT_RISK_REFUSED_AUDIT_SECONDS": "0.5"}
     env.pop("CREDIT_RISK_DB_URL", None)
     drop = None
     if request.param == "postgres":
@@ -119,7 +132,8 @@ def served(request, toy, tmp_path_factory):
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        yield Served(base, settings, prepared["keys"], prepared["publications"], frame, model)
+        yield Served(base, settings, prepared["keys"], prepared["publications"], frame, model, prepared["closed"],
+                     home / "serve.log")
     finally:
         os.killpg(proc.pid, 15)
         try:
