@@ -28,7 +28,7 @@ class Snap:
 def _fill(settings: Settings) -> None:
     """A home with a publication, a repair case, an API key, warehouse rows and an MLflow-store file."""
     from features.warehouse import connect
-    from repair import workflow
+    from repair import procedures, workflow
     from serving.keys import create_key
     from serving.publish import publish
     from training.dataset import from_frame
@@ -44,7 +44,7 @@ def _fill(settings: Settings) -> None:
     rows = frame[frame["as_of"] == as_of].drop(columns=["label"]).reset_index(drop=True)
     publish(settings, as_of=as_of, actor="test", model=model, snapshot=Snap(f"toy-{as_of}", as_of, rows))
     uscc = rows["uscc"].iloc[0]
-    workflow.open_case(settings, machine=workflow.REPAIR, state="applied", prefix="RP", uscc=uscc,
+    workflow.open_case(settings, procedure=procedures.for_record("penalty_publicity"), prefix="RP", uscc=uscc,
                        kind="penalty_publicity", record_kind="penalty", record_id="P-1", actor="officer",
                        on=date(2025, 3, 3),
                        documents={"application": "A"}, eligibility={}, details={})
