@@ -113,7 +113,7 @@ def _user_error(_: Request, exc: UserError) -> JSONResponse:
     if isinstance(exc, FieldError):
         return _error(exc.status, str(exc), [{"loc": list(exc.loc), "msg": str(exc)}])
     if isinstance(exc, Busy):  # e.g. no warehouse copy published yet: try again shortly
-        return JSONResponse({"error": str(exc), "detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return _error(503, str(exc), headers={"Retry-After": "5"})
     status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
     return _error(status, str(exc))
 
