@@ -60,8 +60,8 @@ def _load(svc, pairs, listing, stop: threading.Event, codes: Counter, errors: li
                 ("eligibility", "GET", f"/v1/repair/eligibility/{u}", "repair_officer", None),
                 ("whatif", "GET", f"/v1/repair/whatif/{u}", "repair_officer", None),
                 ("score", "POST", "/score", "planner", {"items": [{"uscc": u}]}),
-                ("plan", "POST", "/v1/inspection/plans", "planner",
-                 {"period": f"2025-L{i}", "capacity": 20, "seed": i}),
+                ("plan", "POST", "/v1/inspection/plans", "planner",  # a few periods: the district is small
+                 {"period": f"2025-T{i % 3}", "capacity": 20, "seed": 7}),
             ]
             if record:
                 calls.append(("case", "POST", "/v1/repair/cases", "repair_officer",
