@@ -104,13 +104,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env(args.home)
+    previous = os.environ.get("CREDIT_RISK_HOME")
+    os.environ["CREDIT_RISK_HOME"] = str(settings.home)  # code without settings at hand (the tree cache) finds it
     try:
         outcome: Outcome = args.handler(args, settings)
     except UserError as exc:
         if args.json:
             print(to_json({"error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
+    finally:  # in-process callers (tests, the demo) get their environment back
+        if previous is None:
+            os.environ.pop("CREDIT_RISK_HOME", None)
+        else:
+            os.environ["CREDIT_RISK_HOME"] = previous
     if args.json:
         print(to_json(outcome.data))
     else:

@@ -11,3 +11,9 @@ class NotFound(UserError):
 
 class Conflict(UserError):
     """The action collides with the current state (e.g. another officer acted first)."""
+
+
+class Busy(UserError):
+    """Another process holds what the action needs (e.g. a cycle of this home is running); try again later."""
+
+    exit_code = 75  # EX_TEMPFAIL: cron and systemd tell "busy, retry" from "bad input" (2)

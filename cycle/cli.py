@@ -18,6 +18,8 @@ def register(sub, common) -> None:
     p.add_argument("--retrain", default="auto", choices=["auto", "never", "always"],
                    help="auto: core/rules/cycle.toml decides (default); never; always")
     p.add_argument("--rules", help="a cycle rules file instead of core/rules/cycle.toml")
+    p.add_argument("--wait", action="store_true", help="when another cycle of this home runs, wait for it "
+                   "(default: refuse at once with exit code 75, naming the running cycle)")
     p.set_defaults(handler=_cycle)
 
 
@@ -25,7 +27,7 @@ def _cycle(args: argparse.Namespace, settings: Settings) -> Outcome:
     from cycle.run import run_cycle
 
     out = run_cycle(settings, as_of=args.as_of, drop=args.drop, actor=actor_of(args), retrain=args.retrain,
-                    rules_file=args.rules)
+                    rules_file=args.rules, wait=args.wait)
     return Outcome(data=out, lines=summary_lines(out))
 
 

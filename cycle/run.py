@@ -17,11 +17,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import audit, progress, rules
+from core import audit, locks, progress, rules
 from core.errors import NotFound, UserError
 from core.settings import Settings, apply_offline_env
 from cycle import store
 
+CYCLE_LOCK = "cycle"
 STEPS = ("ingest", "repairs", "snapshot", "publish", "monitor", "retrain", "report")
 
 
@@ -70,8 +71,12 @@ def _drop_manifest(drop: Path) -> dict[str, Any]:
 
 
 def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None, actor: str,
-              retrain: str = "auto", rules_file: str | None = None) -> dict[str, Any]:
+              retrain: str = "auto", rules_file: str | None = None, wait: bool | float = False) -> dict[str, Any]:
     """Run the monthly reclassification cycle for ``as_of``, resuming an interrupted one.
+
+    One cycle per home at a time: while another runs, this one is refused (:class:`~core.errors.Busy`,
+    naming the holder) or, with ``wait``, waits for it. The whole run holds the warehouse
+    (``features.warehouse.batch``), and the service's read-only copy is republished after the snapshot.
 
     Args:
         settings: where the warehouse, registry, operational DB and reports live.
@@ -80,12 +85,13 @@ def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None
         actor: who runs it (audit log).
         retrain: ``auto`` (the cadence rules decide), ``never`` or ``always``.
         rules_file: a cycle rules file instead of core/rules/cycle.toml.
+        wait: False refuses when another cycle of the home runs; True waits for it; a number waits so long.
     Returns:
         ``as_of, cycle_id, published, tier_counts, migration, psi_score, psi_features, alerts, jumpers,
         repairs, data_quality, continuity, retrained, promoted, retrain, report, timings, versions``.
     """
-    from core.opdb import engine
     from cycle import cadence
+    from features.warehouse import batch
 
     apply_offline_env()
     if not isinstance(as_of, date):
@@ -95,6 +101,16 @@ def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None
     cadence_mode = retrain
     if cadence_mode not in cadence.MODES:
         raise UserError(f"--retrain: expected one of {cadence.MODES}, got {retrain!r}")
+    with (locks.hold(settings.home, CYCLE_LOCK, purpose=f"cycle --as-of {as_of}", actor=actor, wait=wait),
+          batch(settings, purpose=f"cycle --as-of {as_of}", actor=actor, wait=True)):
+        return _run(settings, as_of=as_of, drop=drop, actor=actor, cadence_mode=cadence_mode, rules_file=rules_file)
+
+
+def _run(settings: Settings, *, as_of: date, drop: str | Path | None, actor: str, cadence_mode: str,
+         rules_file: str | None) -> dict[str, Any]:
+    from core.opdb import engine
+    from features.warehouse import publish_serving_copy
+
     eng = engine(settings)
     drop_path = Path(drop).resolve() if drop is not None else None
     cyc = store.begin(eng, as_of=as_of, actor=actor, inputs={
@@ -113,6 +129,7 @@ def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None
                        skip_reason=None if stored_drop else "no drop given")
     repairs = steps.run("repairs", lambda pins: _sync_repairs(settings))
     snap = steps.run("snapshot", lambda pins: _snapshot(settings, as_of, snapshots))
+    publish_serving_copy(settings, only_if_stale=True)  # the service sees the month's records from now on
     pub = steps.run("publish", lambda pins: _publish(settings, eng, as_of=as_of, actor=actor,
                                                       snapshot_id=snap["snapshot_id"], pins=pins, models=models,
                                                       snapshots=snapshots))
@@ -156,10 +173,15 @@ def _ingest(settings: Settings, drop: Path, *, actor: str) -> dict[str, Any]:
 
 
 def _sync_repairs(settings: Settings) -> dict[str, Any]:
-    """Bring repair and objection decisions into the warehouse `repairs` and `record_corrections` (idempotent)."""
-    from repair.workflow import sync_warehouse
+    """Bring the operational DB's decisions into the warehouse (idempotent): repair and objection decisions
+    (`repairs`, `record_corrections`) and inspection results.
 
-    return sync_warehouse(settings).as_dict()
+    Returns the repair sync's counts (``cases``, ``repairs``, ``corrections``) with the other feeds' by name.
+    """
+    from features.warehouse import sync_operational
+
+    out = sync_operational(settings)
+    return {**out.pop("repairs"), **out}
 
 
 def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any]) -> dict[str, Any]:

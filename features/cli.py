@@ -25,8 +25,10 @@ def register(sub, common) -> None:
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> Outcome:
     from features.ingest import ingest
+    from features.warehouse import batch
 
-    summary = ingest(settings, args.dir, as_of=args.as_of, actor=actor_of(args))
+    with batch(settings, purpose=f"ingest {args.dir}", actor=actor_of(args)):
+        summary = ingest(settings, args.dir, as_of=args.as_of, actor=actor_of(args))
     lines = [f"ingest {summary['ingest_id']} of {summary['drop_dir']} (as of {summary['as_of']}, "
              f"{summary['seconds']} s)",
              f"{'table':<15}{'loaded':>10}{'new':>9}{'revised':>9}{'quarant.':>10}{'dupl.':>8}  repaired"]

@@ -393,16 +393,17 @@ def build_spine(con: duckdb.DuckDBPyConnection, *, start: date, end: date, freq:
 def run(settings, *, as_of: date, export: str | Path | None = None) -> dict[str, Any]:
     """Build one snapshot in the home's warehouse with the home's opinion classifier; optionally export it."""
     from features import opinions
-    from features.warehouse import connect
+    from features.warehouse import batch, connect
 
-    con = connect(settings)
-    try:
-        with progress.step("opinion classifier"):
-            classifier = opinions.current(settings, con)
-        with progress.step(f"feature snapshot at {as_of.isoformat()}"):
-            snap = build_snapshot(con, as_of=as_of, classifier=classifier)
-    finally:
-        con.close()
+    with batch(settings, purpose=f"features --as-of {as_of}"):
+        con = connect(settings)
+        try:
+            with progress.step("opinion classifier"):
+                classifier = opinions.current(settings, con)
+            with progress.step(f"feature snapshot at {as_of.isoformat()}"):
+                snap = build_snapshot(con, as_of=as_of, classifier=classifier)
+        finally:
+            con.close()
     out: dict[str, Any] = {
         "as_of": as_of.isoformat(), "snapshot_id": snap.snapshot_id, "entities": snap.entities,
         "features": len(snap.feature_names), "feature_set": FEATURE_SET, "data_fingerprint": snap.data_fingerprint,

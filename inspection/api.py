@@ -58,7 +58,7 @@ def get_plan(plan_id: str, caller: Planner, settings: SettingsDep,
     return fetch_plan(settings, plan_id, limit=limit, offset=offset)
 
 
-@router.post("/plans/{plan_id}/results", summary="Record inspection outcomes of a plan (fed to the warehouse)")
+@router.post("/plans/{plan_id}/results", summary="Record inspection outcomes of a plan (the next batch step feeds the warehouse)")
 def post_results(plan_id: str, body: ResultsRequest, caller: Planner, settings: SettingsDep) -> dict[str, Any]:
     from inspection.results import record_results
 

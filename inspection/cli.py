@@ -113,7 +113,7 @@ def _results(args, settings: Settings) -> Outcome:
     else:
         raise UserError("give --file, or --inspection-id with --result and --checked-on")
     out = record_results(settings, results=rows, actor=actor_of(args), correct=args.correct)
-    lines = [f"recorded {out['recorded']} results; {out['warehouse_rows']} rows fed to the warehouse"]
+    lines = [f"recorded {out['recorded']} results (the warehouse learns of them in the next batch step)"]
     lines += [f"  {r['inspection_id']} {r['result']} checked {r['checked_on']} publish by {r['due']}"
               for r in out["results"][:10]]
     return Outcome(data=out, lines=lines)

@@ -202,6 +202,7 @@ def evaluate_tiers(settings: Settings, *, publication_id: str | None = None, as_
     end = (pd.Timestamp(start) + pd.DateOffset(months=horizon)).date()
     if until is not None:
         end = max(start, min(end, until))
+    warehouse.sync_operational(settings)  # results recorded since the last batch step count too
     con = warehouse.connect(settings, read_only=True)
     try:
         inspections = con.execute(

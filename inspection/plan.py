@@ -77,7 +77,7 @@ def make_plan(settings: Settings, *, period: str, capacity: int, seed: int, acto
                        f"at {existing['created_at']}); a draw is never repeated with other inputs")
     from features import warehouse
 
-    con = warehouse.connect(settings)
+    con = warehouse.reader(settings)
     try:
         triggers = load_triggers(con, as_of=targets.as_of, policy=policy)
     finally:

@@ -96,7 +96,7 @@ def load_targets(settings: Settings, *, publication_id: str | None = None, point
         latest = overrides.drop_duplicates("uscc", keep="last").set_index("uscc")["tier"]
         hit = scores["uscc"].isin(latest.index)
         scores.loc[hit, "tier"] = scores.loc[hit, "uscc"].map(latest)
-    con = warehouse.connect(settings)
+    con = warehouse.reader(settings)
     try:
         entities, licences = warehouse_frames(con, pub["as_of"], point_in_time=point_in_time)
     finally:

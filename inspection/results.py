@@ -1,4 +1,9 @@
-"""Inspection results: record outcomes, the 20-working-day publication deadline, overdue report, warehouse feed."""
+"""Inspection results: record outcomes, the 20-working-day publication deadline, overdue report, warehouse feed.
+
+Results are recorded in the operational DB only (the service records them); the warehouse's
+``inspections`` table learns of them in the next batch step (:func:`sync_warehouse`, one of
+``features.warehouse.OPERATIONAL_FEEDS``), so the service never writes the warehouse.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from core import audit, inspection_results, opdb
 from core.errors import Conflict, NotFound, UserError
@@ -25,14 +31,14 @@ WAREHOUSE_KIND = {"random": "random", "complaint": "complaint", "opinion_alert":
 def record_results(settings: Settings, *, results: Iterable[dict[str, Any]], actor: str,
                    correct: bool = False, today: date | None = None, plan_id: str | None = None,
                    role: str | None = None) -> dict[str, Any]:
-    """Record outcomes (inspection_id, result, checked_on[, published_on]) and feed them to the warehouse.
+    """Record outcomes (inspection_id, result, checked_on[, published_on]); the next batch step feeds the warehouse.
 
     Each result is due for publication ``result_workdays`` working days after ``checked_on``.
     A result already recorded is only replaced with ``correct=True``. Every result is audited.
     With ``plan_id`` every inspection must belong to that plan.
 
     Returns:
-        {"recorded": n, "results": [{inspection_id, uscc, result, checked_on, due}], "warehouse_rows": n}
+        {"recorded": n, "results": [{inspection_id, uscc, result, checked_on, due}]}
     """
     policy = load_policy()
     cal = WorkdayCalendar.from_rules()
@@ -61,8 +67,7 @@ def record_results(settings: Settings, *, results: Iterable[dict[str, Any]], act
                                  "checked_on": r["checked_on"], "previous": insp["result"]},
                          versions={"sampling": policy.versions["sampling"], "holidays": cal.version})
             done.append({**insp, "result": r["result"], "checked_on": r["checked_on"], "result_due": due})
-    fed = feed_warehouse(settings, done)
-    return {"recorded": len(done), "warehouse_rows": fed,
+    return {"recorded": len(done),
             "results": [{"inspection_id": d["inspection_id"], "uscc": d["uscc"], "result": d["result"],
                          "checked_on": d["checked_on"], "due": d["result_due"]} for d in done]}
 
@@ -131,12 +136,19 @@ def _date(value: Any, what: str) -> date:
         raise UserError(f"{what}: expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
-def feed_warehouse(settings: Settings, done: list[dict[str, Any]]) -> int:
-    """Upsert results into the warehouse ``inspections`` table; replaced rows move to ``inspections_history``."""
-    if not done:
-        return 0
+def sync_warehouse(settings: Settings) -> dict[str, int]:
+    """Bring every recorded result into the warehouse ``inspections`` table (idempotent, by row hash).
+
+    A result new to the warehouse is inserted; a corrected one replaces its row, the old one moving to
+    ``inspections_history``; unchanged rows are left alone. Run by the batch steps, never by the service.
+    """
     from features import warehouse
 
+    with opdb.engine(settings).connect() as conn:
+        done = [dict(r) for r in conn.execute(sa.select(store.INSPECTIONS).where(
+            store.INSPECTIONS.c.result.is_not(None)).order_by(store.INSPECTIONS.c.inspection_id)).mappings()]
+    if not done:
+        return {"results": 0, "written": 0}
     frame = pd.DataFrame({
         "inspection_id": [d["inspection_id"] for d in done],
         "uscc": [d["uscc"] for d in done],
@@ -148,20 +160,27 @@ def feed_warehouse(settings: Settings, done: list[dict[str, Any]]) -> int:
     })
     frame["_row_hash"] = [hashlib.sha256("|".join(map(str, row)).encode()).hexdigest()[:32]
                           for row in frame.itertuples(index=False)]
-    ingest_id = "inspection-results-" + hashlib.sha256("".join(frame["_row_hash"]).encode()).hexdigest()[:12]
-    frame["_ingest_id"] = ingest_id
-    con = warehouse.connect(settings)
-    try:
-        con.register("_new_results", frame)
-        con.execute("BEGIN")
-        cols = [r[0] for r in con.execute("DESCRIBE inspections").fetchall()]
-        names = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f"INSERT INTO inspections_history ({names}, _superseded_by) SELECT {names}, ? FROM inspections "
-                    "WHERE inspection_id IN (SELECT inspection_id FROM _new_results)", [ingest_id])
-        con.execute("DELETE FROM inspections WHERE inspection_id IN (SELECT inspection_id FROM _new_results)")
-        con.execute(f"INSERT INTO inspections ({names}) SELECT {names} FROM _new_results")
-        con.execute("COMMIT")
-        con.unregister("_new_results")
-    finally:
-        con.close()
-    return len(frame)
+    with warehouse.batch(settings, purpose="sync inspection results", feeds=False):
+        con = warehouse.connect(settings)
+        try:
+            con.register("_results", frame)
+            new = con.execute("SELECT * FROM _results WHERE _row_hash NOT IN "
+                              "(SELECT _row_hash FROM inspections WHERE _row_hash IS NOT NULL)").df()
+            con.unregister("_results")
+            if not new.empty:
+                ingest_id = "inspection-results-" + hashlib.sha256("".join(new["_row_hash"]).encode()).hexdigest()[:12]
+                new["_ingest_id"] = ingest_id
+                con.register("_new_results", new)
+                con.execute("BEGIN")
+                cols = [r[0] for r in con.execute("DESCRIBE inspections").fetchall()]
+                names = ", ".join(f'"{c}"' for c in cols)
+                con.execute(f"INSERT INTO inspections_history ({names}, _superseded_by) SELECT {names}, ? "
+                            "FROM inspections WHERE inspection_id IN (SELECT inspection_id FROM _new_results)",
+                            [ingest_id])
+                con.execute("DELETE FROM inspections WHERE inspection_id IN (SELECT inspection_id FROM _new_results)")
+                con.execute(f"INSERT INTO inspections ({names}) SELECT {names} FROM _new_results")
+                con.execute("COMMIT")
+                con.unregister("_new_results")
+        finally:
+            con.close()
+    return {"results": len(frame), "written": len(new)}

@@ -63,9 +63,9 @@ class _Facts:
 
 def check(settings: Settings, uscc: str, *, as_of: date | None = None) -> dict[str, Any]:
     """:func:`check_entity` on the settings' warehouse (as of today by default)."""
-    from features.warehouse import connect
+    from features.warehouse import reader
 
-    con = connect(settings)
+    con = reader(settings)
     try:
         return check_entity(con, uscc, as_of=as_of or date.today())
     finally:

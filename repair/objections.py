@@ -117,7 +117,7 @@ def _bad_value(column, value: str) -> str | None:
 
 
 def _record(settings: Settings, uscc: str, record_kind: str, record_id: str) -> dict[str, Any]:
-    from features.warehouse import connect, first_row
+    from features.warehouse import first_row, reader
 
     problem = uscc_codes.problem(uscc)
     if problem:
@@ -126,7 +126,7 @@ def _record(settings: Settings, uscc: str, record_kind: str, record_id: str) -> 
     key = table.key[0]
     names = {c.name for c in table.columns}
     removed = "removed_date" if "removed_date" in names else "NULL"
-    con = connect(settings)
+    con = reader(settings)
     try:
         row = first_row(con, f'SELECT "{table.event_date}", {removed} FROM "{table.name}" '
                         f'WHERE uscc = ? AND "{key}" = ?', [uscc, record_id])

@@ -170,12 +170,13 @@ def replace_warehouse_rows(settings: Settings, *, repairs: list[tuple], correcti
 
     Rows of the same cases are replaced (idempotent); rows of other cases are left alone.
     """
-    from features.warehouse import connect
+    from features.warehouse import batch, connect
 
-    try:
-        con = connect(settings)
-    except Exception as exc:  # duckdb.IOException when another process holds the file
-        raise UserError(f"warehouse: expected to open {settings.warehouse_path} for writing, got {exc}") from exc
+    with batch(settings, purpose="sync repair and objection decisions", feeds=False):
+        _replace_rows(connect(settings), repairs, corrections)
+
+
+def _replace_rows(con, repairs: list[tuple], corrections: list[tuple]) -> None:
     case_ids = sorted({r[5] for r in repairs} | {c[8] for c in corrections})
     try:
         con.execute("BEGIN")

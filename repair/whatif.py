@@ -30,14 +30,14 @@ def whatif(settings: Settings, uscc: str, *, as_of: date | None = None, record_i
         ``{"uscc", "as_of", "model_version", "repaired": [records], "current": {probability, tier, reasons},
         "projected": {...}, "tier_change"}``.
     """
-    from features.warehouse import connect
+    from features.warehouse import reader
 
     as_of = as_of or date.today()
     if model is None:
         from serving.models import load_champion
 
         model = load_champion(settings, export=False).model
-    con = connect(settings)
+    con = reader(settings)
     try:
         checks = eligibility.evaluate(con, uscc, as_of=as_of)
         chosen = [c for c in checks if c.eligible_now and (record_ids is None or c.record_id in record_ids)]
@@ -45,12 +45,6 @@ def whatif(settings: Settings, uscc: str, *, as_of: date | None = None, record_i
             unknown = sorted(set(record_ids) - {c.record_id for c in chosen})
             if unknown:
                 raise UserError(f"record_ids: not eligible for repair on {as_of}: {', '.join(unknown)}")
-        try:
-            from features import opinions
-
-            opinions.ensure_scores(con)
-        except ImportError:  # pragma: no cover - optional feature module
-            pass
         current = _score(con, model, uscc, as_of, [])
         projected = _score(con, model, uscc, as_of, chosen) if chosen else current
     finally:

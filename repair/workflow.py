@@ -274,12 +274,12 @@ def _move(conn, proc: Procedure, case: dict[str, Any], act: Action, *, actor: st
 
 def _eligibility(settings: Settings, uscc: str, record_id: str, *, on: date,
                  record_kind: str | None) -> eligibility.RecordCheck:
-    from features.warehouse import connect
+    from features.warehouse import reader
 
     problem = uscc_codes.problem(uscc)
     if problem:
         raise UserError(f"uscc: {problem}")
-    con = connect(settings)
+    con = reader(settings)
     try:
         return eligibility.find(con, uscc, record_id, as_of=on, record_kind=record_kind)
     finally:

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import Conflict, NotFound, UserError
+from core.errors import Busy, Conflict, NotFound, UserError
 from core.opdb import engine
 from inspection.api import router as inspection_router
 from repair.api import router as repair_router
@@ -112,6 +112,8 @@ def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
 def _user_error(_: Request, exc: UserError) -> JSONResponse:
     if isinstance(exc, FieldError):
         return _error(exc.status, str(exc), [{"loc": list(exc.loc), "msg": str(exc)}])
+    if isinstance(exc, Busy):  # e.g. no warehouse copy published yet: try again shortly
+        return _error(503, str(exc), headers={"Retry-After": "5"})
     status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
     return _error(status, str(exc))
 

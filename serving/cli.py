@@ -54,9 +54,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> Outcome:
     apply_offline_env()
     import bentoml
 
+    from features.warehouse import SERVICE_ENV, ensure_copy
+    from serving.lifecycle import PARENT_ENV
+
     settings.ensure_home()
     os.environ["CREDIT_RISK_HOME"] = str(settings.home)
     os.environ.setdefault("BENTOML_HOME", str(settings.home / "bentoml"))
+    copy = ensure_copy(settings)
+    say(f"the service reads the warehouse copy {copy['file']} (generation {copy['generation']})")
+    os.environ[SERVICE_ENV] = "1"  # its workers read only published copies, never the warehouse
+    os.environ[PARENT_ENV] = str(os.getpid())  # its workers stop when this process dies
     root = Path(__file__).resolve().parent.parent
     say(f"starting the service on http://{args.host}:{args.port} (home {settings.home}); Ctrl-C stops it")
     bentoml.serve(SERVICE, host=args.host, port=args.port, working_dir=str(root), blocking=True)

@@ -124,14 +124,15 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
 
 def _snapshot(settings: Settings, as_of: date):
     from features import snapshot as fsnap
-    from features.warehouse import connect
+    from features.warehouse import batch, connect
 
-    con = connect(settings)
-    try:
-        with step(f"feature snapshot at {as_of}"):
-            return fsnap.build_snapshot(con, as_of=as_of)
-    finally:
-        con.close()
+    with batch(settings, purpose=f"feature snapshot at {as_of}"):
+        con = connect(settings)
+        try:
+            with step(f"feature snapshot at {as_of}"):
+                return fsnap.build_snapshot(con, as_of=as_of)
+        finally:
+            con.close()
 
 
 def _closed(settings: Settings, as_of: date):

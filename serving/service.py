@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from core.settings import Settings, apply_offline_env
 from serving.api import build_app
 from serving.auth import get_settings
+from serving.lifecycle import die_with_parent
 from serving.middleware import ServiceGate
 from serving.runtime import FieldError, Runtime, install
 from serving.schemas import MAX_BATCH, ErrorResponse, ScoreItem, ScoreResponse
@@ -40,6 +41,7 @@ class CreditRiskService:
     """Enterprise credit-risk scores and tiers (企业信用风险分类)."""
 
     def __init__(self) -> None:
+        die_with_parent()  # a worker never outlives `credit-risk serve` (kill -9 of it included)
         settings = Settings.from_env()
         self.runtime = install(Runtime.start(settings))
         resources.dependency_overrides[get_settings] = lambda: self.runtime.settings

@@ -3,14 +3,22 @@
 Same split semantics as :mod:`training.compiled` (and LightGBM); built once per booster and cached as a
 shared library keyed by the booster's hash. Used when a C compiler is present; otherwise the numba
 evaluator serves.
+
+Loading a shared library runs its code, so the cache is ours alone: it lives under the home
+(``<home>/cache/trees``, mode 0700, owned by this user, not a symbolic link), and a library is loaded only
+when the record written beside it at build time names the SHA-256 of this booster's C source and the
+library's own bytes still hash to the recorded value. Anything else is rebuilt; a cache folder that
+others could write is refused.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +37,53 @@ def available() -> bool:
     return shutil.which(os.environ.get("CC", "cc")) is not None
 
 
+class UnsafeCache(OSError):
+    """The tree cache folder or a file in it could be written by someone else."""
+
+
 def _cache_dir() -> Path:
-    return Path(os.environ.get("CREDIT_RISK_TREE_CACHE") or Path(tempfile.gettempdir()) / "credit-risk-trees")
+    """``$CREDIT_RISK_TREE_CACHE``, else ``<home>/cache/trees``; created 0700 and checked to be ours alone."""
+    from core.settings import Settings
+
+    path = Path(os.environ.get("CREDIT_RISK_TREE_CACHE") or Settings.from_env().home / "cache" / "trees")
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        path.chmod(0o700)
+    _check_private(path, folder=True)
+    return path
+
+
+def _check_private(path: Path, *, folder: bool) -> None:
+    st = path.lstat()
+    kind = "folder" if folder else "file"
+    if stat.S_ISLNK(st.st_mode) or (stat.S_ISDIR(st.st_mode) != folder):
+        raise UnsafeCache(f"tree cache: expected {path} to be a {kind}, got a link or another kind of file")
+    if st.st_uid != os.geteuid():
+        raise UnsafeCache(f"tree cache: expected {path} to be owned by uid {os.geteuid()}, got uid {st.st_uid}")
+    if st.st_mode & (0o077 if folder else 0o022):
+        raise UnsafeCache(f"tree cache: expected {path} writable by its owner only, got mode "
+                          f"{stat.S_IMODE(st.st_mode):o}")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(lib: Path, record: Path, source_sha256: str) -> bool:
+    """True when ``lib`` was built from the source hashing to ``source_sha256`` and is unchanged since."""
+    if not (lib.is_file() and record.is_file()):
+        return False
+    _check_private(lib, folder=False)
+    _check_private(record, folder=False)
+    try:
+        meta = json.loads(record.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    return meta.get("source_sha256") == source_sha256 and meta.get("library_sha256") == _sha256_file(lib)
 
 
 def _node_code(node: dict, cats: list[str], depth: int) -> str:
@@ -99,11 +152,11 @@ class NativeForest:
     def from_booster(cls, booster) -> NativeForest:
         """Build (or reuse from the cache) the library for ``booster``."""
         code = source(booster)
-        key = hashlib.sha256(code.encode("ascii")).hexdigest()[:24]
+        source_sha256 = hashlib.sha256(code.encode("ascii")).hexdigest()
         cache = _cache_dir()
-        lib = cache / f"forest-{key}.so"
-        if not lib.is_file():
-            cache.mkdir(parents=True, exist_ok=True)
+        lib = cache / f"forest-{source_sha256[:24]}.so"
+        record = lib.with_suffix(".json")
+        if not _verified(lib, record, source_sha256):
             with tempfile.TemporaryDirectory(dir=cache) as tmp:
                 src = Path(tmp) / "forest.c"
                 src.write_text(code, encoding="ascii")
@@ -111,7 +164,15 @@ class NativeForest:
                 cc = os.environ.get("CC", "cc")
                 subprocess.run([cc, "-O2", "-shared", "-fPIC", "-fno-math-errno", "-o", str(out), str(src)],
                                check=True, capture_output=True, timeout=600)
+                out.chmod(0o500)
+                staged = Path(tmp) / "forest.json"
+                staged.write_text(json.dumps({"source_sha256": source_sha256, "library_sha256": _sha256_file(out),
+                                              "compiler": cc}), encoding="utf-8")
+                staged.chmod(0o600)
                 os.replace(out, lib)
+                os.replace(staged, record)
+            if not _verified(lib, record, source_sha256):  # pragma: no cover - raced by another builder
+                raise UnsafeCache(f"tree cache: {lib} changed while it was being built")
         sigmoid = 1.0
         for part in str(booster.dump_model(num_iteration=0).get("objective", "")).split():
             if part.startswith("sigmoid:"):

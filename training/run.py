@@ -151,25 +151,26 @@ def train_warehouse(settings: Settings, *, actor: str, start=None, end=None, fre
     and weighted by 1/π (see :mod:`training.detection`).
     """
     from core.errors import UserError
-    from features.warehouse import connect
+    from features.warehouse import batch, connect
     from training import labels
     from training.dataset import SPLIT_COL, default_spine, from_warehouse
     from training.detection import CORRECTIONS, detection_kinds, random_check_correction
 
-    con = connect(settings)
-    try:
-        data_end = data_end or labels.data_end(con)
-        if data_end is None:
-            raise UserError("the warehouse holds no records yet; run `credit-risk ingest` first")
-        if label_correction not in CORRECTIONS:
-            raise UserError(f"label correction must be one of {CORRECTIONS}, got {label_correction!r}")
-        start, end = default_spine(data_end, start=start, end=end)
-        dataset = from_warehouse(con, start=start, end=end, freq=freq, data_end=data_end)
-        dataset.frame[DETECTION_COL] = detection_kinds(con, dataset.frame, dataset.label_col)
-        if label_correction == "random-checks":
-            with progress.step("re-labelling the train and valid rows by random inspections (weights 1/π)"):
-                dataset.frame = random_check_correction(con, dataset.frame, split_col=SPLIT_COL,
-                                                        label_col=dataset.label_col)
-    finally:
-        con.close()
+    with batch(settings, purpose="train on the warehouse spine", actor=actor):
+        con = connect(settings)
+        try:
+            data_end = data_end or labels.data_end(con)
+            if data_end is None:
+                raise UserError("the warehouse holds no records yet; run `credit-risk ingest` first")
+            if label_correction not in CORRECTIONS:
+                raise UserError(f"label correction must be one of {CORRECTIONS}, got {label_correction!r}")
+            start, end = default_spine(data_end, start=start, end=end)
+            dataset = from_warehouse(con, start=start, end=end, freq=freq, data_end=data_end)
+            dataset.frame[DETECTION_COL] = detection_kinds(con, dataset.frame, dataset.label_col)
+            if label_correction == "random-checks":
+                with progress.step("re-labelling the train and valid rows by random inspections (weights 1/π)"):
+                    dataset.frame = random_check_correction(con, dataset.frame, split_col=SPLIT_COL,
+                                                            label_col=dataset.label_col)
+        finally:
+            con.close()
     return run(settings, dataset, actor=actor, label_correction=label_correction, **options)

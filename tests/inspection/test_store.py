@@ -12,7 +12,7 @@ from core.cli import main
 from core.errors import Conflict
 from features import warehouse
 from inspection.plan import fetch_plan, make_plan
-from inspection.results import mark_published, overdue, record_results
+from inspection.results import mark_published, overdue, record_results, sync_warehouse
 
 
 @pytest.fixture
@@ -72,6 +72,8 @@ def test_results_are_due_in_20_working_days_reported_overdue_and_fed_to_the_ware
     # 2026-09-30 + 20 working days: Oct 1-7 off, Oct 10 (Sat) is a make-up working day -> Nov 3
     assert out["results"][0]["due"] == date(2026, 11, 3)
     assert out["results"][1]["due"] == date(2026, 11, 2)
+    assert sync_warehouse(settings) == {"results": 2, "written": 2}  # the next batch step feeds the warehouse
+    assert sync_warehouse(settings) == {"results": 2, "written": 0}  # and only once
     assert overdue(settings, on=date(2026, 11, 3))["overdue"] == 1  # due on the day itself is not late
     late = overdue(settings, on=date(2026, 11, 4))
     assert {r["inspection_id"] for r in late["items"]} == {rows[0]["inspection_id"], rows[1]["inspection_id"]}
@@ -84,6 +86,7 @@ def test_results_are_due_in_20_working_days_reported_overdue_and_fed_to_the_ware
             {"inspection_id": rows[0]["inspection_id"], "result": "no_issue", "checked_on": "2026-09-30"}])
     record_results(settings, actor="x", correct=True, today=date(2026, 10, 1), results=[
         {"inspection_id": rows[0]["inspection_id"], "result": "issue_corrected", "checked_on": "2026-09-30"}])
+    assert sync_warehouse(settings) == {"results": 2, "written": 1}
     con = warehouse.connect(settings)
     try:
         cur = con.execute("SELECT result, kind, inspection_date FROM inspections WHERE inspection_id = ?",

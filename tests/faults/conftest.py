@@ -1,0 +1,254 @@
+"""Fault fixtures: a small simulated district with a first champion, a real `credit-risk serve`, real cycles.
+
+Everything runs as the operator would run it: the console command in subprocesses on a private home.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "credit-risk")
+ENTITIES = 200
+SEED = 21
+BASE_UNTIL = date(2024, 12, 31)
+RULES = """
+[meta]
+version = "faults-test"
+source = "tests/faults"
+effective = "2026-01-01"
+[drift]
+psi_bins = 10
+psi_warn = 0.10
+psi_alert = 0.25
+[monitor]
+jump_tiers = 2
+max_listed = 50
+max_quarantine_share = 0.05
+[cadence]
+retrain_on_score_psi = 0.25
+retrain_on_features_drifting = 5
+max_champion_age_months = 24
+min_months_between = 12
+[retrain]
+freq = "quarterly"
+spine_months = 12
+num_boost_round = 10
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
+           "PYTHONPATH": str(ROOT)}
+    env.pop("CREDIT_RISK_DB_URL", None)
+    env.pop("CREDIT_RISK_TREE_CACHE", None)
+    return env
+
+
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@dataclass
+class Service:
+    """One `credit-risk serve` on a loopback port of a home."""
+
+    home: Path
+    port: int
+    keys: dict[str, str]
+    proc: subprocess.Popen | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    def start(self, timeout: float = 120) -> None:
+        log = self.home / f"serve-{len(self.logs)}.log"
+        self.logs.append(log)
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen([CLI, "serve", "--port", str(self.port), "--home", str(self.home)],
+                                         cwd=ROOT, env=env_for(self.home), stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while True:
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"service did not become ready: {self.logs[-1].read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+
+    alive = staticmethod(alive)
+
+    def gone(self, pid: int, timeout: float) -> bool:
+        """True once ``pid`` has exited (within ``timeout`` seconds)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not alive(pid):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def port_free(self) -> bool:
+        """True when the port can be bound again (as circus binds it, with SO_REUSEADDR)."""
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError:
+                return False
+        return True
+
+    def worker(self, timeout: float = 30) -> int:
+        """The pid of the worker process that serves HTTP (a child of `credit-risk serve`)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            kids = [p for p in children(self.proc.pid) if alive(p)]
+            if kids:
+                return kids[0]
+            time.sleep(0.2)
+        raise AssertionError("no worker process found under credit-risk serve")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server is killed
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@dataclass
+class District:
+    root: Path
+    template: Path
+    rules_file: str
+
+    def drop(self, month: str) -> Path:
+        import synth
+
+        out = self.root / "drops" / month
+        if not (out / "synth_report.json").is_file():
+            synth.emit_drop(out, month=month, entities=ENTITIES, seed=SEED)
+        return out
+
+    def home(self, tmp_path: Path) -> Settings:
+        home = tmp_path / "home"
+        shutil.copytree(self.template, home)
+        return Settings.from_env(home)
+
+    def cycle(self, home: Path, as_of: str, *extra: str, drop: str | None = None) -> subprocess.Popen:
+        """Start `credit-risk cycle` for ``as_of`` in the background (stdout/stderr piped)."""
+        args = [CLI, "cycle", "--home", str(home), "--as-of", as_of, "--retrain", "never", "--rules",
+                self.rules_file, "--json", *extra]
+        if drop:
+            args += ["--drop", drop]
+        return subprocess.Popen(args, cwd=ROOT, env=env_for(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+
+@pytest.fixture(scope="session")
+def district(tmp_path_factory) -> District:
+    """Base extracts to the end of 2024, ingested, and a first champion exported locally; built once."""
+    import synth
+    from features.ingest import ingest
+    from features.warehouse import connect
+    from serving.models import export_champion
+    from serving.publish import publish
+    from training.dataset import from_warehouse
+    from training.train import train
+
+    mp = pytest.MonkeyPatch()
+    mp.delenv("CREDIT_RISK_DB_URL", raising=False)
+    root = tmp_path_factory.mktemp("faults")
+    synth.generate(root / "base", entities=ENTITIES, seed=SEED, until=BASE_UNTIL)
+    template = root / "template"
+    settings = Settings.from_env(template)
+    ingest(settings, root / "base", actor="test")
+    con = connect(settings)
+    try:
+        ds = from_warehouse(con, start=date(2021, 4, 1), end=date(2023, 10, 1), freq="quarterly",
+                            data_end=BASE_UNTIL)
+    finally:
+        con.close()
+    model = train(ds, num_boost_round=20, seed=SEED, params={"min_data_in_leaf": 20})
+    model.meta["version"] = "0"
+    export_champion(model, settings)
+    publish(settings, as_of=date(2025, 1, 1), actor="test")  # last month's tiers: what the service serves first
+    rules_file = root / "faults-test.toml"
+    rules_file.write_text(RULES, encoding="utf-8")
+    yield District(root, template, str(rules_file))
+    mp.undo()
+
+
+def make_keys(settings: Settings) -> dict[str, str]:
+    from serving.keys import ROLES, create_key
+
+    return {role: create_key(settings, role=role, label=f"faults {role}", actor="test")[1] for role in ROLES}
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """``serve(settings, port=None, start=True) -> Service``: keys for every role, a port, a started service."""
+    started: list[Service] = []
+
+    def make(settings: Settings, *, port: int | None = None, start: bool = True) -> Service:
+        svc = Service(settings.home, port or free_port(), make_keys(settings))
+        started.append(svc)
+        if start:
+            svc.start()
+        return svc
+
+    yield make
+    for svc in started:
+        svc.stop()
