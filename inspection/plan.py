@@ -125,6 +125,11 @@ def _plan_id(period: str, seed: int, capacity: int, targets: Targets, inspectors
     return f"PLAN-{period}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+def _listed(col: pd.Series) -> pd.Series:
+    """The ';'-joined values of a column, one per row (an empty plan's column has no string dtype)."""
+    return col.astype("string").str.split(";").explode()
+
+
 def _summary(plan_id: str, period: str, drawn: Draw, assigned: pd.DataFrame, targets: Targets,
              inspectors: Inspectors, policy: SamplingPolicy) -> dict[str, Any]:
     random_mask = assigned["kind"] == "random"
@@ -139,13 +144,13 @@ def _summary(plan_id: str, period: str, drawn: Draw, assigned: pd.DataFrame, tar
                          "policy_ratio": rule.ratio, "proactive": rule.proactive,
                          "max_checks_per_year": rule.max_checks_per_year, "max_checks_source": rule.cap_source}
     by_town = {str(k): int(v) for k, v in assigned["town_code"].fillna("?").value_counts().sort_index().items()}
-    item_counts = assigned["items"].str.split(";").explode()
+    item_counts = _listed(assigned["items"])
     item_counts = item_counts[item_counts != ""].value_counts()
     by_item = {it.code: {"zh": it.zh, "en": it.en, "inspections": int(item_counts.get(it.code, 0))}
                for it in policy.items}
     by_kind = {k: int(v) for k, v in assigned["kind"].value_counts().sort_index().items()}
     unmet = int((assigned["unmet_specialties"] != "").sum())
-    load = assigned["inspectors"].str.split(";").explode().value_counts()
+    load = _listed(assigned["inspectors"]).value_counts()
     return {
         "plan_id": plan_id, "period": period, "seed": drawn.seed, "capacity": drawn.capacity,
         "publication_id": targets.publication_id, "as_of": targets.as_of.isoformat(),
@@ -182,7 +187,7 @@ def export(settings: Settings, summary: dict[str, Any], assigned: pd.DataFrame, 
     rows += [("town", k, int(((out["town_code"].fillna("?") == k) & (out["kind"] == "random")).sum()),
               int(((out["town_code"].fillna("?") == k) & (out["kind"] != "random")).sum()))
              for k in summary["by_town"]]
-    item_hits = out.assign(item=out["items"].str.split(";")).explode("item")
+    item_hits = out.assign(item=out["items"].astype("string").str.split(";")).explode("item")
     rows += [("item", it.code, int(((item_hits["item"] == it.code) & (item_hits["kind"] == "random")).sum()),
               int(((item_hits["item"] == it.code) & (item_hits["kind"] != "random")).sum())) for it in policy.items]
     pd.DataFrame(rows, columns=["by", "key", "random", "triggered"]).to_csv(summary_path, index=False,

@@ -144,3 +144,19 @@ def test_plans_of_a_year_reach_a_through_the_floor_and_hold_the_checks_required_
         got = items.loc[items["item"] == code, "uscc"]
         assert got.is_unique and len(got) >= share * concerned.sum() > 0
     assert all(p["floor"]["met"] and all(r["met"] for r in p["required"]) for p in plans)
+
+
+def test_a_draw_that_selects_no_entity_is_stored_and_exported_as_an_empty_plan(district):
+    import dataclasses
+
+    from inspection.policy import load_policy
+
+    settings, _, _ = district
+    policy = load_policy()
+    quiet = dataclasses.replace(
+        policy, floor_share=0.0, required=(), triggers={**policy.triggers, "lookback_days": 0},
+        tiers={code: dataclasses.replace(rule, ratio=0.0) for code, rule in policy.tiers.items()})
+    s = make_plan(settings, period="2026-Q3", capacity=10, seed=1, actor="planner-1", policy=quiet)
+    assert s["inspections"] == 0 and s["random"] == 0 and s["by_item"] and s["workload"]["used"] == 0
+    assert json.loads(Path(s["files"]["json"]).read_text(encoding="utf-8"))["inspections"] == []
+    assert fetch_plan(settings, s["plan_id"])["inspections"] == []
