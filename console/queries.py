@@ -1,0 +1,143 @@
+"""Read queries only the console needs: tiers by town and industry, open cases, plans, and warehouse facts.
+
+The warehouse is opened through ``features.warehouse.connect`` (the one entry point the service uses, which
+the ops helper's read-only copy redirects); entity names are kept in memory and reloaded when the warehouse file changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core import tiers as core_tiers
+from core.settings import Settings
+from inspection.store import PLANS
+from repair.store import CASES
+from serving.publish import PUBLISHED_SCORES
+
+_NAMES: dict[str, Any] = {"key": None, "names": {}}
+_NAMES_LOCK = threading.Lock()
+
+
+def tiers_by(conn: Connection, publication_id: str, column: str, *, limit: int = 12) -> list[tuple[str, dict[str, int]]]:
+    """Published tier counts per town or industry (the largest groups first)."""
+    s = PUBLISHED_SCORES
+    col = s.c[column]
+    rows = conn.execute(sa.select(col, s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
+                        .group_by(col, s.c.tier)).all()
+    groups: dict[str, dict[str, int]] = {}
+    for key, tier, n in rows:
+        groups.setdefault(key or "未知", dict.fromkeys(core_tiers.codes(), 0))[tier] = int(n)
+    ordered = sorted(groups.items(), key=lambda kv: -sum(kv[1].values()))
+    return ordered[:limit]
+
+
+def tier_shares(conn: Connection, publication_id: str) -> dict[str, int]:
+    """Published tier counts of a publication (every tier, zero when absent)."""
+    s = PUBLISHED_SCORES
+    rows = conn.execute(sa.select(s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
+                        .group_by(s.c.tier)).all()
+    return dict.fromkeys(core_tiers.codes(), 0) | {t: int(n) for t, n in rows}
+
+
+def distinct_values(conn: Connection, publication_id: str, column: str) -> list[str]:
+    s = PUBLISHED_SCORES
+    q = sa.select(s.c[column]).where(s.c.publication_id == publication_id).distinct().order_by(s.c[column])
+    return [v for (v,) in conn.execute(q) if v]
+
+
+def published_tiers(conn: Connection, publication_id: str, usccs: Iterable[str]) -> dict[str, str]:
+    """Tier of each of ``usccs`` in a publication (those it holds)."""
+    codes = list(usccs)
+    if not codes:
+        return {}
+    s = PUBLISHED_SCORES
+    return dict(conn.execute(sa.select(s.c.uscc, s.c.tier).where(s.c.publication_id == publication_id,
+                                                                  s.c.uscc.in_(codes))).all())
+
+
+def open_cases(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Open repair cases and objections, the earliest due first."""
+    c = CASES
+    q = (sa.select(c.c.case_id, c.c.case_type, c.c.kind, c.c.uscc, c.c.record_id, c.c.state, c.c.next_step,
+                   c.c.due_on, c.c.opened_on).where(c.c.open_key.is_not(None))
+         .order_by(c.c.due_on.is_(None), c.c.due_on, c.c.case_id).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def closed_cases(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    c = CASES
+    q = (sa.select(c.c.case_id, c.c.case_type, c.c.kind, c.c.uscc, c.c.record_id, c.c.state, c.c.state_since)
+         .where(c.c.open_key.is_(None)).order_by(c.c.state_since.desc(), c.c.case_id).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def plans(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    p = PLANS
+    q = (sa.select(p.c.plan_id, p.c.period, p.c.seed, p.c.capacity, p.c.publication_id, p.c.inspection_count,
+                   p.c.created_at).order_by(p.c.created_at.desc()).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _warehouse(settings: Settings):
+    from features.warehouse import connect
+
+    if not settings.warehouse_path.exists():
+        return None
+    return connect(settings)  # same configuration as the service's other warehouse readers (one DuckDB instance)
+
+
+def names(settings: Settings) -> dict[str, str]:
+    """Every entity's registered name by credit code (reloaded when the warehouse file changes)."""
+    path = settings.warehouse_path
+    key = (str(path), path.stat().st_mtime_ns) if path.exists() else None
+    if key is None:
+        return {}
+    with _NAMES_LOCK:
+        if _NAMES["key"] != key:
+            con = _warehouse(settings)
+            try:
+                _NAMES["names"] = dict(con.execute("SELECT uscc, name FROM entities").fetchall())
+            finally:
+                con.close()
+            _NAMES["key"] = key
+        return _NAMES["names"]
+
+
+def search(settings: Settings, text: str, *, limit: int = 5000) -> list[str]:
+    """Credit codes whose code starts with, or whose name contains, ``text``."""
+    text = text.strip().upper() if text.strip().isascii() else text.strip()
+    hits = [u for u, n in names(settings).items() if u.startswith(text) or (n and text in n)]
+    return hits[:limit]
+
+
+def entity_facts(settings: Settings, uscc: str) -> dict[str, Any]:
+    """From the warehouse: registration facts, current affiliates (shared person or enterprise link), inspections."""
+    con = _warehouse(settings)
+    if con is None:
+        return {"entity": None, "affiliates": [], "inspections": []}
+    try:
+        row = con.execute("SELECT name, entity_type, industry_code, town_code, established, status, address "
+                          "FROM entities WHERE uscc = ?", [uscc]).fetchone()
+        entity = dict(zip(("name", "entity_type", "industry_code", "town_code", "established", "status", "address"),
+                          row, strict=True)) if row else None
+        affiliates = con.execute(
+            "WITH mine AS (SELECT person_key, relation_type FROM relations WHERE uscc = ? AND end_date IS NULL "
+            "AND person_key IS NOT NULL) "
+            "SELECT DISTINCT r.uscc, m.relation_type FROM relations r JOIN mine m USING (person_key) "
+            "WHERE r.uscc <> ? AND r.end_date IS NULL "
+            "UNION SELECT DISTINCT related_uscc, relation_type FROM relations WHERE uscc = ? "
+            "AND related_uscc IS NOT NULL AND end_date IS NULL "
+            "UNION SELECT DISTINCT uscc, relation_type FROM relations WHERE related_uscc = ? AND end_date IS NULL "
+            "ORDER BY 1 LIMIT 30", [uscc, uscc, uscc, uscc]).fetchall()
+        inspections = con.execute("SELECT inspection_date, kind, items, result FROM inspections WHERE uscc = ? "
+                                  "ORDER BY inspection_date DESC LIMIT 20", [uscc]).fetchall()
+    finally:
+        con.close()
+    return {"entity": entity,
+            "affiliates": [{"uscc": u, "relation": t} for u, t in affiliates],
+            "inspections": [dict(zip(("date", "kind", "items", "result"), r, strict=True)) for r in inspections]}
