@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 
 import anyio
@@ -15,6 +16,7 @@ from console import entities, overview, plans, repairdesk
 from console.accounts import login_rules, sign_in, sign_out
 from console.web import BASE, COOKIE, audit, page, render, settings_of
 
+log = logging.getLogger(__name__)
 LOGIN_CSRF = "crk_console_login"
 REFUSED = {"bad_credentials": "用户名或密码不正确。",
            "locked": "连续登录失败次数过多，账号已临时锁定，请稍后再试或联系系统管理员。",
@@ -74,6 +76,12 @@ async def method_not_allowed(request: Request, exc) -> Response:
     return render(request, None, "error.html", status=405, title="操作无效", message="请从页面上的表单提交。")
 
 
+async def server_error(request: Request, exc) -> Response:
+    log.exception("console page %s failed", request.url.path, exc_info=exc)
+    return render(request, None, "error.html", status=500, title="系统错误",
+                  message="页面处理出错，已记录日志。请稍后重试；如反复出现，请联系系统管理员。")
+
+
 def build_app(settings=None) -> Starlette:
     """The console app; ``settings`` for tests that run it without the service (default: the service's)."""
     routes = [
@@ -101,7 +109,8 @@ def build_app(settings=None) -> Starlette:
         Route("/model", overview.model),
         Route("/reports/{name:path}", overview.report),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed,
+                                                        Exception: server_error})
     app.state.settings = settings
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,14 +67,23 @@ def open_cases(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
     q = (sa.select(c.c.case_id, c.c.case_type, c.c.kind, c.c.uscc, c.c.record_id, c.c.state, c.c.next_step,
                    c.c.due_on, c.c.opened_on).where(c.c.open_key.is_not(None))
          .order_by(c.c.due_on.is_(None), c.c.due_on, c.c.case_id).limit(limit))
-    return [dict(r) for r in conn.execute(q).mappings()]
+    return [_dated(r) for r in conn.execute(q).mappings()]
+
+
+def _dated(row) -> dict[str, Any]:
+    """A case row with its dates as dates (SQLite hands the untyped columns back as text)."""
+    out = dict(row)
+    for name in ("opened_on", "state_since", "due_on"):
+        if isinstance(out.get(name), str):
+            out[name] = date.fromisoformat(out[name])
+    return out
 
 
 def closed_cases(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
     c = CASES
     q = (sa.select(c.c.case_id, c.c.case_type, c.c.kind, c.c.uscc, c.c.record_id, c.c.state, c.c.state_since)
          .where(c.c.open_key.is_(None)).order_by(c.c.state_since.desc(), c.c.case_id).limit(limit))
-    return [dict(r) for r in conn.execute(q).mappings()]
+    return [_dated(r) for r in conn.execute(q).mappings()]
 
 
 def plans(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
