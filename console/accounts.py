@@ -124,6 +124,12 @@ def list_users(settings: Settings) -> list[User]:
         return [_user(r) for r in conn.execute(sa.select(USERS).order_by(USERS.c.name)).mappings()]
 
 
+def actor_names(settings: Settings) -> dict[str, str]:
+    """``user:<id>`` → login name, to show staff names on pages (the audit log keeps the ids)."""
+    with engine(settings).connect() as conn:
+        return {f"user:{u}": n for u, n in conn.execute(sa.select(USERS.c.user_id, USERS.c.name))}
+
+
 def _by_name(conn: Connection, name: str):
     row = conn.execute(sa.select(USERS).where(USERS.c.name == (name or "").strip().lower())).mappings().first()
     if row is None:

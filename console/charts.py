@@ -110,6 +110,8 @@ def tier_history(points: list[tuple[str, str, float]], *, title: str = "分类�
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{TIER_COLOURS.get(t, "#666")}">'
                     f'<title>{escape(label)} {escape(t)}类 概率 {p:.2%}</title></circle>')
     step = max(1, n // 6)
-    for i in range(0, n, step):
-        body.append(f'<text x="{xs[i] - 30:.1f}" y="{height - 12}" font-size="11">{escape(points[i][0])}</text>')
+    for i in sorted({*range(0, n, step), n - 1} if n else set()):
+        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+        body.append(f'<text x="{xs[i]:.1f}" y="{height - 12}" font-size="11" text-anchor="{anchor}">'
+                    f'{escape(points[i][0])}</text>')
     return _svg(width, height, body, title)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from console import charts, labels, queries
-from console.accounts import Session
+from console.accounts import Session, actor_names
 from console.web import (
     READERS,
     actor,
@@ -82,7 +82,7 @@ async def tier_list_page(request: Request, session: Session) -> Response:
 def _csv(settings: Settings, f: dict[str, str | None]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["统一社会信用代码", "名称", "当前分类", "分类名称", "发布分类", "人工调整", "违约概率",
+    writer.writerow(["统一社会信用代码", "名称", "当前分类", "分类名称", "发布分类", "人工调整", "风险概率",
                      "主体类型", "行业代码", "乡镇街道"])
     page_no = 1
     while True:
@@ -131,6 +131,9 @@ def _entity(settings: Settings, uscc: str, session: Session) -> dict[str, Any]:
             eligibility = check(settings, uscc)
         except NotFound:
             eligibility = None
+    who = actor_names(settings)
+    for o in view["overrides"]:
+        o["created_by"] = who.get(o["created_by"], o["created_by"])
     return {"view": view, "facts": facts, "chart": chart, "eligibility": eligibility,
             "name": names.get(uscc) or (facts["entity"] or {}).get("name") or ""}
 

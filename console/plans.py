@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from console import charts, labels, queries
 from console.accounts import Session
 from console.web import actor, field_error, form_of, page, parse_date, parse_int, render, run, settings_of
+from core import tiers as core_tiers
 from core.errors import UserError
 from core.opdb import engine
 from core.settings import Settings
@@ -71,9 +72,11 @@ def _plan(settings: Settings, plan_id: str, offset: int) -> dict[str, Any]:
         recused = sorted(previous.get(row["uscc"], ()))
         row["recusal"] = f"已回避上次检查人员 {'、'.join(recused)}" if recused else ""
     summary = plan["summary"]
-    by_tier = [(f"{code}类", {code: v["random"] + v["triggered"]}) for code, v in summary["by_tier"].items()]
+    drawn = {code: v["drawn_share"] for code, v in summary["by_tier"].items()}
+    policy = {code: v["policy_ratio"] for code, v in summary["by_tier"].items()}
+    chart = charts.tier_bars(drawn, policy, labels={t.code: t.zh for t in core_tiers.tiers()}, title="各分类抽查比例")
     return {"plan": plan, "summary": summary, "rows": data["inspections"], "results": RESULT_LABELS,
-            "tier_chart": charts.stacked_bars(by_tier, title="各分类抽查户数"), "kinds": labels.KINDS}
+            "tier_chart": chart, "kinds": labels.KINDS}
 
 
 async def _plan_page(request: Request, session: Session, *, form=None, errors=None, notice=None,

@@ -149,5 +149,6 @@ def entity_facts(settings: Settings, uscc: str) -> dict[str, Any]:
     finally:
         con.close()
     return {"entity": entity,
-            "affiliates": [{"uscc": u, "relation": t} for u, t in affiliates],
+            "affiliates": [{"uscc": u, "relations": sorted({t for v, t in affiliates if v == u})}
+                           for u in dict.fromkeys(u for u, _ in affiliates)],
             "inspections": [dict(zip(("date", "kind", "items", "result"), r, strict=True)) for r in inspections]}

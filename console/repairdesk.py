@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from console import labels, queries
-from console.accounts import Session
+from console.accounts import Session, actor_names
 from console.web import actor, field_error, form_of, page, parse_date, render, run, settings_of
 from core.errors import UserError
 from core.opdb import engine
@@ -92,6 +92,7 @@ async def file_objection(request: Request, session: Session) -> Response:
 
 
 def _case(settings: Settings, case_id: str, audience: str = "officer") -> dict[str, Any]:
+    from repair import rules
     from repair.status import status
     from repair.workflow import MACHINES
 
@@ -107,6 +108,12 @@ def _case(settings: Settings, case_id: str, audience: str = "officer") -> dict[s
     with engine(settings).connect() as conn:
         code = get_case(conn, case_id)["state"]
     actions = [a for a, (starts, _) in machine.transitions.items() if code in starts]
+    who = actor_names(settings)
+    for e in case.get("events", []):
+        e["from_zh"] = rules.label("states", e["from_state"])["zh"] if e["from_state"] else ""
+        e["to_zh"] = rules.label("states", e["to_state"])["zh"]
+        if "actor" in e:
+            e["actor"] = who.get(e["actor"], e["actor"])
     return {"case": case, "actions": actions, "reason_required": sorted(machine.reason_required), "state_en": state,
             "name": queries.names(settings).get(case["uscc"], "")}
 

@@ -1,6 +1,7 @@
 """Console fixtures: a small simulated district published twice, one user per role, a real `credit-risk serve`.
 
-Built once per session (about a minute): synth → ingest → a small model → two publications → users → serve.
+Built once per session (about a minute): synth → ingest → a small model trained and registered in MLflow →
+two publications → users → serve.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ AS_OF = (date(2025, 11, 1), date(2025, 12, 1))
 SCRIPT_NAME = "<script>window.__pwned=1</script>测试商贸有限公司"
 ROLES = ("planner", "repair_officer", "model_operator", "admin")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync", "--lang=zh-CN"]
 
 
 def password(role: str) -> str:
@@ -60,10 +61,9 @@ def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None]:
     from features.ingest import ingest
     from features.warehouse import connect
     from repair.eligibility import evaluate
-    from serving.models import export_champion
     from serving.publish import publish
     from training.dataset import from_warehouse
-    from training.train import train
+    from training.run import run
 
     settings = Settings.from_env(home)
     synth.generate(home.parent / "district", entities=ENTITIES, seed=SEED, until=UNTIL)
@@ -73,10 +73,9 @@ def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None]:
         ds = from_warehouse(con, start=date(2022, 1, 1), end=date(2024, 10, 1), freq="quarterly", data_end=UNTIL)
     finally:
         con.close()
-    model = train(ds, num_boost_round=30, seed=SEED, params={"min_data_in_leaf": 10})
-    model.meta["version"] = "1"
-    export_champion(model, settings)
-    pubs = [publish(settings, as_of=d, actor="test", model=model) for d in AS_OF]
+    trained = run(settings, ds, actor="test", seed=SEED, num_boost_round=30, params={"min_data_in_leaf": 10})
+    assert trained["promoted"], trained.get("promotion_reasons")
+    pubs = [publish(settings, as_of=d, actor="test") for d in AS_OF]  # the registered champion
     import sqlalchemy as sa
 
     from core.opdb import engine

@@ -10,6 +10,7 @@ import csv
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -103,7 +104,7 @@ def test_tier_list_filters_searches_pages_and_exports_csv(staff, console, shots)
     assert rows and all("\tD 信用风险高\t" in r for r in rows)
     with planner.page.expect_download() as info:
         planner.page.click("#export")
-    text = open(info.value.path(), encoding="utf-8-sig").read()
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
     exported = list(csv.DictReader(io.StringIO(text)))
     assert len(exported) == only_d and {r["当前分类"] for r in exported} == {"D"}
     # search by credit code: exactly that entity
@@ -165,7 +166,7 @@ def test_planner_draws_a_plan_exports_it_and_records_a_result(staff, console, sh
     first_id = planner.page.locator("#inspections tr").nth(1).locator("td").first.inner_text()
     with planner.page.expect_download() as info:
         planner.page.click("#plan-csv")
-    assert first_id in open(info.value.path(), encoding="utf-8-sig").read()
+    assert first_id in Path(info.value.path()).read_text(encoding="utf-8-sig")
     planner.page.fill("#result-form input[name=inspection_id]", first_id)
     planner.page.select_option("#result-form select[name=result]", "issue_corrected")
     planner.page.click("#result-form button[type=submit]")
