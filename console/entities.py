@@ -111,26 +111,31 @@ async def tier_csv(request: Request, session: Session) -> Response:
 
 
 def _entity(settings: Settings, uscc: str, session: Session) -> dict[str, Any]:
+    from repair.eligibility import check_entity
     from serving.lookup import entity_view, latest_publication
 
     with engine(settings).connect() as conn:
         view = entity_view(conn, uscc)
         pub = latest_publication(conn)
-        facts = queries.entity_facts(settings, uscc)
+    con = queries.warehouse(settings)  # one warehouse connection for the facts and the repair eligibility
+    try:
+        facts = queries.entity_facts(con, uscc)
+        eligibility = None
+        if con is not None and allowed(session, ("repair_officer", "planner")):
+            try:
+                eligibility = check_entity(con, uscc, as_of=date.today())
+            except NotFound:
+                eligibility = None
+    finally:
+        if con is not None:
+            con.close()
+    with engine(settings).connect() as conn:
         tiers_of = queries.published_tiers(conn, pub["publication_id"], [a["uscc"] for a in facts["affiliates"]])
     names = queries.names(settings)
     for a in facts["affiliates"]:
         a["name"], a["tier"] = names.get(a["uscc"], ""), tiers_of.get(a["uscc"])
     history = list(reversed(view["history"]))
     chart = charts.tier_history([(labels.cn_date(h["as_of"]), h["tier"], h["probability"]) for h in history])
-    eligibility = None
-    if allowed(session, ("repair_officer", "planner")):
-        from repair.eligibility import check
-
-        try:
-            eligibility = check(settings, uscc)
-        except NotFound:
-            eligibility = None
     who = actor_names(settings)
     for o in view["overrides"]:
         o["created_by"] = who.get(o["created_by"], o["created_by"])

@@ -32,7 +32,19 @@ ACTIONS = {
 }
 DOCUMENTS = {"application": "修复申请书", "commitment": "守信承诺书", "proof": "履行义务证明材料"}
 KINDS = {"random": "随机抽查", "complaint": "投诉举报", "opinion_alert": "舆情监测预警", "case_lead": "案件线索"}
+METRICS = {
+    "auc": "AUC（区分能力）", "ks": "KS 值", "brier": "Brier 分数", "log_loss": "对数损失", "ece": "校准误差 ECE",
+    "event_rate": "不良事件率", "mean_probability": "平均预测概率", "tiers_rise": "分类逐级递增（1=是）",
+    "cd_capture": "C/D 类捕获率", "psi_valid_to_test": "稳定性 PSI（验证→测试）", "valid_auc": "验证集 AUC",
+    "baseline_auc": "逻辑回归基线 AUC", "beats_baseline": "优于基线（1=是）",
+}
 URGENCY = {"overdue": "已逾期", "due_soon": "即将到期", "on_time": "期限内"}
+
+
+def metric_zh(code: str) -> str:
+    if code.startswith("tier_event_rate_"):
+        return f"{code[-1]} 类不良事件率"
+    return METRICS.get(code, code)
 
 
 def tier_zh(code: str | None) -> str:

@@ -33,7 +33,8 @@ def _overview(settings: Settings, session: Session) -> dict[str, Any]:
             shares = {t: n / total for t, n in counts.items()}
             labels = {t.code: t.zh for t in core_tiers.tiers()}
             prev = previous_publication(conn, pub)
-            mig = migration(conn, previous_id=prev["publication_id"], current_id=pub["publication_id"]) if prev else None
+            mig = queries.per_publication(conn, pub["publication_id"], f"migration:{prev['publication_id']}", lambda: migration(
+                conn, previous_id=prev["publication_id"], current_id=pub["publication_id"])) if prev else None
             towns = queries.tiers_by(conn, pub["publication_id"], "town_code")
             industries = queries.tiers_by(conn, pub["publication_id"], "industry_code")
             out.update(pub=pub, counts=counts, total=total, shares=shares, targets=targets, prev=prev, mig=mig,
@@ -85,10 +86,12 @@ def _registry(settings: Settings) -> list[dict[str, Any]]:
     from training.model import MODEL_NAME
 
     client = reg.client(settings)
+    current = reg.champion(settings)
+    champion = str(current.version) if current is not None else None
     rows = []
     for v in sorted(client.search_model_versions(f"name='{MODEL_NAME}'"), key=lambda v: -int(v.version))[:5]:
         metrics = reg.run_metrics(settings, v.run_id) if v.run_id else {}
-        rows.append({"version": v.version, "aliases": list(getattr(v, "aliases", []) or []),
+        rows.append({"version": v.version, "champion": str(v.version) == champion,
                      "created": v.creation_timestamp, "metrics": metrics, "tags": dict(v.tags or {})})
     return rows
 

@@ -22,10 +22,26 @@ from serving.publish import PUBLISHED_SCORES
 
 _NAMES: dict[str, Any] = {"key": None, "names": {}}
 _NAMES_LOCK = threading.Lock()
+_BY_PUBLICATION: dict[tuple, Any] = {}  # a publication never changes once published: its aggregates are kept
+
+
+def per_publication(conn: Connection, publication_id: str, what: str, compute):
+    """``compute()`` once per publication and ``what`` (publications are immutable once published)."""
+    key = (str(conn.engine.url), publication_id, what)
+    if key not in _BY_PUBLICATION:
+        if len(_BY_PUBLICATION) > 256:
+            _BY_PUBLICATION.clear()
+        _BY_PUBLICATION[key] = compute()
+    return _BY_PUBLICATION[key]
 
 
 def tiers_by(conn: Connection, publication_id: str, column: str, *, limit: int = 12) -> list[tuple[str, dict[str, int]]]:
     """Published tier counts per town or industry (the largest groups first)."""
+    return per_publication(conn, publication_id, f"by:{column}:{limit}",
+                            lambda: _tiers_by(conn, publication_id, column, limit))
+
+
+def _tiers_by(conn: Connection, publication_id: str, column: str, limit: int) -> list[tuple[str, dict[str, int]]]:
     s = PUBLISHED_SCORES
     col = s.c[column]
     rows = conn.execute(sa.select(col, s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
@@ -40,15 +56,20 @@ def tiers_by(conn: Connection, publication_id: str, column: str, *, limit: int =
 def tier_shares(conn: Connection, publication_id: str) -> dict[str, int]:
     """Published tier counts of a publication (every tier, zero when absent)."""
     s = PUBLISHED_SCORES
-    rows = conn.execute(sa.select(s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
-                        .group_by(s.c.tier)).all()
-    return dict.fromkeys(core_tiers.codes(), 0) | {t: int(n) for t, n in rows}
+
+    def compute() -> dict[str, int]:
+        rows = conn.execute(sa.select(s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
+                            .group_by(s.c.tier)).all()
+        return dict.fromkeys(core_tiers.codes(), 0) | {t: int(n) for t, n in rows}
+
+    return per_publication(conn, publication_id, "shares", compute)
 
 
 def distinct_values(conn: Connection, publication_id: str, column: str) -> list[str]:
+    """The towns or industries of a publication, for the filters."""
     s = PUBLISHED_SCORES
     q = sa.select(s.c[column]).where(s.c.publication_id == publication_id).distinct().order_by(s.c[column])
-    return [v for (v,) in conn.execute(q) if v]
+    return per_publication(conn, publication_id, f"distinct:{column}", lambda: [v for (v,) in conn.execute(q) if v])
 
 
 def published_tiers(conn: Connection, publication_id: str, usccs: Iterable[str]) -> dict[str, str]:
@@ -93,7 +114,8 @@ def plans(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def _warehouse(settings: Settings):
+def warehouse(settings: Settings):
+    """A warehouse connection (None before the first ingest); the caller closes it."""
     from features.warehouse import connect
 
     if not settings.warehouse_path.exists():
@@ -109,7 +131,7 @@ def names(settings: Settings) -> dict[str, str]:
         return {}
     with _NAMES_LOCK:
         if _NAMES["key"] != key:
-            con = _warehouse(settings)
+            con = warehouse(settings)
             try:
                 _NAMES["names"] = dict(con.execute("SELECT uscc, name FROM entities").fetchall())
             finally:
@@ -125,29 +147,22 @@ def search(settings: Settings, text: str, *, limit: int = 5000) -> list[str]:
     return hits[:limit]
 
 
-def entity_facts(settings: Settings, uscc: str) -> dict[str, Any]:
+def entity_facts(con, uscc: str) -> dict[str, Any]:
     """From the warehouse: registration facts, current affiliates (shared person or enterprise link), inspections."""
-    con = _warehouse(settings)
     if con is None:
         return {"entity": None, "affiliates": [], "inspections": []}
-    try:
-        row = con.execute("SELECT name, entity_type, industry_code, town_code, established, status, address "
-                          "FROM entities WHERE uscc = ?", [uscc]).fetchone()
-        entity = dict(zip(("name", "entity_type", "industry_code", "town_code", "established", "status", "address"),
-                          row, strict=True)) if row else None
-        affiliates = con.execute(
-            "WITH mine AS (SELECT person_key, relation_type FROM relations WHERE uscc = ? AND end_date IS NULL "
-            "AND person_key IS NOT NULL) "
-            "SELECT DISTINCT r.uscc, m.relation_type FROM relations r JOIN mine m USING (person_key) "
-            "WHERE r.uscc <> ? AND r.end_date IS NULL "
-            "UNION SELECT DISTINCT related_uscc, relation_type FROM relations WHERE uscc = ? "
-            "AND related_uscc IS NOT NULL AND end_date IS NULL "
-            "UNION SELECT DISTINCT uscc, relation_type FROM relations WHERE related_uscc = ? AND end_date IS NULL "
-            "ORDER BY 1 LIMIT 30", [uscc, uscc, uscc, uscc]).fetchall()
-        inspections = con.execute("SELECT inspection_date, kind, items, result FROM inspections WHERE uscc = ? "
-                                  "ORDER BY inspection_date DESC LIMIT 20", [uscc]).fetchall()
-    finally:
-        con.close()
+    row = con.execute("SELECT name, entity_type, industry_code, town_code, established, status, address "
+                      "FROM entities WHERE uscc = ?", [uscc]).fetchone()
+    entity = dict(zip(("name", "entity_type", "industry_code", "town_code", "established", "status", "address"),
+                      row, strict=True)) if row else None
+    affiliates = con.execute(  # one pass over relations: a shared person, or an enterprise link either way
+        "WITH mine AS (SELECT person_key, related_uscc FROM relations WHERE uscc = ? AND end_date IS NULL) "
+        "SELECT DISTINCT r.uscc, r.relation_type FROM relations r WHERE r.end_date IS NULL AND r.uscc <> ? AND ("
+        "r.person_key IN (SELECT person_key FROM mine WHERE person_key IS NOT NULL) OR r.related_uscc = ? "
+        "OR r.uscc IN (SELECT related_uscc FROM mine WHERE related_uscc IS NOT NULL)) ORDER BY 1 LIMIT 60",
+        [uscc, uscc, uscc]).fetchall()
+    inspections = con.execute("SELECT inspection_date, kind, items, result FROM inspections WHERE uscc = ? "
+                              "ORDER BY inspection_date DESC LIMIT 20", [uscc]).fetchall()
     return {"entity": entity,
             "affiliates": [{"uscc": u, "relations": sorted({t for v, t in affiliates if v == u})}
                            for u in dict.fromkeys(u for u, _ in affiliates)],
