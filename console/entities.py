@@ -136,9 +136,14 @@ def _entity(settings: Settings, uscc: str, session: Session) -> dict[str, Any]:
         a["name"], a["tier"] = names.get(a["uscc"], ""), tiers_of.get(a["uscc"])
     history = list(reversed(view["history"]))
     chart = charts.tier_history([(labels.cn_date(h["as_of"]), h["tier"], h["probability"]) for h in history])
+    from serving.overrides import overrides_of
+
+    with engine(settings).connect() as conn:
+        overrides = overrides_of(conn, uscc)  # with their reasons, which the API's entity view leaves out
     who = actor_names(settings)
-    for o in view["overrides"]:
+    for o in overrides:
         o["created_by"] = who.get(o["created_by"], o["created_by"])
+    view["overrides"] = overrides
     return {"view": view, "facts": facts, "chart": chart, "eligibility": eligibility,
             "name": names.get(uscc) or (facts["entity"] or {}).get("name") or ""}
 
