@@ -33,6 +33,7 @@ from core.settings import Settings
 from features.sources import ENTITY_TYPES
 
 PAGE_SIZE = 50
+EXPORT_CHUNK = 50_000  # rows per query of the CSV export (each query sorts the filtered list once)
 FILTERS = ("tier", "town_code", "industry_code", "entity_type", "q")
 OVERRIDE_FIELDS = ("tier", "reason", "expires_on")
 
@@ -51,7 +52,7 @@ def _list(settings: Settings, f: dict[str, str | None], page_no: int, page_size:
             return {"pub": None}
         result = tier_list(conn, town_code=f["town_code"], industry_code=f["industry_code"],
                            entity_type=f["entity_type"], tier=f["tier"], page=page_no, page_size=page_size,
-                           max_page_size=5000, usccs=hits)
+                           max_page_size=EXPORT_CHUNK, usccs=hits)
         towns = queries.distinct_values(conn, pub["publication_id"], "town_code")
         industries = queries.distinct_values(conn, pub["publication_id"], "industry_code")
     names = queries.names(settings)
@@ -86,7 +87,7 @@ def _csv(settings: Settings, f: dict[str, str | None]) -> str:
                      "主体类型", "行业代码", "乡镇街道"])
     page_no = 1
     while True:
-        data = _list(settings, f, page_no, 5000)
+        data = _list(settings, f, page_no, EXPORT_CHUNK)
         if data["pub"] is None:
             break
         for r in data["result"]["items"]:
@@ -94,7 +95,7 @@ def _csv(settings: Settings, f: dict[str, str | None]) -> str:
                              "是" if r["overridden"] else "否", f"{r['probability']:.6f}",
                              labels.ENTITY_TYPES.get(r["entity_type"], r["entity_type"]), r["industry_code"],
                              r["town_code"]])
-        if page_no * 5000 >= data["result"]["total"]:
+        if page_no * EXPORT_CHUNK >= data["result"]["total"]:
             break
         page_no += 1
     return "\ufeff" + out.getvalue()  # BOM: Excel opens the Chinese headers correctly

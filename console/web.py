@@ -94,12 +94,18 @@ def page(*roles: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respo
             audit(request, session, action=f"console {request.method} {path}", outcome=str(response.status_code),
                   subject=request.path_params.get("uscc") or request.path_params.get("case_id")
                   or request.path_params.get("plan_id"),
-                  inputs={"query": str(request.url.query)[:200], "ms": round(1000 * (time.perf_counter() - started), 1)})
+                  inputs={"query": _audited_query(request), "ms": round(1000 * (time.perf_counter() - started), 1)})
             return response
 
         return endpoint
 
     return wrap
+
+
+def _audited_query(request: Request) -> str:
+    """The query string for the audit log, with the free-text search (it may hold a person's name) left out."""
+    parts = [f"{k}={'…' if k == 'q' else v}" for k, v in request.query_params.multi_items()]
+    return "&".join(parts)[:200]
 
 
 async def csrf_ok(request: Request, expected: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -110,6 +111,10 @@ def test_tier_list_filters_searches_pages_and_exports_csv(staff, console, shots)
     # search by credit code: exactly that entity
     planner.open(f"/tiers?q={console.script_uscc}")
     assert planner.page.inner_text("#total") == "1"
+    time.sleep(0.5)  # the service's audit writer flushes every 0.2 s
+    with engine(console.settings).connect() as conn:
+        searches = [e["inputs"]["query"] for e in audit.entries(conn, action="console GET /console/tiers", limit=5)]
+    assert "q=…" in searches and not any(console.script_uscc in q for q in searches)
     assert SCRIPT_NAME in planner.page.inner_text("#tier-table")
     planner.open("/tiers")
     planner.page.click("#next-page")
@@ -181,6 +186,11 @@ def test_repair_case_goes_from_application_to_decision_with_a_printable_notice(s
         pytest.fail("the test district has no record eligible for repair today")
     uscc, record_id = console.repairable
     officer = staff("repair_officer")
+    officer.open(f"/entities/{uscc}")
+    assert "现在可申请" in officer.page.inner_text("body")
+    officer.page.click("text=试算修复后的分类")
+    assert "修复后" in officer.page.inner_text("body") and record_id in officer.page.inner_text("body")
+    officer.shot(shots, "whatif")
     officer.open("/repair")
     form = "#apply-form"
     officer.page.fill(f"{form} input[name=uscc]", uscc)
