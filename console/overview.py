@@ -45,9 +45,11 @@ def _overview(settings: Settings, session: Session) -> dict[str, Any]:
     last = cycles(eng, limit=1)
     out["cycle"] = last[0] if last else None
     if allowed(session, ("planner",)):
+        from inspection.policy import load_policy
         from inspection.results import overdue
 
         out["late_results"] = overdue(settings)
+        out["result_workdays"] = load_policy().result_workdays
     if allowed(session, ("repair_officer",)):
         from repair.deadlines import due
 

@@ -75,7 +75,10 @@ def _plan(settings: Settings, plan_id: str, offset: int) -> dict[str, Any]:
     drawn = {code: v["drawn_share"] for code, v in summary["by_tier"].items()}
     policy = {code: v["policy_ratio"] for code, v in summary["by_tier"].items()}
     chart = charts.tier_bars(drawn, policy, labels={t.code: t.zh for t in core_tiers.tiers()}, title="各分类抽查比例")
+    from inspection.policy import load_policy
+
     return {"plan": plan, "summary": summary, "rows": data["inspections"], "results": RESULT_LABELS,
+            "result_workdays": load_policy().result_workdays,
             "tier_chart": chart, "kinds": labels.KINDS}
 
 

@@ -39,6 +39,7 @@ def _queue(settings: Settings) -> dict[str, Any]:
         r["step_zh"] = rules.label("steps", r["next_step"])["zh"] if r["next_step"] else "—"
     by_state = Counter(r["state_zh"] for r in open_rows)
     return {"open": open_rows, "closed": closed, "by_state": sorted(by_state.items()),
+            "soon": rules.section("application")["due_soon_workdays"],
             "overdue": sum(r["urgency"] == "overdue" for r in open_rows),
             "due_soon": sum(r["urgency"] == "due_soon" for r in open_rows)}
 
@@ -92,29 +93,23 @@ async def file_objection(request: Request, session: Session) -> Response:
 
 
 def _case(settings: Settings, case_id: str, audience: str = "officer") -> dict[str, Any]:
-    from repair import rules
+    from repair import objections, rules  # noqa: F401  (objections registers its case machine)
     from repair.status import status
+    from repair.store import get_case
     from repair.workflow import MACHINES
 
     case = status(settings, case_id, audience=audience)["case"]
-    state = case["state"]["en"]
-    machine = MACHINES.get(case["case_type"])
-    if machine is None:  # objections register their machine on import
-        from repair import objections  # noqa: F401
-
-        machine = MACHINES[case["case_type"]]
-    from repair.store import get_case
-
     with engine(settings).connect() as conn:
-        code = get_case(conn, case_id)["state"]
-    actions = [a for a, (starts, _) in machine.transitions.items() if code in starts]
+        state = get_case(conn, case_id)["state"]
+    machine = MACHINES[case["case_type"]]
+    actions = [a for a, (starts, _) in machine.transitions.items() if state in starts]
     who = actor_names(settings)
     for e in case.get("events", []):
         e["from_zh"] = rules.label("states", e["from_state"])["zh"] if e["from_state"] else ""
         e["to_zh"] = rules.label("states", e["to_state"])["zh"]
         if "actor" in e:
             e["actor"] = who.get(e["actor"], e["actor"])
-    return {"case": case, "actions": actions, "reason_required": sorted(machine.reason_required), "state_en": state,
+    return {"case": case, "actions": actions, "reason_required": sorted(machine.reason_required),
             "name": queries.names(settings).get(case["uscc"], "")}
 
 

@@ -6,7 +6,7 @@ import functools
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -145,10 +145,6 @@ def parse_int(value: str | None, name: str, *, least: int = 0) -> int:
     if number < least:
         raise UserError(f"{name}: 应不小于 {least}，收到 {number}")
     return number
-
-
-def now_text() -> str:
-    return datetime.now().strftime("%Y-%m-%d %H:%M")
 
 
 async def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -42,7 +42,7 @@ class Console:
     settings: Settings
     script_uscc: str  # the entity whose name carries a <script> tag
     repairable: tuple[str, str] | None  # (uscc, record_id) of a record eligible for repair today
-    extra: dict = field(default_factory=dict)
+    listing: tuple | None  # (uscc, listing_id, listed_date) of a current abnormal listing
 
     @property
     def console(self) -> str:
@@ -55,7 +55,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None]:
+def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None, tuple | None]:
     import synth
     from console.accounts import create_user
     from features.ingest import ingest
@@ -95,11 +95,13 @@ def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None]:
             if hit is not None and code in codes:
                 repairable = (code, hit.record_id)
                 break
+        listing = con.execute("SELECT uscc, listing_id, listed_date FROM abnormal_list WHERE removed_date IS NULL "
+                              "ORDER BY listed_date DESC, listing_id LIMIT 1").fetchone()
     finally:
         con.close()
     for role in ROLES:
         create_user(settings, name=role, role=role, password=password(role), actor="test")
-    return settings, codes[0], repairable
+    return settings, codes[0], repairable, listing
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +112,7 @@ def console(tmp_path_factory) -> Console:
     mp = pytest.MonkeyPatch()
     mp.delenv("CREDIT_RISK_DB_URL", raising=False)
     home = tmp_path_factory.mktemp("console") / "home"
-    settings, script_uscc, repairable = _build_home(home)
+    settings, script_uscc, repairable, listing = _build_home(home)
     env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
     env.pop("CREDIT_RISK_DB_URL", None)
     port = _free_port()
@@ -130,7 +132,7 @@ def console(tmp_path_factory) -> Console:
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        yield Console(base, settings, script_uscc, repairable)
+        yield Console(base, settings, script_uscc, repairable, listing)
     finally:
         os.killpg(proc.pid, 15)
         try:

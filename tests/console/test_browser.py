@@ -223,6 +223,26 @@ def test_repair_case_goes_from_application_to_decision_with_a_printable_notice(s
     officer.shot(shots, "repair")
 
 
+def test_an_objection_to_an_abnormal_listing_is_filed_and_accepted(staff, console):
+    if console.listing is None:
+        pytest.fail("the test district has no current abnormal listing")
+    uscc, listing_id, listed = console.listing
+    officer = staff("repair_officer")
+    officer.open("/repair")
+    form = "#objection-form"
+    officer.page.fill(f"{form} input[name=uscc]", uscc)
+    officer.page.fill(f"{form} input[name=listing_id]", listing_id)
+    officer.page.fill(f"{form} textarea[name=grounds]", "已按登记住所恢复经营，附租赁合同")
+    officer.page.fill(f"{form} input[name=on]", (listed + timedelta(days=3)).isoformat())
+    officer.page.click(f"{form} button[type=submit]")
+    officer.page.wait_for_url(re.compile(r".*/console/repair/cases/OB-.*"))
+    assert "已提出异议" in officer.page.inner_text("#state")
+    officer.page.check("#action-form input[value=accept]")
+    officer.page.fill("#action-form input[name=on]", (listed + timedelta(days=4)).isoformat())
+    officer.page.click("#action-form button[type=submit]")
+    assert "已受理" in officer.page.inner_text("#state")
+
+
 def test_role_walls_match_the_api(staff, console):
     officer = staff("repair_officer")
     for path in ("/tiers", "/plans", "/model", "/tiers.csv"):
