@@ -1,6 +1,7 @@
 """Console page latencies (median / p95) on a real `credit-risk serve` over a built home (e.g. `credit-risk demo`).
 
     .venv/bin/python bench/bench_console.py --home .credit-risk --rounds 30
+    .venv/bin/python bench/bench_console.py --home /path/to/1M/home --rounds 10 --csv 1
 
 Signs in as a fresh admin user, warms every page once, then requests each page ``--rounds`` times in turn
 over one keep-alive connection; the baseline is the API's own tier list (`GET /v1/tiers`, 50 rows) in the
@@ -58,6 +59,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", required=True, help="a built home (warehouse, MLflow, operational DB)")
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--csv", type=int, default=3, help="full CSV exports of the tier list to time")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
@@ -94,8 +96,11 @@ def main() -> int:
         client.post("/login", data={"csrf": token, "name": name, "password": password})
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120)
         timings: dict[str, list[float]] = {p: [] for p in pages} | {"baseline: GET /v1/tiers": [], "tiers.csv": []}
-        for path in pages.values():  # warm-up: first loads of names, mlflow, caches
-            assert client.get(path).status_code == 200, path
+        for label, path in list(pages.items()):  # warm-up: first loads of names, mlflow, caches
+            status = client.get(path).status_code
+            if status != 200:  # e.g. the bench_features generator's ids are not valid credit codes
+                print(f"skipped {label} ({path}): status {status}", file=sys.stderr)
+                del pages[label], timings[label]
         for _ in range(args.rounds):
             for label, path in pages.items():
                 t = time.perf_counter()
@@ -105,10 +110,17 @@ def main() -> int:
             t = time.perf_counter()
             assert api.get("/v1/tiers?page_size=50").status_code == 200
             timings["baseline: GET /v1/tiers"].append(1000 * (time.perf_counter() - t))
-        for _ in range(3):
+        for _ in range(args.csv):
             t = time.perf_counter()
-            assert client.get("/tiers.csv").status_code == 200
+            try:
+                status = client.get("/tiers.csv", timeout=900).status_code
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            if status != 200:
+                print(f"tiers.csv failed: {status} after {time.perf_counter() - t:.0f} s", file=sys.stderr)
+                continue
             timings["tiers.csv"].append(1000 * (time.perf_counter() - t))
+        timings = {k: v for k, v in timings.items() if v}
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)

@@ -30,9 +30,10 @@ def tier_bars(shares: dict[str, float], targets: dict[str, float] | None, *, lab
         w = share / top * scale
         body.append(f'<text x="0" y="{y + 15}">{escape(code)} {escape(labels.get(code, ""))}</text>')
         body.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="20" fill="{TIER_COLOURS.get(code, "#666")}"/>')
-        body.append(f'<text x="{left + w + 6:.1f}" y="{y + 15}">{share:.1%}</text>')
-        if targets and code in targets:
-            x = left + targets[code] / top * scale
+        tick = left + targets[code] / top * scale if targets and code in targets else None
+        body.append(f'<text x="{left + max(w, (tick or left) - left) + 8:.1f}" y="{y + 15}">{share:.1%}</text>')
+        if tick is not None:
+            x = tick
             body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y - 3}" y2="{y + 23}" stroke="#000" '
                         f'stroke-width="2" stroke-dasharray="3,2"/>')
     if targets:
