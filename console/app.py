@@ -105,7 +105,7 @@ def build_app(settings=None) -> Starlette:
         Route("/repair/objections", repairdesk.file_objection, methods=["POST"]),
         Route("/repair/cases/{case_id}", repairdesk.case),
         Route("/repair/cases/{case_id}/actions", repairdesk.act, methods=["POST"]),
-        Route("/repair/cases/{case_id}/notice", repairdesk.notice),
+        Route("/repair/notices/{notice_id}", repairdesk.notice),
         Route("/model", overview.model),
         Route("/reports/{name:path}", overview.report),
     ]

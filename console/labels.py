@@ -25,12 +25,15 @@ RELATIONS = {"legal_rep": "同一法定代表人", "shareholder": "共同股东"
              "enterprise_shareholder": "企业股东", "parent_branch": "总分机构"}
 # Repair and objection actions: (label, needs confirmation because it cannot be undone)
 ACTIONS = {
-    "accept": ("受理", False), "refuse": ("不予受理", True), "review": ("开始审查", False),
-    "approve": ("准予修复", True), "deny": ("不予修复", True), "complete": ("完成修复（停止公示）", True),
-    "revoke": ("撤销修复（恢复公示）", True), "not_accept": ("异议不予受理", True),
-    "uphold": ("异议成立", True), "dismiss": ("异议不成立", True), "correct": ("更正记录", True),
+    "request_cure": ("一次性告知补正", False), "cure": ("已补正材料", False),
+    "expire_cure": ("逾期未补正，终止办理", True), "accept": ("受理", False), "refuse": ("不予受理", True),
+    "review": ("开始核查", False), "approve": ("准予修复", True), "deny": ("不予修复", True),
+    "complete": ("完成修复（停止公示）", True), "revoke": ("撤销修复（恢复公示）", True),
+    "not_accept": ("异议不予受理", True), "uphold": ("异议成立", True), "dismiss": ("异议不成立", True),
+    "void": ("撤销该记录", True), "correct": ("更正记录", True),
 }
-DOCUMENTS = {"application": "修复申请书", "commitment": "守信承诺书", "proof": "履行义务证明材料"}
+DOCUMENTS = {"application": "信用修复申请书", "commitment": "守信承诺书", "proof": "履行义务证明材料"}
+CASE_DOCUMENTS = ("application", "commitment", "proof", "objection", "evidence")  # what a 补正 may hand in
 KINDS = {"random": "随机抽查", "complaint": "投诉举报", "opinion_alert": "舆情监测预警", "case_lead": "案件线索"}
 METRICS = {
     "auc": "AUC（区分能力）", "ks": "KS 值", "brier": "Brier 分数", "log_loss": "对数损失", "ece": "校准误差 ECE",

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from console import labels, queries
 from console.accounts import Session, actor_names
@@ -17,8 +17,8 @@ from core.opdb import engine
 from core.settings import Settings
 
 APPLY_FIELDS = ("uscc", "record_id", "record_kind", "on", *labels.DOCUMENTS)
-OBJECTION_FIELDS = ("uscc", "listing_id", "grounds", "on")
-ACTION_FIELDS = ("action", "reason", "on", "confirm")
+OBJECTION_FIELDS = ("uscc", "record_id", "record_kind", "grounds", "on", "objection", "evidence")
+ACTION_FIELDS = ("action", "reason", "on", "confirm", *labels.CASE_DOCUMENTS)
 
 
 def _queue(settings: Settings) -> dict[str, Any]:
@@ -65,15 +65,12 @@ async def open_case(request: Request, session: Session) -> Response:
         on = parse_date(form["on"], "on") if form.get("on") else None
         status = await run(apply, settings_of(request), uscc=form.get("uscc", "").upper(),
                            record_id=form.get("record_id", ""), record_kind=form.get("record_kind") or None,
-                           documents={d: form.get(d, "") for d in labels.DOCUMENTS}, on=on, actor=actor(session),
+                           documents={d: form[d] for d in labels.DOCUMENTS if form.get(d)}, on=on, actor=actor(session),
                            role=session.role)
     except UserError as exc:
         errors = field_error(exc, APPLY_FIELDS)
-        text = errors.get("documents") or errors.get("_form", "")
-        if text.startswith("expected") and "missing" in text:
-            errors = {d: "必须填写" for d in labels.DOCUMENTS if not form.get(d)}
         return await _desk(request, session, form=form, errors=errors, which="apply", status=400)
-    return RedirectResponse(f"/console/repair/cases/{status['case_id']}", status_code=303)
+    return RedirectResponse(f"/console/repair/cases/{status.case_id}", status_code=303)
 
 
 @page("repair_officer")
@@ -84,33 +81,27 @@ async def file_objection(request: Request, session: Session) -> Response:
     try:
         on = parse_date(form["on"], "on") if form.get("on") else None
         status = await run(file, settings_of(request), uscc=form.get("uscc", "").upper(),
-                           listing_id=form.get("listing_id", ""), grounds=form.get("grounds") or None, on=on,
-                           actor=actor(session), role=session.role)
+                           record_id=form.get("record_id", ""), record_kind=form.get("record_kind") or "abnormal_list",
+                           grounds=form.get("grounds") or None, on=on, actor=actor(session), role=session.role,
+                           documents={d: form[d] for d in ("objection", "evidence") if form.get(d)} or None)
     except UserError as exc:
         return await _desk(request, session, form=form, errors=field_error(exc, OBJECTION_FIELDS), which="objection",
                            status=400)
-    return RedirectResponse(f"/console/repair/cases/{status['case_id']}", status_code=303)
+    return RedirectResponse(f"/console/repair/cases/{status.case_id}", status_code=303)
 
 
-def _case(settings: Settings, case_id: str, audience: str = "officer") -> dict[str, Any]:
-    from repair import objections, rules  # noqa: F401  (objections registers its case machine)
-    from repair.status import status
-    from repair.store import get_case
-    from repair.workflow import MACHINES
+def _case(settings: Settings, case_id: str) -> dict[str, Any]:
+    from repair import rules
+    from repair.status import case_status
 
-    case = status(settings, case_id, audience=audience)["case"]
-    with engine(settings).connect() as conn:
-        state = get_case(conn, case_id)["state"]
-    machine = MACHINES[case["case_type"]]
-    actions = [a for a, (starts, _) in machine.transitions.items() if state in starts]
+    case = case_status(settings, case_id)
     who = actor_names(settings)
-    for e in case.get("events", []):
-        e["from_zh"] = rules.label("states", e["from_state"])["zh"] if e["from_state"] else ""
-        e["to_zh"] = rules.label("states", e["to_state"])["zh"]
-        if "actor" in e:
-            e["actor"] = who.get(e["actor"], e["actor"])
-    return {"case": case, "actions": actions, "reason_required": sorted(machine.reason_required),
-            "name": queries.names(settings).get(case["uscc"], "")}
+    events = [{"seq": e.seq, "action": e.action, "on": e.on, "reason": e.reason,
+               "from_zh": rules.label_of("states", e.from_state).zh if e.from_state else "",
+               "to_zh": rules.label_of("states", e.to_state).zh, "actor": who.get(e.actor or "", e.actor)}
+              for e in case.events]
+    return {"case": case, "events": events, "name": queries.names(settings).get(case.uscc, ""),
+            "documents": {code: rules.label_of("documents", code).zh for code in labels.CASE_DOCUMENTS}}
 
 
 async def _case_page(request: Request, session: Session, *, form=None, errors=None, status=200) -> Response:
@@ -118,7 +109,7 @@ async def _case_page(request: Request, session: Session, *, form=None, errors=No
         data = await run(_case, settings_of(request), request.path_params["case_id"])
     except UserError as exc:
         return render(request, session, "error.html", status=404, title="未找到案件", message=str(exc))
-    return render(request, session, "case.html", status=status, title=f"修复案件 {data['case']['case_id']}",
+    return render(request, session, "case.html", status=status, title=f"修复案件 {data['case'].case_id}",
                   form=form or {}, errors=errors or {}, today=date.today().isoformat(), **data)
 
 
@@ -141,8 +132,9 @@ async def act(request: Request, session: Session) -> Response:
             raise UserError(f"confirm: “{labels.ACTIONS[action][0]}”作出后不可撤回，请勾选确认")
         on = parse_date(form["on"], "on") if form.get("on") else None
         version = int(form["version"]) if form.get("version", "").isdigit() else None
+        documents = {d: form[d] for d in labels.CASE_DOCUMENTS if form.get(d)} or None
         await run(transition, settings_of(request), case_id, action, reason=form.get("reason") or None, on=on,
-                  expected_version=version, actor=actor(session), role=session.role)
+                  expected_version=version, documents=documents, actor=actor(session), role=session.role)
     except UserError as exc:
         return await _case_page(request, session, form=form, errors=field_error(exc, ACTION_FIELDS), status=400)
     return RedirectResponse(f"/console/repair/cases/{case_id}", status_code=303)
@@ -150,9 +142,13 @@ async def act(request: Request, session: Session) -> Response:
 
 @page("repair_officer")
 async def notice(request: Request, session: Session) -> Response:
-    """A printable notice to the applicant: the applicant's view of the case (no officer names or notes)."""
+    """A notice to the applicant as issued (告知书), as the repair package prints it."""
+    from repair.status import notice as stored
+
     try:
-        data = await run(_case, settings_of(request), request.path_params["case_id"], "applicant")
+        _, _, page_html = await run(stored, settings_of(request), request.path_params["notice_id"])
     except UserError as exc:
-        return render(request, session, "error.html", status=404, title="未找到案件", message=str(exc))
-    return render(request, session, "notice.html", title="信用修复办理告知书", **data)
+        return render(request, session, "error.html", status=404, title="未找到告知书", message=str(exc))
+    # no favicon request: the browser would otherwise ask the service's bearer-key gate for /favicon.ico
+    page_html = page_html.replace("<head>", '<head><link rel="icon" href="data:,">', 1)
+    return HTMLResponse(page_html, headers={"Cache-Control": "no-store"})

@@ -32,6 +32,7 @@ class Staff:
                                            accept_downloads=True)
         self.page = self.context.new_page()
         self.errors: list[str] = []
+        self.expected: set[int] = set()  # statuses the test provoked on purpose
         self.page.on("console", lambda m: self.errors.append(f"{m.type}: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.goto(f"{console.console}/")
@@ -49,14 +50,15 @@ class Staff:
         return response
 
     def refused(self, status: int) -> None:
-        """Forget the browser's log line of a refusal the test provoked (a form sent back with its errors)."""
-        self.errors = [e for e in self.errors if f"status of {status}" not in e]
+        """Expect the browser's log line of a refusal the test provoked (a form sent back with its errors)."""
+        self.expected.add(status)
 
     def shot(self, shots, name: str) -> None:
         self.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
     def close(self) -> None:
-        assert not self.errors, self.errors
+        errors = [e for e in self.errors if not any(f"status of {s}" in e for s in self.expected)]
+        assert not errors, errors
         self.context.close()
 
 
@@ -201,23 +203,25 @@ def test_repair_case_goes_from_application_to_decision_with_a_printable_notice(s
     officer.page.click(f"{form} button[type=submit]")
     officer.page.wait_for_url(re.compile(r".*/console/repair/cases/RP-.*"))
     assert "已申请" in officer.page.inner_text("#state")
-    for action, state in (("accept", "已受理"), ("review", "审查中")):
-        officer.page.check(f"#action-form input[value={action}]")
+    officer.page.check("#action-form input[value=accept]")
+    officer.page.click("#action-form button[type=submit]")
+    assert "已受理" in officer.page.inner_text("#state")
+    if officer.page.locator("#action-form input[value=review]").count():  # the general procedure verifies first
+        officer.page.check("#action-form input[value=review]")
         officer.page.click("#action-form button[type=submit]")
-        assert state in officer.page.inner_text("#state")
+    before = officer.page.inner_text("#state")
     officer.page.check("#action-form input[value=approve]")
     officer.page.click("#action-form button[type=submit]")  # no confirmation ticked: refused, nothing lost
     officer.refused(400)
     assert "不可撤回" in officer.page.inner_text("#action-form .err")
-    assert "审查中" in officer.page.inner_text("#state")
+    assert officer.page.inner_text("#state") == before
     officer.page.check("#action-form input[value=approve]")
     officer.page.check("#action-form input[name=confirm]")
     officer.page.click("#action-form button[type=submit]")
     assert "准予修复" in officer.page.inner_text("#state")
     officer.shot(shots, "repair_case")
-    officer.page.click("#notice-link")
-    assert "信用修复办理告知书" in officer.page.inner_text("h1")
-    assert "准予修复" in officer.page.inner_text("body")
+    officer.page.locator(".notice-link").last.click()  # the decision's notice, as the repair package prints it
+    assert uscc in officer.page.inner_text("body") and "准予信用修复" in officer.page.inner_text("h1")
     officer.shot(shots, "repair_notice")
     officer.open("/repair")
     officer.shot(shots, "repair")
@@ -231,7 +235,9 @@ def test_an_objection_to_an_abnormal_listing_is_filed_and_accepted(staff, consol
     officer.open("/repair")
     form = "#objection-form"
     officer.page.fill(f"{form} input[name=uscc]", uscc)
-    officer.page.fill(f"{form} input[name=listing_id]", listing_id)
+    officer.page.fill(f"{form} input[name=record_id]", listing_id)
+    officer.page.fill(f"{form} input[name=objection]", "异议书-001")
+    officer.page.fill(f"{form} input[name=evidence]", "租赁合同-001")
     officer.page.fill(f"{form} textarea[name=grounds]", "已按登记住所恢复经营，附租赁合同")
     officer.page.fill(f"{form} input[name=on]", (listed + timedelta(days=3)).isoformat())
     officer.page.click(f"{form} button[type=submit]")
