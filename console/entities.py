@@ -31,6 +31,7 @@ from core.errors import NotFound, UserError
 from core.opdb import engine
 from core.settings import Settings
 from features.sources import ENTITY_TYPES
+from inspection.results import RESULT_LABELS
 
 PAGE_SIZE = 50
 EXPORT_CHUNK = 50_000  # rows per query of the CSV export (each query sorts the filtered list once)
@@ -162,7 +163,7 @@ async def _entity_page(request: Request, session: Session, *, form: dict[str, st
     today = date.today()
     return render(request, session, "entity.html", status=status, title=data["name"] or uscc, uscc=uscc,
                   tiers=core_tiers.tiers(), form=form or {}, errors=errors or {}, notice=notice,
-                  can_override=allowed(session, ("planner",)), whatif=None,
+                  can_override=allowed(session, ("planner",)), results=RESULT_LABELS,
                   expiry_min=today.isoformat(), expiry_max=(today + timedelta(days=int(cfg["max_days"]))).isoformat(),
                   min_reason=int(cfg["min_reason_chars"]), **data)
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from console.accounts import SESSIONS
 from core import audit, rules
 from core.opdb import engine
+from inspection.results import RESULT_LABELS
 from tests.console.conftest import SCRIPT_NAME, password
 
 
@@ -179,7 +180,7 @@ def test_planner_draws_a_plan_exports_it_and_records_a_result(staff, console, sh
     planner.page.click("#result-form button[type=submit]")
     assert "检查结果已记录" in planner.page.inner_text(".notice")
     row = planner.page.locator("#inspections tr").nth(1).inner_text()
-    assert "发现问题已责令整改" in row
+    assert RESULT_LABELS["issue_corrected"][0] in row
     planner.shot(shots, "plan")
 
 
