@@ -82,8 +82,12 @@ def entity_view(conn: Connection, uscc: str, *, today: date | None = None,
 
 def tier_list(conn: Connection, *, town_code: str | None = None, industry_code: str | None = None,
               entity_type: str | None = None, tier: str | None = None, page: int = 1, page_size: int = 100,
-              max_page_size: int = 1000, today: date | None = None) -> dict[str, Any]:
-    """A page of the latest publication's entities with their current tier, filtered, ordered by risk."""
+              max_page_size: int = 1000, today: date | None = None,
+              usccs: list[str] | None = None) -> dict[str, Any]:
+    """A page of the latest publication's entities with their current tier, filtered, ordered by risk.
+
+    ``usccs`` limits the list to those credit codes (e.g. the hits of a name search).
+    """
     if tier is not None and tier not in core_tiers.codes():
         raise UserError(f"tier: expected one of {', '.join(core_tiers.codes())}, got {tier!r}")
     if entity_type is not None and entity_type not in ENTITY_TYPES:
@@ -106,6 +110,8 @@ def tier_list(conn: Connection, *, town_code: str | None = None, industry_code: 
             where.append(s.c[col] == value)
     if tier is not None:
         where.append(current == tier)
+    if usccs is not None:
+        where.append(s.c.uscc.in_(usccs))
     total = conn.execute(sa.select(sa.func.count()).select_from(base).where(*where)).scalar_one()
     rows = conn.execute(
         sa.select(s.c.uscc, s.c.tier.label("published_tier"), current.label("tier"), s.c.probability,

@@ -6,6 +6,8 @@ content type (415) and size (413); the ``/score`` body against :class:`~serving.
 (400 naming the field, without the values). Every authenticated request is audited: who (key id), route,
 when, outcome — no bodies. Metrics are labelled by route template (``/v1/entities/{uscc}``), so their
 number of series is bounded; ``/metrics`` and ``/docs.json`` are answered here.
+The staff console (``/console`` and below) signs its users in with a session cookie and audits its own
+requests (``console/web.py``), so the gate passes it through untouched.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # A key's role and revocation are re-read from the DB at most this often per process (seconds).
 CALLER_TTL = 2.0
 HEALTH = frozenset({"/healthz", "/livez", "/readyz"})
+CONSOLE = "/console"  # own authentication (session cookie) and audit
 # Roles of the BentoML-level paths (admin passes everywhere); paths not listed need any valid key.
 PATH_ROLES = {
     "/score": frozenset({"planner", "model_operator"}),
@@ -87,7 +90,7 @@ class ServiceGate:
         if path == "/readyz":
             await self._readyz(scope, receive, send, rt.current())
             return
-        if path in HEALTH:
+        if path in HEALTH or path == CONSOLE or path.startswith(CONSOLE + "/"):
             await self.app(scope, receive, send)
             return
         runtime = rt.current()

@@ -1,4 +1,4 @@
-"""The BentoML service: ``POST /score`` (batch API) and the /v1 resource routes, behind keys and audit.
+"""The BentoML service: ``POST /score`` (batch API), the /v1 resource routes behind keys and audit, the /console pages.
 
 Start it with ``credit-risk serve``; the model is loaded once, at start-up.
 """
@@ -14,6 +14,7 @@ import bentoml
 from pydantic import Field
 from starlette.responses import JSONResponse, Response
 
+from console.app import build_app as build_console
 from core.settings import Settings, apply_offline_env
 from serving.api import build_app
 from serving.auth import get_settings
@@ -24,6 +25,7 @@ from serving.schemas import MAX_BATCH, ErrorResponse, ScoreItem, ScoreResponse
 
 apply_offline_env()
 resources = build_app()
+console = build_console()
 GC_THRESHOLDS = (20_000, 20, 20)  # CPython's defaults are (700, 10, 10)
 INLINE_ITEMS = 1_000  # published codes up to this many are answered on the event loop (string joins), the rest in a thread
 
@@ -37,6 +39,7 @@ INLINE_ITEMS = 1_000  # published codes up to this many are answered on the even
                  metrics={"enabled": False, "namespace": "bentoml_api_server"},
                  tracing={"excluded_urls": ["/"]})  # no tracing backend offline: skip per-request spans
 @bentoml.asgi_app(resources, path="/v1")
+@bentoml.asgi_app(console, path="/console")
 class CreditRiskService:
     """Enterprise credit-risk scores and tiers (企业信用风险分类)."""
 

@@ -13,7 +13,7 @@ import pytest
 from core import rules
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "features", "training", "serving", "inspection", "repair", "synth", "cycle")
+PACKAGES = ("core", "features", "training", "serving", "inspection", "repair", "synth", "cycle", "console")
 DOCUMENTATION_KEYS = {"source", "effective", "note", "informative"}
 
 

@@ -1,0 +1,176 @@
+"""Read queries only the console needs: tiers by town and industry, open cases, plans, and warehouse facts.
+
+The warehouse is read through ``features.warehouse.reader``, the service's one entry point: the read-only copy
+the batch jobs publish (the console never opens the warehouse the batch jobs write). Entity names are kept in
+memory and reloaded when a new copy is published.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core import tiers as core_tiers
+from core.settings import Settings
+from inspection.store import PLANS
+from repair.store import CASES
+from serving.publish import PUBLISHED_SCORES
+
+_NAMES: dict[str, Any] = {"key": None, "names": {}}
+_NAMES_LOCK = threading.Lock()
+_BY_PUBLICATION: dict[tuple, Any] = {}  # a publication never changes once published: its aggregates are kept
+
+
+def per_publication(conn: Connection, publication_id: str, what: str, compute):
+    """``compute()`` once per publication and ``what`` (publications are immutable once published)."""
+    key = (str(conn.engine.url), publication_id, what)
+    if key not in _BY_PUBLICATION:
+        if len(_BY_PUBLICATION) > 256:
+            _BY_PUBLICATION.clear()
+        _BY_PUBLICATION[key] = compute()
+    return _BY_PUBLICATION[key]
+
+
+def tiers_by(conn: Connection, publication_id: str, column: str, *, limit: int = 12) -> list[tuple[str, dict[str, int]]]:
+    """Published tier counts per town or industry (the largest groups first)."""
+    return per_publication(conn, publication_id, f"by:{column}:{limit}",
+                            lambda: _tiers_by(conn, publication_id, column, limit))
+
+
+def _tiers_by(conn: Connection, publication_id: str, column: str, limit: int) -> list[tuple[str, dict[str, int]]]:
+    s = PUBLISHED_SCORES
+    col = s.c[column]
+    rows = conn.execute(sa.select(col, s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
+                        .group_by(col, s.c.tier)).all()
+    groups: dict[str, dict[str, int]] = {}
+    for key, tier, n in rows:
+        groups.setdefault(key or "未知", dict.fromkeys(core_tiers.codes(), 0))[tier] = int(n)
+    ordered = sorted(groups.items(), key=lambda kv: -sum(kv[1].values()))
+    return ordered[:limit]
+
+
+def tier_shares(conn: Connection, publication_id: str) -> dict[str, int]:
+    """Published tier counts of a publication (every tier, zero when absent)."""
+    s = PUBLISHED_SCORES
+
+    def compute() -> dict[str, int]:
+        rows = conn.execute(sa.select(s.c.tier, sa.func.count()).where(s.c.publication_id == publication_id)
+                            .group_by(s.c.tier)).all()
+        return dict.fromkeys(core_tiers.codes(), 0) | {t: int(n) for t, n in rows}
+
+    return per_publication(conn, publication_id, "shares", compute)
+
+
+def distinct_values(conn: Connection, publication_id: str, column: str) -> list[str]:
+    """The towns or industries of a publication, for the filters."""
+    s = PUBLISHED_SCORES
+    q = sa.select(s.c[column]).where(s.c.publication_id == publication_id).distinct().order_by(s.c[column])
+    return per_publication(conn, publication_id, f"distinct:{column}", lambda: [v for (v,) in conn.execute(q) if v])
+
+
+def published_tiers(conn: Connection, publication_id: str, usccs: Iterable[str]) -> dict[str, str]:
+    """Tier of each of ``usccs`` in a publication (those it holds)."""
+    codes = list(usccs)
+    if not codes:
+        return {}
+    s = PUBLISHED_SCORES
+    return dict(conn.execute(sa.select(s.c.uscc, s.c.tier).where(s.c.publication_id == publication_id,
+                                                                  s.c.uscc.in_(codes))).all())
+
+
+def open_cases(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Open repair cases and objections, the earliest due first."""
+    c = CASES
+    q = (sa.select(c.c.case_id, c.c.case_type, c.c.kind, c.c.uscc, c.c.record_id, c.c.state, c.c.next_step,
+                   c.c.due_on, c.c.opened_on).where(c.c.open_key.is_not(None))
+         .order_by(c.c.due_on.is_(None), c.c.due_on, c.c.case_id).limit(limit))
+    return [_dated(r) for r in conn.execute(q).mappings()]
+
+
+def _dated(row) -> dict[str, Any]:
+    """A case row with its dates as dates (SQLite hands the untyped columns back as text)."""
+    out = dict(row)
+    for name in ("opened_on", "state_since", "due_on"):
+        if isinstance(out.get(name), str):
+            out[name] = date.fromisoformat(out[name])
+    return out
+
+
+def closed_cases(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    c = CASES
+    q = (sa.select(c.c.case_id, c.c.case_type, c.c.kind, c.c.uscc, c.c.record_id, c.c.state, c.c.state_since)
+         .where(c.c.open_key.is_(None)).order_by(c.c.state_since.desc(), c.c.case_id).limit(limit))
+    return [_dated(r) for r in conn.execute(q).mappings()]
+
+
+def plans(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    p = PLANS
+    q = (sa.select(p.c.plan_id, p.c.period, p.c.seed, p.c.capacity, p.c.publication_id, p.c.inspection_count,
+                   p.c.created_at).order_by(p.c.created_at.desc()).limit(limit))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def warehouse(settings: Settings):
+    """A read-only connection to the published warehouse copy (None before the first one); the caller closes it."""
+    from core.errors import Busy
+    from features.warehouse import reader
+
+    try:
+        return reader(settings)
+    except Busy:
+        return None
+
+
+def names(settings: Settings) -> dict[str, str]:
+    """Every entity's registered name by credit code (reloaded when a new warehouse copy is published)."""
+    from features.warehouse import current_copy
+
+    pointer = current_copy(settings)
+    key = (str(settings.home), pointer["file"]) if pointer else None
+    if key is None:
+        return {}
+    with _NAMES_LOCK:
+        if _NAMES["key"] != key:
+            con = warehouse(settings)
+            if con is None:
+                return {}
+            try:
+                _NAMES["names"] = dict(con.execute("SELECT uscc, name FROM entities").fetchall())
+            finally:
+                con.close()
+            _NAMES["key"] = key
+        return _NAMES["names"]
+
+
+def search(settings: Settings, text: str, *, limit: int = 5000) -> list[str]:
+    """Credit codes whose code starts with, or whose name contains, ``text``."""
+    text = text.strip().upper() if text.strip().isascii() else text.strip()
+    hits = [u for u, n in names(settings).items() if u.startswith(text) or (n and text in n)]
+    return hits[:limit]
+
+
+def entity_facts(con, uscc: str) -> dict[str, Any]:
+    """From the warehouse: registration facts, current affiliates (shared person or enterprise link), inspections."""
+    if con is None:
+        return {"entity": None, "affiliates": [], "inspections": []}
+    row = con.execute("SELECT name, entity_type, industry_code, town_code, established, status, address "
+                      "FROM entities WHERE uscc = ?", [uscc]).fetchone()
+    entity = dict(zip(("name", "entity_type", "industry_code", "town_code", "established", "status", "address"),
+                      row, strict=True)) if row else None
+    affiliates = con.execute(  # one pass over relations: a shared person, or an enterprise link either way
+        "WITH mine AS (SELECT person_key, related_uscc FROM relations WHERE uscc = ? AND end_date IS NULL) "
+        "SELECT DISTINCT r.uscc, r.relation_type FROM relations r WHERE r.end_date IS NULL AND r.uscc <> ? AND ("
+        "r.person_key IN (SELECT person_key FROM mine WHERE person_key IS NOT NULL) OR r.related_uscc = ? "
+        "OR r.uscc IN (SELECT related_uscc FROM mine WHERE related_uscc IS NOT NULL)) ORDER BY 1 LIMIT 60",
+        [uscc, uscc, uscc]).fetchall()
+    inspections = con.execute("SELECT inspection_date, kind, items, result FROM inspections WHERE uscc = ? "
+                              "ORDER BY inspection_date DESC LIMIT 20", [uscc]).fetchall()
+    return {"entity": entity,
+            "affiliates": [{"uscc": u, "relations": sorted({t for v, t in affiliates if v == u})}
+                           for u in dict.fromkeys(u for u, _ in affiliates)],
+            "inspections": [dict(zip(("date", "kind", "items", "result"), r, strict=True)) for r in inspections]}
