@@ -39,8 +39,14 @@ _STAGES = (
     ("_records_voided", "records_voided.sql"),
     ("_penalties_held", "penalties_held.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
+    ("_listings_in_effect", "listings_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),
+    ("_relations_current", "relations_current.sql"),
+    ("_person_links", "person_links.sql"),
+    ("_affiliate_pairs", "affiliate_pairs.sql"),
+    ("_report_years", "report_years.sql"),
+    ("_opinion_items", "opinion_items.sql"),
 )
 
 

@@ -201,8 +201,9 @@ class ScoringModel:
         x = self._encode(frame)
         return calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
 
-    def tiers(self, p: np.ndarray) -> np.ndarray:
-        return self.policy.predict(p)
+    def tiers(self, p: np.ndarray, frame: pd.DataFrame | None = None) -> np.ndarray:
+        """Tier per probability, with the cut-offs of each row's population when ``frame`` gives entity types."""
+        return self.policy.predict(p, entity_types(frame))
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row contributions (log-odds) summed by dimension (path attribution on the compiled trees)."""
@@ -249,7 +250,7 @@ class ScoringModel:
         x = self._encode(frame)
         p = calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
         cols: dict[str, Any] = {self.id_col: frame[self.id_col].to_numpy(), "probability": p,
-                                "tier": self.tiers(p)}
+                                "tier": self.tiers(p, frame)}
         if reasons:
             cols["reasons"] = self._reasons(x) if len(frame) else []
         return pd.DataFrame(cols)
@@ -294,6 +295,16 @@ class ScoringModel:
             model = cls.load_local(folder)
         model.meta["version"] = str(version.version)
         return model
+
+
+def entity_types(frame: pd.DataFrame | None) -> np.ndarray | None:
+    """The entity type of each row (``entity_type``, else the ``entity_type_cat`` feature), or None."""
+    if frame is None:
+        return None
+    for col in ("entity_type", "entity_type_cat"):
+        if col in frame.columns:
+            return frame[col].astype("object").to_numpy()
+    return None
 
 
 def champion_path(settings: Settings) -> Path:
