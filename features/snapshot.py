@@ -47,6 +47,10 @@ _STAGES = (
     ("_affiliate_pairs", "affiliate_pairs.sql"),
     ("_report_years", "report_years.sql"),
     ("_opinion_items", "opinion_items.sql"),
+    ("_licence_states", "licence_states.sql"),
+    ("_changes_recent", "changes_recent.sql"),
+    ("_inspections_recent", "inspections_recent.sql"),
+    ("_complaints_recent", "complaints_recent.sql"),
 )
 
 

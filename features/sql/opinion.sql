@@ -1,6 +1,6 @@
 -- Public opinion and complaints (舆情关联) at :as_of: the items of opinion_items.sql, reach weighing an
--- item by LN(1 + reach). A complaint counts as upheld once handled before :as_of; complaints voided by an
--- upheld objection (_records_voided) do not count.
+-- item by LN(1 + reach), and the complaints of complaints_recent.sql: one counts as upheld once handled
+-- before :as_of.
 WITH op AS (
   SELECT uscc,
          COUNT(*) AS opinion_item_count_365d,
@@ -19,10 +19,7 @@ WITH op AS (
          COUNT(*) AS complaint_count_730d,
          SUM(CASE WHEN c.upheld AND c.handled_date < :as_of THEN 1 ELSE 0 END) AS upheld_730d,
          SUM(CASE WHEN c.handled_date < :as_of THEN 1 ELSE 0 END) AS handled_730d
-  FROM _pit_complaints c
-  WHERE c.received_date < :as_of AND c.known_date < :as_of AND c.received_date >= :start_730d
-    AND NOT EXISTS (
-      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'complaint' AND v.record_id = c.complaint_id)
+  FROM _complaints_recent c
   GROUP BY c.uscc
 )
 SELECT s.uscc,
