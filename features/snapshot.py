@@ -232,6 +232,14 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     return p
 
 
+def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
+    """Build the point-in-time stages at ``as_of`` (temp tables ``_spine``, ``_penalties_in_effect``,
+    ``_listings_in_effect``, ...) on ``con`` and return the SQL parameters; other SQL over the same records
+    (e.g. features/reason_records.py) reads these stages instead of repeating their rules."""
+    _quiet(con)
+    return _prepare(con, as_of)
+
+
 def _select_list(features: tuple[Feature, ...]) -> str:
     cols = ["s.uscc", "CAST(:as_of AS DATE) AS as_of", "s.entity_type", "s.industry_code", "s.town_code",
             "sb.size_band"]

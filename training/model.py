@@ -210,7 +210,7 @@ class ScoringModel:
         x = self._encode(frame)
         return pd.DataFrame(self._dim_contrib(x), columns=self._dims, index=frame.index)
 
-    def _dim_contrib(self, x: np.ndarray) -> np.ndarray:
+    def _feature_contrib(self, x: np.ndarray) -> np.ndarray:
         # Path attribution on the compiled forest costs one prediction; LightGBM's TreeSHAP
         # (pred_contrib) costs ~1 ms a row and dominated publication time. Both sum to the raw score.
         compiled = self.compiled()
@@ -220,16 +220,32 @@ class ScoringModel:
             contrib = compiled.contributions(x)
         else:  # pragma: no cover - numba missing
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1 if len(x) < 1000 else 0)
-        return contrib[:, :-1] @ self._dim_matrix
+        return contrib[:, :-1]
+
+    def _dim_contrib(self, x: np.ndarray) -> np.ndarray:
+        return self._feature_contrib(x) @ self._dim_matrix
 
     def reasons(self, frame: pd.DataFrame, *, top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
-        """Top risk-raising dimensions per row: ``[{dimension, zh, en, contribution}, ...]``."""
+        """Top risk-raising dimensions per row: ``[{dimension, zh, en, contribution, feature}, ...]``."""
         return self._reasons(self._encode(frame), top=top)
 
+    def _display(self, j: int, value: float) -> Any:
+        f = self.features[j]
+        if value != value:  # NaN
+            return None
+        if f.get("kind") == "categorical":
+            cats = f.get("categories") or []
+            return str(cats[int(value)]) if 0 <= int(value) < len(cats) else None
+        return round(float(value), 4)
+
     def _reasons(self, x: np.ndarray, *, top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
+        """Each reason names its dimension and the feature that raised it most (``feature``: name, zh, en,
+        value), so that a reason can point at something concrete even where no record is at hand."""
         labels = self.meta.get("dimensions", {})
         names = self._dims
-        values = self._dim_contrib(x)
+        fc = self._feature_contrib(x)
+        values = fc @ self._dim_matrix
+        members = [np.flatnonzero(self._dim_matrix[:, j]) for j in range(len(names))]
         order = np.argsort(-values, axis=1, kind="stable")[:, :top]
         out = []
         for i in range(len(values)):
@@ -239,7 +255,11 @@ class ScoringModel:
                 if v <= 0:
                     break
                 zh, en = labels.get(names[j], (names[j], names[j]))
-                row.append({"dimension": names[j], "zh": zh, "en": en, "contribution": round(v, 4)})
+                k = int(members[j][np.argmax(fc[i, members[j]])])
+                f = self.features[k]
+                row.append({"dimension": names[j], "zh": zh, "en": en, "contribution": round(v, 4),
+                            "feature": {"name": f["name"], "zh": f.get("zh", f["name"]), "en": f.get("en", f["name"]),
+                                        "value": self._display(k, x[i, k])}})
             out.append(row)
         return out
 
