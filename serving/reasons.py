@@ -91,3 +91,14 @@ def override_reason(override: dict[str, Any]) -> dict[str, Any]:
                          "date": day.isoformat() if isinstance(day, date) else None,
                          "zh": f"调整记录 {override['override_id']}（{override.get('created_by') or ''}）",
                          "en": f"override {override['override_id']} (by {override.get('created_by') or ''})"}]}
+
+
+def reason_lines(reasons: list[dict[str, Any]], *, indent: str = "  ") -> list[str]:
+    """Reasons as text lines for the CLI: each reason (zh / en) with its records beneath it."""
+    lines = []
+    for r in reasons:
+        c = r.get("contribution")
+        lines.append(f"{indent}[{r.get('kind') or 'model'}] {r['zh']} / {r['en']}"
+                     + (f"  (+{c:.3f} log-odds)" if c is not None else ""))
+        lines += [f"{indent}    - {rec['zh']} / {rec['en']}" for rec in r.get("records") or []]
+    return lines
