@@ -24,6 +24,7 @@ def _within_dates(value: date) -> date:
 # A date in a request (body or query): outside MIN_DATE..MAX_DATE is refused with 400, before any
 # date arithmetic can overflow.
 Day = Annotated[date, AfterValidator(_within_dates)]
+_Date = date  # RecordRef has a field named ``date``
 
 
 def _checked_uscc(value: str) -> str:
@@ -79,7 +80,7 @@ class RecordRef(BaseModel):
                                   "affiliate, inspection, licence, change, entity, override, or feature")
     ref: str | None = Field(description="decision number, list entry id, report year, opinion id, affiliate "
                                         "credit code, ... (feature name for a feature record)")
-    date: date | None = Field(description="date of the record (decision, listing, deadline, ...)")
+    date: _Date | None = Field(description="date of the record (decision, listing, deadline, ...)")
     zh: str = Field(description="记录说明 (Chinese)")
     en: str = Field(description="the record (English)")
 
