@@ -202,8 +202,35 @@ class ScoringModel:
         return calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
 
     def tiers(self, p: np.ndarray, frame: pd.DataFrame | None = None) -> np.ndarray:
-        """Tier per probability, with the cut-offs of each row's population when ``frame`` gives entity types."""
-        return self.policy.predict(p, entity_types(frame))
+        """Tier per probability, with the cut-offs of each row's population when ``frame`` gives entity types,
+        and the missingness guard: a row of a population with a ``missingness_cap`` is not placed above the
+        cap when the same row with its absent data replaced by the population's typical disclosure would not be.
+        """
+        types = entity_types(frame)
+        out = self.policy.predict(p, types)
+        typical = getattr(self.policy, "typical_", {})
+        if types is None or not typical:
+            return out
+        codes = list(self.policy.codes_)
+        rank = np.array([codes.index(t) for t in out])
+        pop = self.policy.population_of(types)
+        lacking = self.policy.lacking(frame)
+        for spec in self.policy.populations or []:
+            cap, fill = spec.get("missingness_cap"), typical.get(spec["code"])
+            if not cap or not fill:
+                continue
+            m = np.flatnonzero((pop == spec["code"]) & (rank > codes.index(cap)) & lacking)
+            if not len(m):
+                continue
+            rows = frame.iloc[m].copy()
+            for col, value in fill.items():
+                if col in rows.columns:
+                    v = pd.to_numeric(rows[col], errors="coerce")
+                    absent = v.isna() | ((v == 1) & (col in self.policy.missingness.get("absent_flags", [])))
+                    rows[col] = v.where(~absent, value)
+            disclosed = self.policy.predict(self.predict_proba(rows), types[m])
+            out[m[np.array([codes.index(t) <= codes.index(cap) for t in disclosed])]] = cap
+        return out
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row contributions (log-odds) summed by dimension (path attribution on the compiled trees)."""

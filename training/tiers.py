@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from core import rules
 from core import tiers as core_tiers
@@ -47,17 +48,22 @@ class TierPolicy:
     ``[[population]]``), ``fit(p, entity_types)`` also fits each population's own cut-offs on its own rows
     with its own shares or bands (``population_cutoffs_``), and ``predict(p, entity_types)`` applies them.
     A population with fewer than ``min_rows`` rows keeps the overall cut-offs.
+
+    ``fit_typical(frame)`` records, per population, what its reporting rows typically disclose (``typical_``)
+    for the missingness guard of training.model (core/rules/tiers.toml ``[missingness]``).
     """
 
     def __init__(self, *, kind: str = "target_shares", shares: dict[str, float] | None = None,
                  bands: dict[str, float] | None = None, codes: tuple[str, ...] | None = None,
-                 populations: list[dict[str, Any]] | None = None, min_rows: int = 1) -> None:
+                 populations: list[dict[str, Any]] | None = None, min_rows: int = 1,
+                 missingness: dict[str, list[str]] | None = None) -> None:
         self.kind = kind
         self.shares = shares
         self.bands = bands
         self.codes = codes
         self.populations = populations
         self.min_rows = min_rows
+        self.missingness = missingness
 
     @classmethod
     def from_rules(cls, *, kind: str | None = None) -> TierPolicy:
@@ -65,11 +71,15 @@ class TierPolicy:
         table = rules.load("tiers")
         policy = table["policy"]
         pops = [{"code": p["code"], "zh": p["zh"], "en": p["en"], "entity_types": list(p["entity_types"]), "default": bool(p.get("default")),
-                 "shares": dict(p["target_shares"]), "bands": dict(p["pd_bands"])}
+                 "shares": dict(p["target_shares"]), "bands": dict(p["pd_bands"]),
+                 "missingness_cap": p.get("missingness_cap")}
                 for p in table.get("population", [])]
+        miss = table.get("missingness", {})
         return cls(kind=kind or policy["kind"], shares=dict(policy["target_shares"]),
                    bands=dict(policy["pd_bands"]), codes=core_tiers.codes(), populations=pops or None,
-                   min_rows=int(policy["min_rows_per_population"]))
+                   min_rows=int(policy["min_rows_per_population"]),
+                   missingness={"features": list(miss.get("features", [])),
+                                "absent_flags": list(miss.get("absent_flags", []))})
 
     def _codes(self) -> tuple[str, ...]:
         return tuple(self.codes) if self.codes else core_tiers.codes()
@@ -100,6 +110,38 @@ class TierPolicy:
                         self.kind, p[m], spec.get("shares"), spec.get("bands"), codes)
         return self
 
+    def fit_typical(self, frame: Any) -> TierPolicy:
+        """Medians of the missingness features over each population's rows that lack no data."""
+        miss = self.missingness or {}
+        cols = [c for c in miss.get("features", []) if c in frame.columns]
+        self.typical_: dict[str, dict[str, float]] = {}
+        if not cols or not self.populations or "entity_type" not in frame.columns:
+            return self
+        flags = [c for c in miss.get("absent_flags", []) if c in frame.columns]
+        complete = ~(frame[flags].fillna(0).to_numpy(dtype=float) == 1).any(axis=1) if flags else np.ones(len(frame), bool)
+        pop = self.population_of(frame["entity_type"].astype("object").to_numpy())
+        for spec in self.populations:
+            if not spec.get("missingness_cap"):
+                continue
+            rows = frame[(pop == spec["code"]) & complete]
+            rows = rows if len(rows) else frame[complete]
+            med = rows[cols].apply(lambda s: pd.to_numeric(s, errors="coerce")).median()
+            self.typical_[spec["code"]] = {c: float(v) for c, v in med.items() if v == v}
+        return self
+
+    def lacking(self, frame: Any) -> np.ndarray:
+        """Rows that lack data: a missingness feature absent (NaN) or an absence flag set."""
+        miss = self.missingness or {}
+        cols = [c for c in miss.get("features", []) if c in frame.columns]
+        if not cols:
+            return np.zeros(len(frame), dtype=bool)
+        values = frame[cols].apply(lambda s: pd.to_numeric(s, errors="coerce")).to_numpy(dtype=float)
+        out = np.isnan(values).any(axis=1)
+        for c in miss.get("absent_flags", []):
+            if c in frame.columns:
+                out |= pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) == 1
+        return out
+
     def predict(self, p: np.ndarray, entity_types: Any = None) -> np.ndarray:
         """Tier code per probability: the first class whose upper bound (of the row's population) is ≥ p."""
         if not hasattr(self, "cutoffs_"):
@@ -116,7 +158,9 @@ class TierPolicy:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "shares": self.shares, "bands": self.bands,
                 "codes": list(self.codes_), "cutoffs": [float(c) for c in self.cutoffs_],
+                "missingness": self.missingness,
                 "populations": [{**spec, "rows": self.population_rows_.get(spec["code"], 0),
+                                 "typical": getattr(self, "typical_", {}).get(spec["code"]),
                                  "cutoffs": ([float(c) for c in self.population_cutoffs_[spec["code"]]]
                                              if spec["code"] in self.population_cutoffs_ else None)}
                                 for spec in (self.populations or [])]}
@@ -127,7 +171,8 @@ class TierPolicy:
         pops = data.get("populations") or []
         policy = cls(kind=data["kind"], shares=data.get("shares"), bands=data.get("bands"),
                      codes=tuple(data["codes"]), populations=[
-                         {k: v for k, v in p.items() if k not in ("rows", "cutoffs")} for p in pops] or None)
+                         {k: v for k, v in p.items() if k not in ("rows", "cutoffs", "typical")} for p in pops] or None,
+                     missingness=data.get("missingness"))
         policy.cutoffs_ = np.asarray(data["cutoffs"], dtype=float)
         if len(policy.cutoffs_) != len(policy.codes) - 1:
             raise ValueError(f"expected {len(policy.codes) - 1} tier cut-offs, got {len(policy.cutoffs_)}")
@@ -135,4 +180,5 @@ class TierPolicy:
         policy.population_cutoffs_ = {p["code"]: np.asarray(p["cutoffs"], dtype=float)
                                       for p in pops if p.get("cutoffs") is not None}
         policy.population_rows_ = {p["code"]: int(p.get("rows", 0)) for p in pops}
+        policy.typical_ = {p["code"]: p["typical"] for p in pops if p.get("typical")}
         return policy

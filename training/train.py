@@ -184,12 +184,13 @@ def _meta(dataset: Dataset, *, kind: str, calibrator: dict[str, Any], policy: Ti
 
 def _calibrate_and_cut(raw_valid: np.ndarray, y_valid: np.ndarray, raw_test: np.ndarray, *, calibration: str,
                        tier_kind: str | None, dataset: Dataset, rows) -> tuple[dict[str, Any], TierPolicy]:
-    """Calibrate on the valid rows; fit the tier cut-offs (per population) on the test rows."""
-    te = rows[2]
+    """Calibrate on the valid rows; fit the tier cut-offs (per population) on the test rows and the typical
+    disclosure of each population (missingness guard) on the refit rows."""
+    refit, _, te = rows
     calibrator = calibrate.fit(raw_valid, y_valid, method=calibration)
     policy = TierPolicy.from_rules(kind=tier_kind).fit(calibrate.apply(calibrator, raw_test),
                                                        entity_types(dataset.frame.iloc[te]))
-    return calibrator, policy
+    return calibrator, policy.fit_typical(dataset.frame.iloc[refit])
 
 
 def _fit_lightgbm(*, dataset: Dataset, x: np.ndarray, y: np.ndarray, rows, params: dict[str, Any], rounds: int,
