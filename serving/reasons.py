@@ -69,13 +69,12 @@ def finalise(scores: pd.DataFrame, frame: pd.DataFrame, *,
     """
     usccs = scores["uscc"].astype("object").tolist() if "uscc" in scores.columns else [None] * len(scores)
     fired = trig.evaluate(frame, records=records, sanction_hits=sanction_hits)
-    tiers, _ = trig.apply(scores["tier"].astype(str).tolist(), [[] for _ in usccs], fired)
-    by_uscc = dict(zip(usccs, tiers, strict=True)) if records else {}
+    tiers = trig.raise_tiers(scores["tier"].astype(str).tolist(), fired)
+    by_uscc = dict(zip(usccs, tiers, strict=True)) if records else {}  # affiliates' tiers in this publication
     empty: dict[str, list] = {}
     reasons = [[model_reason(r, (records or {}).get(u, empty).get(r["dimension"]), by_uscc) for r in rs]
                for u, rs in zip(usccs, scores["reasons"], strict=True)]
-    tiers, reasons = trig.apply(scores["tier"].astype(str).tolist(), reasons, fired)
-    return Outcome(tiers, reasons, fired)
+    return Outcome(tiers, trig.lead_reasons(reasons, fired), fired)
 
 
 def override_reason(override: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Each trigger is a row of core/rules/tiers.toml ``[[direct_trigger]]``: a code, z
 imposes, its source, and a condition — a snapshot feature at least a value (``feature``/``at_least``,
 evaluated on snapshot rows and on live feature records) or a penalty still in effect carrying a sanction
 (``sanction``, evaluated on warehouse records). Publication, live scoring, the repair what-if and the
-cycle all call :func:`apply`; a firing trigger raises the tier (never lowers it) and becomes the first
+cycle all reach them through serving.reasons.finalise; a firing trigger raises the tier (never lowers it) and becomes the first
 reason, naming the records it fired on.
 """
 
@@ -117,13 +117,18 @@ def trigger_reason(t: Trigger, records: list[dict[str, Any]]) -> dict[str, Any]:
             "contribution": None, "records": records}
 
 
-def apply(tiers: list[str], reasons: list[list[dict[str, Any]]], fired: Fired) -> tuple[list[str], list[list[dict]]]:
-    """Raise each fired row's tier to the worst its triggers impose and put the trigger reasons first."""
+def raise_tiers(tiers: list[str], fired: Fired) -> list[str]:
+    """Each fired row's tier raised to the worst its triggers impose (a trigger never lowers a tier)."""
     order = {c: i for i, c in enumerate(core_tiers.codes())}
-    tiers, reasons = list(tiers), list(reasons)
+    out = list(tiers)
     for i, hits in fired.rows.items():
-        worst = max((t.tier for t, _ in hits), key=order.__getitem__)
-        if order[worst] > order[tiers[i]]:
-            tiers[i] = worst
-        reasons[i] = [trigger_reason(t, refs) for t, refs in hits] + list(reasons[i])
-    return tiers, reasons
+        out[i] = max([out[i], *(t.tier for t, _ in hits)], key=order.__getitem__)
+    return out
+
+
+def lead_reasons(reasons: list[list[dict[str, Any]]], fired: Fired) -> list[list[dict[str, Any]]]:
+    """Each fired row's reasons with its trigger reasons first."""
+    out = list(reasons)
+    for i, hits in fired.rows.items():
+        out[i] = [trigger_reason(t, refs) for t, refs in hits] + list(out[i])
+    return out

@@ -1,5 +1,5 @@
--- Relations current at :as_of and known before it (used by affiliate_pairs.sql and affiliates.sql).
-SELECT r.uscc, r.person_key, r.related_uscc, r.relation_type
+-- Relations current at :as_of and known before it (read by person_links.sql and affiliate_pairs.sql).
+SELECT r.uscc, r.person_key, r.related_uscc
 FROM _pit_relations r
 WHERE r.known_date < :as_of
   AND (r.start_date IS NULL OR r.start_date < :as_of)
