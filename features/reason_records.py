@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -70,6 +70,21 @@ class RecordRef:
         out = asdict(self)
         out["date"] = self.date.isoformat() if self.date else None
         return out
+
+
+class Record(NamedTuple):
+    """A record as the query returns it; its Chinese and English text is written only when it is shown."""
+
+    kind: str
+    ref: str | None
+    date: date | None
+    detail: str | None
+
+    def describe(self) -> RecordRef:
+        return _describe(self.kind, self.ref, self.date, self.detail)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.describe().to_dict()
 
 
 def _lab(table: dict[str, tuple[str, str]], code: str | None) -> tuple[str, str]:
@@ -148,8 +163,8 @@ def _describe(kind: str, ref: str | None, day: date | None, detail: str | None) 
 
 
 def reason_records(con: duckdb.DuckDBPyConnection, *, as_of: date, uscc: str | None = None,
-                   prepared: bool = False) -> dict[str, dict[str, list[RecordRef]]]:
-    """``{uscc: {dimension: [RecordRef, ...]}}`` at ``as_of`` for every active entity (or one).
+                   prepared: bool = False) -> dict[str, dict[str, list[Record]]]:
+    """``{uscc: {dimension: [Record, ...]}}`` at ``as_of`` for every active entity (or one).
 
     Args:
         con: a warehouse connection; ``prepared`` when the point-in-time stages at ``as_of`` are already
@@ -159,18 +174,18 @@ def reason_records(con: duckdb.DuckDBPyConnection, *, as_of: date, uscc: str | N
     params = {**params, "records_per_dimension": RECORDS_PER_DIMENSION, "all_entities": uscc is None,
               "uscc": uscc or ""}
     rows = con.execute(snapshot.render(snapshot.sql_text("reason_records.sql"), params)).fetchall()
-    out: dict[str, dict[str, list[RecordRef]]] = {}
+    out: dict[str, dict[str, list[Record]]] = {}
     for u, dim, kind, ref, day, detail in rows:
-        out.setdefault(u, {}).setdefault(dim, []).append(_describe(kind, ref, day, detail))
+        out.setdefault(u, {}).setdefault(dim, []).append(Record(kind, ref, day, detail))
     return out
 
 
-def penalties_with_sanction(con: duckdb.DuckDBPyConnection, sanctions: list[str]) -> dict[str, dict[str, list[RecordRef]]]:
-    """``{sanction: {uscc: [penalty RecordRef]}}`` for penalties in effect carrying each sanction.
+def penalties_with_sanction(con: duckdb.DuckDBPyConnection, sanctions: list[str]) -> dict[str, dict[str, list[Record]]]:
+    """``{sanction: {uscc: [penalty Record]}}`` for penalties in effect carrying each sanction.
 
     Reads the stage ``_penalties_in_effect``: call after :func:`reason_records` or features.snapshot.prepare.
     """
-    out: dict[str, dict[str, list[RecordRef]]] = {s: {} for s in sanctions}
+    out: dict[str, dict[str, list[Record]]] = {s: {} for s in sanctions}
     if not sanctions:
         return out
     rows = con.execute(
@@ -179,5 +194,5 @@ def penalties_with_sanction(con: duckdb.DuckDBPyConnection, sanctions: list[str]
         "JOIN (SELECT UNNEST(?) AS sanction) s ON (';' || p.sanctions || ';') LIKE '%;' || s.sanction || ';%' "
         "ORDER BY p.uscc, p.decided_date DESC, p.penalty_id", [list(sanctions)]).fetchall()
     for sanction, u, pid, day, detail in rows:
-        out[sanction].setdefault(u, []).append(_describe("penalty", pid, day, detail))
+        out[sanction].setdefault(u, []).append(Record("penalty", pid, day, detail))
     return out

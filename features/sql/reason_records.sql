@@ -1,7 +1,8 @@
--- The records behind each dimension's reasons at :as_of, one row per record, read from the same stages
--- as the features (penalties and listings in effect, due report years, current affiliates, ...), newest
--- and most serious first; at most :records_per_dimension per entity and dimension. `detail` holds what
--- the record says (codes), turned into Chinese and English by features/reason_records.py.
+-- The records behind each dimension's reasons at :as_of for the active entities (_spine), one row per
+-- record, read from the same stages as the features (penalties and listings in effect, due report years,
+-- current affiliates, ...), newest and most serious first; at most :records_per_dimension per entity and
+-- dimension. `detail` holds what the record says (codes), put into Chinese and English by
+-- features/reason_records.py.
 WITH rec AS (
   SELECT uscc, 'compliance' AS dimension, list_kind AS kind, listing_id AS ref, listed_date AS record_date,
          COALESCE(reason, domain) AS detail, CASE WHEN list_kind = 'serious_list' THEN 0 ELSE 1 END AS prio
@@ -58,7 +59,7 @@ FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc, dimension
                                ORDER BY prio, record_date DESC NULLS LAST, ref) AS rn
   FROM rec
-  WHERE :all_entities OR uscc = :uscc
+  WHERE (:all_entities OR uscc = :uscc) AND uscc IN (SELECT uscc FROM _spine)
 ) t
 WHERE rn <= :records_per_dimension
 ORDER BY uscc, dimension, rn
