@@ -7,7 +7,7 @@ records a regulator can check, in Chinese and English.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -67,9 +67,8 @@ class RecordRef:
     en: str
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["date"] = self.date.isoformat() if self.date else None
-        return out
+        return {"kind": self.kind, "ref": self.ref, "date": self.date.isoformat() if self.date else None,
+                "zh": self.zh, "en": self.en}
 
 
 class Record(NamedTuple):

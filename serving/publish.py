@@ -24,8 +24,8 @@ PUBLICATIONS = sa.table(
     "publications",
     sa.column("publication_id"), sa.column("as_of", sa.Date), sa.column("model_version"),
     sa.column("snapshot_id"), sa.column("status"), sa.column("entity_count", sa.Integer),
-    sa.column("tier_counts"), sa.column("trigger_counts"), sa.column("rules_versions"), sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("created_by"),
+    sa.column("tier_counts"), sa.column("trigger_counts"), sa.column("rules_versions"),
+    sa.column("created_at", sa.DateTime(timezone=True)), sa.column("created_by"),
 )
 PUBLISHED_SCORES = sa.table(
     "published_scores",

@@ -118,7 +118,8 @@ POPULATION_COLS = ("population", "entity_type", "size_band")
 
 
 def population_tiers(frame: pd.DataFrame, y: np.ndarray, tiers: np.ndarray, codes: tuple[str, ...], *,
-                     population: np.ndarray | None = None) -> dict[str, list[dict[str, Any]]]:
+                     population: np.ndarray | None = None,
+                     labels: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Tier rates per group of population, entity type and size band: rows, then share and event rate per tier.
 
     This is where missingness bias would show: a population pushed into C/D by absent data alone.
@@ -132,7 +133,8 @@ def population_tiers(frame: pd.DataFrame, y: np.ndarray, tiers: np.ndarray, code
         rows = []
         for g in sorted(set(keys.tolist())):
             m = keys == g
-            row: dict[str, Any] = {"group": g, "rows": int(m.sum()), "event_rate": float(y[m].mean())}
+            name = f"{g} {labels[g]}" if col == "population" and labels and g in labels else g
+            row: dict[str, Any] = {"group": name, "rows": int(m.sum()), "event_rate": float(y[m].mean())}
             for c in codes:
                 t = m & (tiers == c)
                 row[f"share_{c}"] = float(t.sum() / m.sum())
@@ -283,7 +285,8 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
         "tier_event_rates": {c: v["event_rate"] for c, v in table.items()},
         "slices": slices(te, y, p, tiers, dataset.slice_cols),
         "population_tiers": population_tiers(te, y, tiers, codes, population=model.policy.population_of(
-            te["entity_type"].astype("object").to_numpy()) if "entity_type" in te.columns else None),
+            te["entity_type"].astype("object").to_numpy()) if "entity_type" in te.columns else None,
+            labels={p["code"]: p.get("zh", "") for p in model.policy.populations or []}),
         "curves": {"roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
                    "calibration": calibration_table(y, p).to_dict("records"),
                    "valid_vs_test": _hists(p_valid, p)},
