@@ -206,7 +206,7 @@ class ScoringModel:
         and the missingness guard: a row of a population with a ``missingness_cap`` is not placed above the
         cap when the same row with its absent data replaced by the population's typical disclosure would not be.
         """
-        types = entity_types(frame)
+        types = entity_types(frame, self.meta.get("entity_type_feature"))
         out = self.policy.predict(p, types)
         typical = getattr(self.policy, "typical_", {})
         if types is None or not typical:
@@ -344,13 +344,27 @@ class ScoringModel:
         return model
 
 
-def entity_types(frame: pd.DataFrame | None) -> np.ndarray | None:
-    """The entity type of each row (``entity_type``, else the ``entity_type_cat`` feature), or None."""
+def entity_types(frame: pd.DataFrame | None, feature: str | None = None) -> np.ndarray | None:
+    """The entity type of each row: the ``entity_type`` column, else the model feature that carries it
+    (``feature``, found at training: e.g. ``entity_type_cat``, so that a live feature record gets its
+    population's cut-offs), else None."""
     if frame is None:
         return None
-    for col in ("entity_type", "entity_type_cat"):
-        if col in frame.columns:
+    for col in ("entity_type", feature):
+        if col and col in frame.columns:
             return frame[col].astype("object").to_numpy()
+    return None
+
+
+def entity_type_feature(frame: pd.DataFrame, features: list[dict[str, Any]]) -> str | None:
+    """The categorical feature equal to the ``entity_type`` column on every row of ``frame``, if any."""
+    if "entity_type" not in frame.columns or frame.empty:
+        return None
+    et = frame["entity_type"].astype("object").to_numpy()
+    for f in features:
+        if (f.get("kind") == "categorical" and f["name"] in frame.columns
+                and (frame[f["name"]].astype("object").to_numpy() == et).all()):
+            return f["name"]
     return None
 
 

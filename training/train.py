@@ -173,6 +173,7 @@ def _meta(dataset: Dataset, *, kind: str, calibrator: dict[str, Any], policy: Ti
         "schema_hash": schema_hash(dataset.features),
         "calibrator": calibrator,
         "tier_policy": policy.to_dict(),
+        "entity_type_feature": entity_type_feature(dataset.frame, dataset.features),
         "training_window": dataset.window(),
         "label": dataset.label_info,
         "seed": seed,
