@@ -72,7 +72,8 @@ class Fired:
 
 def _feature_record(t: Trigger, value: Any) -> dict[str, Any]:
     return {"kind": "feature", "ref": t.feature, "date": None,
-            "zh": f"{t.feature} = {value:g}", "en": f"{t.feature} = {value:g}"}
+            "zh": f"特征 {t.feature} = {value:g}（据所评分的特征记录）",
+            "en": f"feature {t.feature} = {value:g} (as the scored feature record states)"}
 
 
 def evaluate(frame: pd.DataFrame, *, records: dict[str, dict[str, list]] | None = None,
