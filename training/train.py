@@ -22,6 +22,7 @@ from training.model import (
     KINDS,
     MODEL_NAME,
     ScoringModel,
+    entity_type_feature,
     entity_types,
     schema_hash,
     to_matrix,
