@@ -56,7 +56,7 @@ def main() -> None:
     con = connect(settings)
     try:
         ds = from_warehouse(con, start=date(2021, 10, 1), end=date(2024, 4, 1), freq="quarterly", data_end=UNTIL)
-        model = train(ds, num_boost_round=100, seed=SEED)
+        model = train(ds, num_boost_round=100, seed=SEED, budget_s=0)
         model.meta["version"] = "1"
         snap = build_snapshot(con, as_of=AS_OF)
         t = time.perf_counter()
