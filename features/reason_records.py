@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any, NamedTuple
 
 import duckdb
 
+from core import inspection_results
 from features import snapshot
 
 RECORDS_PER_DIMENSION = 5  # presentation limit, not a rule: the newest and most serious records of a dimension
@@ -33,9 +35,6 @@ _ABNORMAL = {"no_annual_report": ("未按规定报送年度报告", "annual repo
              "no_disclosure": ("未按责令期限公示有关企业信息", "ordered disclosure not made"),
              "name_not_changed": ("未在规定期限内办理名称变更", "required name change not made"),
              "unreachable": ("通过登记的住所或经营场所无法联系", "unreachable at the registered address")}
-_RESULTS = {"issue_corrected": ("发现问题已责令改正", "issue found, ordered corrected"),
-            "case_opened": ("发现问题待后续处理（立案）", "issue found, case opened"),
-            "not_found_at_address": ("通过登记的住所或经营场所无法联系", "not found at the registered address")}
 _CHANGES = {"legal_rep": ("法定代表人", "legal representative"), "address": ("住所", "address"),
             "scope": ("经营范围", "business scope"), "capital": ("注册资本", "registered capital"),
             "name": ("名称", "name"), "shareholder": ("股东", "shareholder")}
@@ -86,6 +85,11 @@ class Record(NamedTuple):
         return self.describe().to_dict()
 
 
+@cache
+def _results() -> dict[str, tuple[str, str]]:
+    return {r.code: (r.zh, r.en) for r in inspection_results.inspection_results()}
+
+
 def _lab(table: dict[str, tuple[str, str]], code: str | None) -> tuple[str, str]:
     return table.get(code or "", (code or "", code or ""))
 
@@ -117,7 +121,7 @@ def _describe(kind: str, ref: str | None, day: date | None, detail: str | None) 
         rz, re_ = _lab(_ABNORMAL, detail)
         zh, en = f"经营异常名录 {ref}（{d} 列入，原因：{rz}）", f"abnormal list entry {ref} (listed {d}: {re_})"
     elif kind == "inspection":
-        rz, re_ = _lab(_RESULTS, parts[-1])
+        rz, re_ = _lab(_results(), parts[-1])
         zh, en = f"检查 {ref}（{d}，{rz}）", f"inspection {ref} ({d}: {re_})"
     elif kind == "annual_report" and parts[0] == "missing":
         zh, en = f"{ref} 年度报告未报送（截止 {d}）", f"annual report {ref} not filed (due {d})"

@@ -14,7 +14,7 @@ WITH rec AS (
   FROM _penalties_in_effect
   UNION ALL
   SELECT uscc, 'compliance', 'inspection', inspection_id, inspection_date, kind || '|' || result, 4
-  FROM _inspections_recent WHERE result <> 'no_issue'
+  FROM _inspections_recent WHERE result IN (:finding_results)
   UNION ALL
   SELECT uscc, 'annual_report', 'annual_report', CAST(year AS VARCHAR), due_date,
          CASE WHEN filed_date IS NULL THEN 'missing' ELSE 'late|' || CAST(late_days AS VARCHAR) END,
