@@ -50,11 +50,20 @@ def load(name: str, path: str | None = None) -> dict[str, Any]:
 
 
 def map_tables(data: dict[str, Any], dotted: str) -> list[tuple[str, ...]]:
-    """Paths of the tables a ``[meta] maps`` entry names (``*`` stands for any one key: ``procedures.*.actions``)."""
+    """Paths of the tables a ``[meta] maps`` entry names (``*`` stands for any one key: ``procedures.*.actions``;
+    through an array of tables the path goes into every element, marked ``[]``: ``population.target_shares``)."""
     found: list[tuple[tuple[str, ...], Any]] = [((), data)]
     for part in dotted.split("."):
-        found = [((*path, k), v) for path, table in found if isinstance(table, dict)
-                 for k, v in table.items() if part in ("*", k)]
+        step: list[tuple[tuple[str, ...], Any]] = []
+        for path, table in found:
+            for k, v in (table.items() if isinstance(table, dict) else ()):
+                if part not in ("*", k):
+                    continue
+                if isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
+                    step += [((*path, k, "[]"), e) for e in v]
+                else:
+                    step.append(((*path, k), v))
+        found = step
     return [path for path, table in found if isinstance(table, dict)]
 
 

@@ -39,6 +39,9 @@ def summary_lines(out: dict) -> list[str]:
              + f"  publication {pub['publication_id']}  model v{pub['model_version']}",
              f"{pub['entities']:,} entities: " + ", ".join(f"{k} {v:,} ({v / total:.1%})"
                                                           for k, v in out["tier_counts"].items())]
+    fired = {k: v for k, v in (out.get("trigger_counts") or {}).items() if v}
+    if fired:
+        lines.append("direct triggers: " + ", ".join(f"{k} {v:,}" for k, v in fired.items()))
     mig = out.get("migration")
     if mig:
         lines.append(f"vs {mig['previous_publication_id']}: {mig['moved_up']:,} to higher risk, "

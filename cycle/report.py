@@ -130,6 +130,10 @@ def render(outputs: dict[str, Any], monitoring: dict[str, Any], history: list[di
     parts.append(_table(["tier", "label", "entities", "share"],
                         [[c, core_tiers.label(c).zh, f"{outputs['tier_counts'].get(c, 0):,}",
                           f"{outputs['tier_counts'].get(c, 0) / total:.1%}"] for c in codes]))
+    fired = outputs.get("trigger_counts") or {}
+    if fired:
+        parts.append("<h3>直接判定 Direct triggers</h3>")
+        parts.append(_table(["trigger", "entities"], [[k, f"{v:,}"] for k, v in fired.items()]))
     mig = outputs.get("migration")
     if mig:
         parts.append("<h3>Migration (rows: previous month, columns: this month)</h3>")

@@ -344,6 +344,7 @@ def _outputs(as_of: date, *, cyc, ingest, repairs, snap, pub, mon, train, timing
                       "model_version": pub["model_version"], "snapshot_id": pub["snapshot_id"],
                       "already_published": bool(pub.get("already_published"))},
         "tier_counts": pub["tier_counts"],
+        "trigger_counts": pub.get("trigger_counts") or {},
         "migration": pub.get("migration"),
         "psi_score": mon["psi_score"],
         "psi_features": dict(sorted(mon["psi_features"].items(), key=lambda kv: -kv[1])[:15]),

@@ -39,8 +39,18 @@ _STAGES = (
     ("_records_voided", "records_voided.sql"),
     ("_penalties_held", "penalties_held.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
+    ("_listings_in_effect", "listings_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),
+    ("_relations_current", "relations_current.sql"),
+    ("_person_links", "person_links.sql"),
+    ("_affiliate_pairs", "affiliate_pairs.sql"),
+    ("_report_years", "report_years.sql"),
+    ("_opinion_items", "opinion_items.sql"),
+    ("_licence_states", "licence_states.sql"),
+    ("_changes_recent", "changes_recent.sql"),
+    ("_inspections_recent", "inspections_recent.sql"),
+    ("_complaints_recent", "complaints_recent.sql"),
 )
 
 
@@ -220,6 +230,14 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     for table, file in _STAGES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
     return p
+
+
+def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
+    """Build the point-in-time stages at ``as_of`` (temp tables ``_spine``, ``_penalties_in_effect``,
+    ``_listings_in_effect``, ...) on ``con`` and return the SQL parameters; other SQL over the same records
+    (e.g. features/reason_records.py) reads these stages instead of repeating their rules."""
+    _quiet(con)
+    return _prepare(con, as_of)
 
 
 def _select_list(features: tuple[Feature, ...]) -> str:

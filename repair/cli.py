@@ -226,13 +226,15 @@ def _close_overdue(args: argparse.Namespace, settings: Settings) -> Outcome:
 
 def _whatif(args: argparse.Namespace, settings: Settings) -> Outcome:
     from repair.whatif import whatif
+    from serving.reasons import reason_lines
 
     out = whatif(settings, args.uscc, as_of=args.as_of, record_ids=args.record)
     cur, new = out["current"], out["projected"]
     lines = [f"{out['uscc']} as of {out['as_of']} (model {out['model_version']}): "
              f"repairing {len(out['repaired'])} eligible records",
              f"  current:   {cur['tier']['code']} {cur['tier']['zh']}  p={cur['probability']:.4f}",
-             f"  projected: {new['tier']['code']} {new['tier']['zh']}  p={new['probability']:.4f}"]
+             f"  projected: {new['tier']['code']} {new['tier']['zh']}  p={new['probability']:.4f}",
+             "reasons now:", *reason_lines(cur["reasons"])]
     return Outcome(data=out, lines=lines)
 
 

@@ -1,4 +1,5 @@
-"""What-if: the tier an entity would get from the champion model if its currently eligible records were repaired."""
+"""What-if: the tier an entity would get (champion model, then the direct triggers) if its currently eligible
+records were repaired."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 from core import tiers
 from core.errors import NotFound, UserError
 from core.settings import Settings
+from features.reason_records import penalties_with_sanction, reason_records
 from features.snapshot import compute_features
 from repair import eligibility, rules
+from serving.reasons import finalise
+from serving.triggers import triggers
 
 WHATIF_CASE = "what-if"
 
@@ -64,12 +68,15 @@ def _score(con, model, uscc: str, as_of: date, repaired: list) -> dict[str, Any]
             con.execute("INSERT INTO temp.repairs (record_kind, record_id, uscc, repaired_date, known_date, case_id) "
                         "VALUES (?, ?, ?, ?, ?, ?)", [c.record_kind, c.record_id, uscc, as_of, as_of, WHATIF_CASE])
         frame = compute_features(con, as_of=as_of, uscc=uscc)
+        records = reason_records(con, as_of=as_of, uscc=uscc, prepared=True)  # same stages, same repairs
+        hits = penalties_with_sanction(con, [t.sanction for t in triggers() if t.sanction])
     finally:
         con.execute("DROP TABLE IF EXISTS temp.repairs")
     if frame.empty:
         raise NotFound(f"uscc: {uscc} is not an active entity on {as_of}")
-    row = model.score(frame).iloc[0]
-    code = str(row["tier"])
+    scores = model.score(frame)
+    outcome = finalise(scores, frame, records=records, sanction_hits=hits)
+    code = outcome.tiers[0]
     tier = tiers.label(code)
-    return {"probability": float(row["probability"]), "tier": {"code": code, "zh": tier.zh, "en": tier.en},
-            "reasons": list(row["reasons"])}
+    return {"probability": float(scores["probability"].iloc[0]), "tier": {"code": code, "zh": tier.zh, "en": tier.en},
+            "reasons": outcome.reasons[0]}

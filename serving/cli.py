@@ -1,4 +1,5 @@
-"""CLI: ``serve`` (the BentoML service), ``keys create|list|revoke`` and ``override set|revoke|list``."""
+"""CLI: ``serve`` (the BentoML service), ``keys create|list|revoke``, ``override set|revoke|list`` and
+``entity USCC`` (one entity's current tier with its reasons and records)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def register(sub, common) -> None:
     k = ksub.add_parser("revoke", parents=[common], help="revoke a key by its id")
     k.add_argument("key_id")
     k.set_defaults(handler=_keys_revoke)
+
+    e = sub.add_parser("entity", parents=[common], help="one entity's current tier, reasons with their records, history")
+    e.add_argument("uscc")
+    e.set_defaults(handler=_entity)
 
     ov = sub.add_parser("override", help="manual tier overrides: set, revoke, list")
     osub = ov.add_subparsers(dest="override_command", metavar="ACTION", required=True)
@@ -118,6 +123,21 @@ def _override_list(args: argparse.Namespace, settings: Settings) -> Outcome:
     lines = [f"{r['override_id']:>5}  {r['uscc']}  {r['tier']}  until {r['expires_on']}  by {r['created_by']}"
              + ("  (revoked)" if r["revoked_at"] else "") for r in rows]
     return Outcome({"overrides": rows}, lines or ["no overrides"])
+
+
+def _entity(args: argparse.Namespace, settings: Settings) -> Outcome:
+    from core.opdb import engine
+    from serving.lookup import entity_view
+    from serving.reasons import reason_lines
+
+    with engine(settings).connect() as conn:
+        view = entity_view(conn, args.uscc)
+    cur, pub = view["current"], view["published"]
+    lines = [f"{view['uscc']}  {cur['tier']} {cur['tier_zh']} / {cur['tier_en']}  ({cur['source']}; published "
+             f"{pub['tier']} p={pub['probability']:.4f} in {pub['publication_id']}, as_of {pub['as_of']})",
+             "reasons 原因:", *reason_lines(cur["reasons"]),
+             "history: " + ", ".join(f"{h['as_of']} {h['tier']}" for h in view["history"])]
+    return Outcome(view, lines)
 
 
 def serve_hint(settings: Settings, *, port: int = 3000) -> list[str]:

@@ -15,6 +15,7 @@ from core.errors import NotFound, UserError
 from features.sources import ENTITY_TYPES
 from serving.overrides import OVERRIDES, active_clause, overrides_of
 from serving.publish import PUBLICATIONS, PUBLISHED_SCORES
+from serving.reasons import override_reason
 
 HISTORY_LIMIT = 24
 
@@ -41,7 +42,11 @@ def _tier(code: str) -> dict[str, str]:
 
 def entity_view(conn: Connection, uscc: str, *, today: date | None = None,
                 history_limit: int = HISTORY_LIMIT) -> dict[str, Any]:
-    """An entity's current tier (override if active, else published), its reasons and its tier history."""
+    """An entity's current tier (override if active, else published), its reasons and its tier history.
+
+    The current reasons start with the override when one is active (kind ``override``: it takes precedence
+    over the model and the direct triggers), followed by the published reasons.
+    """
     problem = uscc_check.problem(uscc)
     if problem:
         raise UserError(f"uscc: {problem}")
@@ -69,7 +74,8 @@ def entity_view(conn: Connection, uscc: str, *, today: date | None = None,
         "uscc": uscc,
         "current": {**_tier(current_code), "source": "override" if active else "publication",
                     "override_id": active["override_id"] if active else None,
-                    "override_expires_on": active["expires_on"] if active else None},
+                    "override_expires_on": active["expires_on"] if active else None,
+                    "reasons": ([override_reason(active)] if active else []) + published["reasons"]},
         "published": published,
         "in_latest_publication": last["publication_id"] == latest["publication_id"],
         "descriptive": {k: last[k] for k in ("entity_type", "industry_code", "town_code")},

@@ -17,13 +17,15 @@ from core.errors import Conflict, UserError
 from core.opdb import engine
 from core.progress import say, step
 from core.settings import Settings
+from serving.reasons import Outcome, finalise
+from serving.triggers import triggers
 
 PUBLICATIONS = sa.table(
     "publications",
     sa.column("publication_id"), sa.column("as_of", sa.Date), sa.column("model_version"),
     sa.column("snapshot_id"), sa.column("status"), sa.column("entity_count", sa.Integer),
-    sa.column("tier_counts"), sa.column("rules_versions"), sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("created_by"),
+    sa.column("tier_counts"), sa.column("trigger_counts"), sa.column("rules_versions"),
+    sa.column("created_at", sa.DateTime(timezone=True)), sa.column("created_by"),
 )
 PUBLISHED_SCORES = sa.table(
     "published_scores",
@@ -93,9 +95,13 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             ))
     with step(f"scoring {len(frame):,} entities with model {model.version}"):
         scores = model.score(frame)
-    rows = _rows(pub_id, scores, frame)
+    with step("direct triggers and the records behind the reasons"):
+        records, hits = _records(settings, as_of)
+        outcome = finalise(scores, frame, records=records, sanction_hits=hits)
+    rows = _rows(pub_id, scores, frame, outcome)
     left_out = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), rows)
     tier_counts = {c: 0 for c in core_tiers.codes()} | dict(Counter(r["tier"] for r in rows))
+    trigger_counts = outcome.fired.counts()
     versions = {"model_version": model.version, "model_source": model_source, "snapshot_id": snapshot.snapshot_id,
                 "schema_hash": getattr(model, "schema_hash", None), "rules": {"tiers": rules.version("tiers")}}
     with step(f"writing publication {pub_id}"), eng.begin() as conn:
@@ -111,13 +117,15 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             conn.execute(sa.insert(UNPUBLISHED), left_out[i:i + _CHUNK])
         conn.execute(sa.update(PUBLICATIONS).where(PUBLICATIONS.c.publication_id == pub_id).values(
             status="published", entity_count=len(rows), tier_counts=json.dumps(tier_counts),
+            trigger_counts=json.dumps(trigger_counts),
             rules_versions=json.dumps(versions["rules"]),
         ))
         pub = dict(conn.execute(sa.select(PUBLICATIONS).where(
             PUBLICATIONS.c.publication_id == pub_id)).mappings().one())
         result = _summary(conn, pub, model_source=model_source, already=False)
         audit.record(conn, actor=actor, action="publish", subject=pub_id, outcome="published",
-                     inputs={"as_of": as_of, "entities": len(rows)}, versions=versions)
+                     inputs={"as_of": as_of, "entities": len(rows), "triggers_fired": trigger_counts,
+                             "triggers_not_evaluated": list(outcome.fired.not_evaluated)}, versions=versions)
     say(f"published {len(rows):,} scores as {pub_id}")
     return result
 
@@ -162,6 +170,23 @@ def _closed_rows(pub_id: str, closed, published: list[dict[str, Any]]) -> list[d
             for u, st, d in zip(rows["uscc"], rows["status"], dates, strict=True) if u not in seen]
 
 
+def _records(settings: Settings, as_of: date):
+    """The records behind the reasons and the penalties that fire sanction triggers, from the warehouse at
+    ``as_of`` in one pass for the whole publication; (None, None) when the home has no warehouse."""
+    if not settings.warehouse_path.exists():
+        return None, None
+    from features.reason_records import penalties_with_sanction, reason_records
+    from features.warehouse import connect
+
+    con = connect(settings)
+    try:
+        records = reason_records(con, as_of=as_of)
+        hits = penalties_with_sanction(con, [t.sanction for t in triggers() if t.sanction])
+    finally:
+        con.close()
+    return records, hits
+
+
 def _active(frame):
     """Rows of entities that are active at the snapshot date (all rows when the snapshot has no status)."""
     if "status" in frame.columns:
@@ -169,15 +194,15 @@ def _active(frame):
     return frame.reset_index(drop=True)
 
 
-def _rows(pub_id: str, scores, frame) -> list[dict[str, Any]]:
+def _rows(pub_id: str, scores, frame, outcome: Outcome) -> list[dict[str, Any]]:
     desc = frame.set_index("uscc")[[c for c in DESCRIPTIVE if c in frame.columns]]
     desc = desc.reindex(scores["uscc"].to_numpy())
     cols = {c: (desc[c].astype("object").where(desc[c].notna(), None).tolist() if c in desc.columns
                 else [None] * len(scores)) for c in DESCRIPTIVE}
     valid = set(core_tiers.codes())
     rows = []
-    for i, (u, p, t, r) in enumerate(zip(scores["uscc"], scores["probability"], scores["tier"],
-                                         scores["reasons"], strict=True)):
+    for i, (u, p, t, r) in enumerate(zip(scores["uscc"], scores["probability"], outcome.tiers,
+                                         outcome.reasons, strict=True)):
         if t not in valid:
             raise UserError(f"model returned tier {t!r} for {u}; expected one of {sorted(valid)}")
         rows.append({"publication_id": pub_id, "uscc": str(u), "probability": float(p), "tier": str(t),
@@ -231,6 +256,7 @@ def _summary(conn: Connection, pub: dict[str, Any], *, model_source: str, alread
         "publication_id": pub["publication_id"], "as_of": pub["as_of"], "model_version": pub["model_version"],
         "model_source": model_source, "snapshot_id": pub["snapshot_id"], "status": pub["status"],
         "entity_count": pub["entity_count"], "tier_counts": json.loads(pub["tier_counts"] or "{}"),
+        "trigger_counts": json.loads(pub.get("trigger_counts") or "{}"),
         "already_published": already,
         "migration": (migration(conn, previous_id=prev["publication_id"], current_id=pub["publication_id"])
                       if prev else None),
@@ -248,6 +274,10 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     for c in codes:
         n = result["tier_counts"].get(c, 0)
         lines.append(f"  {c} {core_tiers.label(c).zh:<8} {n:>9,}  {100 * n / total:5.1f}%")
+    labels = {t.code: t for t in triggers()}
+    for code, n in result.get("trigger_counts", {}).items():
+        t = labels.get(code)
+        lines.append(f"  direct trigger {code} ({t.zh if t else code} → {t.tier if t else '?'}): {n:,} entities")
     mig = result.get("migration")
     if not mig:
         lines.append("no previous publication: no migration matrix")

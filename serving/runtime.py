@@ -24,6 +24,7 @@ from serving.limits import ServiceLimits
 from serving.lookup import latest_publication
 from serving.outcomes import CodeLookup, response_json
 from serving.publish import PUBLISHED_SCORES
+from serving.reasons import finalise
 
 log = logging.getLogger(__name__)
 _RUNTIME: Runtime | None = None
@@ -310,10 +311,11 @@ class Runtime:
             scored = model.score(frame)
         except UserError as exc:
             raise FieldError(("items", positions[0], "features"), str(exc)) from exc
+        outcome = finalise(scored, frame)  # direct triggers the features show, records named by feature
         return [self._result(it.uscc, float(p), str(t), list(r), model_version=model.version,
                              as_of=_as_of(it, pos), source="live", publication_id=None)
-                for pos, it, p, t, r in zip(positions, items, scored["probability"], scored["tier"],
-                                            scored["reasons"], strict=True)]
+                for pos, it, p, t, r in zip(positions, items, scored["probability"], outcome.tiers,
+                                            outcome.reasons, strict=True)]
 
     def close(self) -> None:
         self.index.stop()

@@ -24,6 +24,7 @@ def _within_dates(value: date) -> date:
 # A date in a request (body or query): outside MIN_DATE..MAX_DATE is refused with 400, before any
 # date arithmetic can overflow.
 Day = Annotated[date, AfterValidator(_within_dates)]
+_Date = date  # RecordRef has a field named ``date``
 
 
 def _checked_uscc(value: str) -> str:
@@ -72,15 +73,30 @@ class ScoreRequest(BaseModel):
                                    description=f"entities to score, at most {MAX_BATCH:,}")
 
 
+class RecordRef(BaseModel):
+    """A concrete record behind a reason, which a regulator can look up."""
+
+    kind: str = Field(description="penalty, serious_list, abnormal_list, annual_report, opinion, complaint, "
+                                  "affiliate, inspection, licence, change, entity, override, or feature")
+    ref: str | None = Field(description="decision number, list entry id, report year, opinion id, affiliate "
+                                        "credit code, ... (feature name for a feature record)")
+    date: _Date | None = Field(description="date of the record (decision, listing, deadline, ...)")
+    zh: str = Field(description="记录说明 (Chinese)")
+    en: str = Field(description="the record (English)")
+
+
 class Reason(BaseModel):
-    """A risk-raising dimension and its contribution (log-odds); more fields may be added (kind, records)."""
+    """Why an entity has its tier: a direct trigger, a manual override or a risk-raising model dimension."""
 
     model_config = ConfigDict(extra="allow")
 
-    dimension: str = Field(description="dimension code, e.g. compliance")
-    zh: str = Field(description="维度 (Chinese label)")
-    en: str = Field(description="dimension (English label)")
-    contribution: float | None = Field(description="contribution to the log-odds of risk")
+    code: str | None = Field(None, description="stable code: trigger.<code>, override, or model.<dimension>")
+    kind: str | None = Field(None, description="trigger, override or model")
+    dimension: str | None = Field(description="dimension code, e.g. compliance (None for an override)")
+    zh: str = Field(description="原因 (Chinese label)")
+    en: str = Field(description="reason (English label)")
+    contribution: float | None = Field(description="contribution to the log-odds of risk (model reasons only)")
+    records: list[RecordRef] = Field(default_factory=list, description="the records behind the reason")
 
 
 class Scored(BaseModel):
@@ -92,7 +108,7 @@ class Scored(BaseModel):
     tier: str = Field(description="risk class code A/B/C/D")
     tier_zh: str = Field(description="风险分类 (Chinese label)")
     tier_en: str = Field(description="risk class (English label)")
-    reasons: list[Reason] = Field(description="up to 3 top risk-raising dimensions")
+    reasons: list[Reason] = Field(description="direct triggers first, then up to 3 top risk-raising dimensions")
     model_version: str = Field(description="model version that produced the score")
     as_of: date | None = Field(description="snapshot date of the features (publication as-of for lookups)")
     source: Literal["publication", "live"] = Field(

@@ -53,7 +53,7 @@ def score_table(settings: Settings, *, table: str | Path, out: str | Path, model
         p = m.predict_proba(frame)
         scored = frame.copy()
         scored["probability"] = p
-        scored["tier"] = m.tiers(p)
+        scored["tier"] = m.tiers(p, frame)
         if reasons:
             scored["reasons"] = [json.dumps(r, ensure_ascii=False) for r in m.reasons(frame)]
     out = Path(out)

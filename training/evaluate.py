@@ -114,6 +114,36 @@ def slices(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, tiers: np.ndarray,
     return out
 
 
+POPULATION_COLS = ("population", "entity_type", "size_band")
+
+
+def population_tiers(frame: pd.DataFrame, y: np.ndarray, tiers: np.ndarray, codes: tuple[str, ...], *,
+                     population: np.ndarray | None = None,
+                     labels: dict[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Tier rates per group of population, entity type and size band: rows, then share and event rate per tier.
+
+    This is where missingness bias would show: a population pushed into C/D by absent data alone.
+    """
+    cols = {"population": population} if population is not None else {}
+    for col in POPULATION_COLS[1:]:
+        if col in frame.columns:
+            cols[col] = _slice_key(col, frame[col]).to_numpy()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for col, keys in cols.items():
+        rows = []
+        for g in sorted(set(keys.tolist())):
+            m = keys == g
+            name = f"{g} {labels[g]}" if col == "population" and labels and g in labels else g
+            row: dict[str, Any] = {"group": name, "rows": int(m.sum()), "event_rate": float(y[m].mean())}
+            for c in codes:
+                t = m & (tiers == c)
+                row[f"share_{c}"] = float(t.sum() / m.sum())
+                row[f"event_rate_{c}"] = float(y[t].mean()) if t.any() else None
+            rows.append(row)
+        out[col] = rows
+    return out
+
+
 def baseline_auc(dataset: Dataset, *, seed: int) -> float:
     """AUC on the test slice of a plain logistic regression on the same features (train slice)."""
     from sklearn.compose import ColumnTransformer
@@ -229,7 +259,7 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
     te, va = dataset.part("test"), dataset.part("valid")
     y = te[dataset.label_col].to_numpy(int)
     p = model.predict_proba(te)
-    tiers = model.tiers(p)
+    tiers = model.tiers(p, te)
     codes = model.policy.codes_
     metrics = discrimination(y, p)
     table = tier_table(y, tiers, codes)
@@ -254,6 +284,9 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
         "tiers": table,
         "tier_event_rates": {c: v["event_rate"] for c, v in table.items()},
         "slices": slices(te, y, p, tiers, dataset.slice_cols),
+        "population_tiers": population_tiers(te, y, tiers, codes, population=model.policy.population_of(
+            te["entity_type"].astype("object").to_numpy()) if "entity_type" in te.columns else None,
+            labels={p["code"]: p.get("zh", "") for p in model.policy.populations or []}),
         "curves": {"roc": {"fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()},
                    "calibration": calibration_table(y, p).to_dict("records"),
                    "valid_vs_test": _hists(p_valid, p)},

@@ -201,15 +201,43 @@ class ScoringModel:
         x = self._encode(frame)
         return calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
 
-    def tiers(self, p: np.ndarray) -> np.ndarray:
-        return self.policy.predict(p)
+    def tiers(self, p: np.ndarray, frame: pd.DataFrame | None = None) -> np.ndarray:
+        """Tier per probability, with the cut-offs of each row's population when ``frame`` gives entity types,
+        and the missingness guard: a row of a population with a ``missingness_cap`` is not placed above the
+        cap when the same row with its absent data replaced by the population's typical disclosure would not be.
+        """
+        types = entity_types(frame, self.meta.get("entity_type_feature"))
+        out = self.policy.predict(p, types)
+        typical = getattr(self.policy, "typical_", {})
+        if types is None or not typical:
+            return out
+        codes = list(self.policy.codes_)
+        rank = np.array([codes.index(t) for t in out])
+        pop = self.policy.population_of(types)
+        lacking = self.policy.lacking(frame)
+        for spec in self.policy.populations or []:
+            cap, fill = spec.get("missingness_cap"), typical.get(spec["code"])
+            if not cap or not fill:
+                continue
+            m = np.flatnonzero((pop == spec["code"]) & (rank > codes.index(cap)) & lacking)
+            if not len(m):
+                continue
+            rows = frame.iloc[m].copy()
+            for col, value in fill.items():
+                if col in rows.columns:
+                    v = pd.to_numeric(rows[col], errors="coerce")
+                    absent = v.isna() | ((v == 1) & (col in self.policy.missingness.get("absent_flags", [])))
+                    rows[col] = v.where(~absent, value)
+            disclosed = self.policy.predict(self.predict_proba(rows), types[m])
+            out[m[np.array([codes.index(t) <= codes.index(cap) for t in disclosed])]] = cap
+        return out
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-row contributions (log-odds) summed by dimension (path attribution on the compiled trees)."""
         x = self._encode(frame)
         return pd.DataFrame(self._dim_contrib(x), columns=self._dims, index=frame.index)
 
-    def _dim_contrib(self, x: np.ndarray) -> np.ndarray:
+    def _feature_contrib(self, x: np.ndarray) -> np.ndarray:
         # Path attribution on the compiled forest costs one prediction; LightGBM's TreeSHAP
         # (pred_contrib) costs ~1 ms a row and dominated publication time. Both sum to the raw score.
         compiled = self.compiled()
@@ -219,16 +247,32 @@ class ScoringModel:
             contrib = compiled.contributions(x)
         else:  # pragma: no cover - numba missing
             contrib = self.booster.predict(x, pred_contrib=True, num_threads=1 if len(x) < 1000 else 0)
-        return contrib[:, :-1] @ self._dim_matrix
+        return contrib[:, :-1]
+
+    def _dim_contrib(self, x: np.ndarray) -> np.ndarray:
+        return self._feature_contrib(x) @ self._dim_matrix
 
     def reasons(self, frame: pd.DataFrame, *, top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
-        """Top risk-raising dimensions per row: ``[{dimension, zh, en, contribution}, ...]``."""
+        """Top risk-raising dimensions per row: ``[{dimension, zh, en, contribution, feature}, ...]``."""
         return self._reasons(self._encode(frame), top=top)
 
+    def _display(self, j: int, value: float) -> Any:
+        f = self.features[j]
+        if value != value:  # NaN
+            return None
+        if f.get("kind") == "categorical":
+            cats = f.get("categories") or []
+            return str(cats[int(value)]) if 0 <= int(value) < len(cats) else None
+        return round(float(value), 4)
+
     def _reasons(self, x: np.ndarray, *, top: int = MAX_REASONS) -> list[list[dict[str, Any]]]:
+        """Each reason names its dimension and the feature that raised it most (``feature``: name, zh, en,
+        value), so that a reason can point at something concrete even where no record is at hand."""
         labels = self.meta.get("dimensions", {})
         names = self._dims
-        values = self._dim_contrib(x)
+        fc = self._feature_contrib(x)
+        values = fc @ self._dim_matrix
+        members = [np.flatnonzero(self._dim_matrix[:, j]) for j in range(len(names))]
         order = np.argsort(-values, axis=1, kind="stable")[:, :top]
         out = []
         for i in range(len(values)):
@@ -238,7 +282,11 @@ class ScoringModel:
                 if v <= 0:
                     break
                 zh, en = labels.get(names[j], (names[j], names[j]))
-                row.append({"dimension": names[j], "zh": zh, "en": en, "contribution": round(v, 4)})
+                k = int(members[j][np.argmax(fc[i, members[j]])])
+                f = self.features[k]
+                row.append({"dimension": names[j], "zh": zh, "en": en, "contribution": round(v, 4),
+                            "feature": {"name": f["name"], "zh": f.get("zh", f["name"]), "en": f.get("en", f["name"]),
+                                        "value": self._display(k, x[i, k])}})
             out.append(row)
         return out
 
@@ -249,7 +297,7 @@ class ScoringModel:
         x = self._encode(frame)
         p = calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
         cols: dict[str, Any] = {self.id_col: frame[self.id_col].to_numpy(), "probability": p,
-                                "tier": self.tiers(p)}
+                                "tier": self.tiers(p, frame)}
         if reasons:
             cols["reasons"] = self._reasons(x) if len(frame) else []
         return pd.DataFrame(cols)
@@ -294,6 +342,30 @@ class ScoringModel:
             model = cls.load_local(folder)
         model.meta["version"] = str(version.version)
         return model
+
+
+def entity_types(frame: pd.DataFrame | None, feature: str | None = None) -> np.ndarray | None:
+    """The entity type of each row: the ``entity_type`` column, else the model feature that carries it
+    (``feature``, found at training: e.g. ``entity_type_cat``, so that a live feature record gets its
+    population's cut-offs), else None."""
+    if frame is None:
+        return None
+    for col in ("entity_type", feature):
+        if col and col in frame.columns:
+            return frame[col].astype("object").to_numpy()
+    return None
+
+
+def entity_type_feature(frame: pd.DataFrame, features: list[dict[str, Any]]) -> str | None:
+    """The categorical feature equal to the ``entity_type`` column on every row of ``frame``, if any."""
+    if "entity_type" not in frame.columns or frame.empty:
+        return None
+    et = frame["entity_type"].astype("object").to_numpy()
+    for f in features:
+        if (f.get("kind") == "categorical" and f["name"] in frame.columns
+                and (frame[f["name"]].astype("object").to_numpy() == et).all()):
+            return f["name"]
+    return None
 
 
 def champion_path(settings: Settings) -> Path:

@@ -144,6 +144,11 @@ def render(ev: dict[str, Any], *, title: str, meta: dict[str, Any], gate: dict[s
     imp_rows = [{"dimension": f"{d} {DIMENSIONS.get(d, (d, d))[0]}", "gain_share": v}
                 for d, v in ev["importance"].items()]
     parts.append("<h2>Importance by dimension 维度重要性</h2>" + _table(imp_rows, ["dimension", "gain_share"]))
+    codes = list(ev["tiers"])
+    for col, rows in ev.get("population_tiers", {}).items():
+        parts.append(f"<h2>Tier rates by {html.escape(col)} 分主体类别/规模的风险分类</h2>" + _table(
+            rows, ["group", "rows", "event_rate", *(f"share_{c}" for c in codes),
+                   *(f"event_rate_{c}" for c in codes)]))
     for col, rows in ev.get("slices", {}).items():
         parts.append(f"<h2>Slice: {html.escape(col)}</h2>" + _table(
             rows, ["group", "rows", "events", "event_rate", "mean_probability", "auc", "share_cd", "share_d"]))

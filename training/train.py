@@ -17,7 +17,16 @@ from features.catalog import FEATURE_SET
 from training import calibrate, search
 from training.dataset import SPLIT_COL, Dataset
 from training.detection import WEIGHT_COL
-from training.model import BUNDLE_FORMAT, KINDS, MODEL_NAME, ScoringModel, schema_hash, to_matrix
+from training.model import (
+    BUNDLE_FORMAT,
+    KINDS,
+    MODEL_NAME,
+    ScoringModel,
+    entity_type_feature,
+    entity_types,
+    schema_hash,
+    to_matrix,
+)
 from training.tiers import TierPolicy
 
 DEFAULT_SEED = 20260101
@@ -165,6 +174,7 @@ def _meta(dataset: Dataset, *, kind: str, calibrator: dict[str, Any], policy: Ti
         "schema_hash": schema_hash(dataset.features),
         "calibrator": calibrator,
         "tier_policy": policy.to_dict(),
+        "entity_type_feature": entity_type_feature(dataset.frame, dataset.features),
         "training_window": dataset.window(),
         "label": dataset.label_info,
         "seed": seed,
@@ -175,10 +185,14 @@ def _meta(dataset: Dataset, *, kind: str, calibrator: dict[str, Any], policy: Ti
 
 
 def _calibrate_and_cut(raw_valid: np.ndarray, y_valid: np.ndarray, raw_test: np.ndarray, *, calibration: str,
-                       tier_kind: str | None) -> tuple[dict[str, Any], TierPolicy]:
+                       tier_kind: str | None, dataset: Dataset, rows) -> tuple[dict[str, Any], TierPolicy]:
+    """Calibrate on the valid rows; fit the tier cut-offs (per population) on the test rows and the typical
+    disclosure of each population (missingness guard) on the refit rows."""
+    refit, _, te = rows
     calibrator = calibrate.fit(raw_valid, y_valid, method=calibration)
-    policy = TierPolicy.from_rules(kind=tier_kind).fit(calibrate.apply(calibrator, raw_test))
-    return calibrator, policy
+    policy = TierPolicy.from_rules(kind=tier_kind).fit(calibrate.apply(calibrator, raw_test),
+                                                       entity_types(dataset.frame.iloc[te]))
+    return calibrator, policy.fit_typical(dataset.frame.iloc[refit])
 
 
 def _fit_lightgbm(*, dataset: Dataset, x: np.ndarray, y: np.ndarray, rows, params: dict[str, Any], rounds: int,
@@ -195,7 +209,7 @@ def _fit_lightgbm(*, dataset: Dataset, x: np.ndarray, y: np.ndarray, rows, param
 
     booster = fit(refit)
     calibrator, policy = _calibrate_and_cut(fit(last_fold.train).predict(x[va]), y[va], booster.predict(x[te]),
-                                            calibration=calibration, tier_kind=tier_kind)
+                                            calibration=calibration, tier_kind=tier_kind, dataset=dataset, rows=rows)
     return ScoringModel(booster_text=booster.model_to_string(), meta=_meta(
         dataset, kind="lightgbm", calibrator=calibrator, policy=policy, seed=seed,
         extra={"params": {k: v for k, v in params.items() if k != "monotone_constraints"}, "num_trees": rounds}))
@@ -213,7 +227,7 @@ def _fit_logistic(*, dataset: Dataset, x: np.ndarray, y: np.ndarray, rows, C: fl
 
     linear = fit(refit)
     calibrator, policy = _calibrate_and_cut(fit(last_fold.train).predict(x[va]), y[va], linear.predict(x[te]),
-                                            calibration=calibration, tier_kind=tier_kind)
+                                            calibration=calibration, tier_kind=tier_kind, dataset=dataset, rows=rows)
     return ScoringModel(booster_text=None, meta=_meta(
         dataset, kind="logistic", calibrator=calibrator, policy=policy, seed=seed,
         extra={"linear": linear.to_dict(), "params": {"C": C}, "num_trees": 0}))

@@ -1,34 +1,7 @@
--- Affiliated enterprises (关联企业) at :as_of. Affiliates are entities linked by a current relation known
--- before :as_of: a shared legal representative, shareholder or executive (person_key), an enterprise
--- shareholder or parent/branch link, or a parent_uscc. A person linked to more than
--- :person_group_cap entities is not used for pairing (k entities would make k*k pairs). Entities at the
--- same registered address (一址多企) are counted by aggregation, not pairing.
-WITH rel AS (
-  SELECT r.uscc, r.person_key, r.related_uscc
-  FROM _pit_relations r
-  WHERE r.known_date < :as_of
-    AND (r.start_date IS NULL OR r.start_date < :as_of)
-    AND (r.end_date IS NULL OR r.end_date >= :as_of)
-), person_rel AS (
-  SELECT DISTINCT uscc, person_key FROM rel WHERE person_key IS NOT NULL
-), person_size AS (
-  SELECT person_key, COUNT(*) AS n_entities FROM person_rel GROUP BY person_key
-), pairs_raw AS (
-  SELECT a.uscc, b.uscc AS other
-  FROM person_rel a
-  JOIN person_size ps ON ps.person_key = a.person_key AND ps.n_entities BETWEEN 2 AND :person_group_cap
-  JOIN person_rel b ON b.person_key = a.person_key AND b.uscc <> a.uscc
-  UNION ALL
-  SELECT uscc, related_uscc FROM rel WHERE related_uscc IS NOT NULL AND related_uscc <> uscc
-  UNION ALL
-  SELECT related_uscc, uscc FROM rel WHERE related_uscc IS NOT NULL AND related_uscc <> uscc
-  UNION ALL
-  SELECT uscc, parent_uscc FROM _spine WHERE parent_uscc IS NOT NULL AND parent_uscc <> uscc
-  UNION ALL
-  SELECT parent_uscc, uscc FROM _spine WHERE parent_uscc IS NOT NULL AND parent_uscc <> uscc
-), pairs AS (
-  SELECT DISTINCT uscc, other FROM pairs_raw
-), recent_pen AS (
+-- Affiliated enterprises (关联企业) at :as_of: the pairs of affiliate_pairs.sql (a shared person, an
+-- enterprise link or a parent) with their listings, penalties and revocations. Entities at the same
+-- registered address (一址多企) are counted by aggregation, not pairing.
+WITH recent_pen AS (
   SELECT uscc, COUNT(*) AS n FROM _penalties_in_effect WHERE decided_date >= :start_365d GROUP BY uscc
 ), aff AS (
   SELECT pa.uscc,
@@ -38,16 +11,16 @@ WITH rel AS (
          SUM(COALESCE(rp.n, 0)) AS affiliate_penalty_count_365d,
          SUM(CASE WHEN e.status = 'revoked' AND e.status_date < :as_of AND e.status_date >= :start_1095d
                   THEN 1 ELSE 0 END) AS affiliate_revoked_count_1095d
-  FROM pairs pa
+  FROM _affiliate_pairs pa
   JOIN _pit_entities e ON e.uscc = pa.other
     AND e.established <= :as_of AND (e.known_date IS NULL OR e.known_date < :as_of)
   LEFT JOIN _list_status ls ON ls.uscc = pa.other
   LEFT JOIN recent_pen rp ON rp.uscc = pa.other
   GROUP BY pa.uscc
 ), person_max AS (
-  SELECT pr.uscc, MAX(ps.n_entities) AS linked_person_max_entity_count
-  FROM person_rel pr JOIN person_size ps ON ps.person_key = pr.person_key
-  GROUP BY pr.uscc
+  SELECT uscc, MAX(n_entities) AS linked_person_max_entity_count
+  FROM _person_links
+  GROUP BY uscc
 ), addr AS (
   SELECT s.address, COUNT(*) AS n, SUM(COALESCE(ls.abnormal_current, 0)) AS n_abnormal
   FROM _spine s LEFT JOIN _list_status ls ON ls.uscc = s.uscc

@@ -1,31 +1,15 @@
--- Annual reports (年报公示) at :as_of. Only due years count: the report for year Y is due on its
--- deadline (_report_deadlines), and the years looked at are the due years :first_due_year ..
--- :last_due_year from the year the entity was established. A report counts as filed once it was filed
--- and known before :as_of; a missing one counts as missing only after its deadline.
-WITH span AS (
+-- Annual reports (年报公示) at :as_of, over each entity's due years (report_years.sql): a report counts as
+-- filed once it was filed and known before :as_of; a missing one counts as missing only after its deadline.
+WITH per_entity AS (
   SELECT s.uscc,
-         CASE WHEN EXTRACT(YEAR FROM s.established) > :first_due_year THEN EXTRACT(YEAR FROM s.established)
-              ELSE :first_due_year END AS first_year
+         COUNT(y.year) AS due_count,
+         COUNT(y.filed_date) AS filed_count,
+         SUM(CASE WHEN y.late_days = 0 THEN 1 ELSE 0 END) AS on_time_count,
+         MAX(CASE WHEN y.filed_date IS NOT NULL THEN y.year END) AS last_filed_year,
+         MAX(CASE WHEN y.year = :last_due_year THEN y.late_days END) AS late_days_last_filed
   FROM _spine s
-), filed AS (
-  SELECT r.uscc, r.year,
-         CASE WHEN r.filed_date <= d.due_date THEN 0 ELSE DATE_DIFF('day', d.due_date, r.filed_date) END
-           AS late_days
-  FROM _pit_annual_reports r
-  JOIN _report_deadlines d ON d.year = r.year
-  WHERE r.filed_date IS NOT NULL AND r.filed_date < :as_of AND r.known_date < :as_of
-    AND r.year BETWEEN :first_due_year AND :last_due_year
-), per_entity AS (
-  SELECT sp.uscc,
-         CASE WHEN sp.first_year <= :last_due_year THEN :last_due_year - sp.first_year + 1 ELSE 0 END
-           AS due_count,
-         COUNT(f.year) AS filed_count,
-         SUM(CASE WHEN f.late_days = 0 THEN 1 ELSE 0 END) AS on_time_count,
-         MAX(f.year) AS last_filed_year,
-         MAX(CASE WHEN f.year = :last_due_year THEN f.late_days END) AS late_days_last_filed
-  FROM span sp
-  LEFT JOIN filed f ON f.uscc = sp.uscc AND f.year >= sp.first_year
-  GROUP BY sp.uscc, sp.first_year
+  LEFT JOIN _report_years y ON y.uscc = s.uscc
+  GROUP BY s.uscc
 ), latest AS (
   SELECT k.uscc,
          (CASE WHEN k.employees IS NULL THEN 1 ELSE 0 END + CASE WHEN k.social_insurance_staff IS NULL THEN 1 ELSE 0 END

@@ -19,10 +19,7 @@ WITH pen AS (
            AS inspection_issue_count_730d,
          SUM(CASE WHEN i.result IN (:adverse_results) THEN 1 ELSE 0 END) AS inspection_case_opened_count_730d,
          SUM(CASE WHEN i.result IN (:unreachable_results) THEN 1 ELSE 0 END) AS inspection_not_found_count_730d
-  FROM _pit_inspections i
-  WHERE i.inspection_date < :as_of AND i.known_date < :as_of AND i.inspection_date >= :start_730d
-    AND NOT EXISTS (
-      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'inspection' AND v.record_id = i.inspection_id)
+  FROM _inspections_recent i
   GROUP BY i.uscc
 )
 SELECT s.uscc,

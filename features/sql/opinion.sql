@@ -1,20 +1,7 @@
--- Public opinion and complaints (舆情关联) at :as_of. An item counts only for the entity it is matched
--- to (uscc set by the vendor or by an exact unique name match at ingest). Its negative probability is
--- the vendor label when present (negative = 1, else 0), otherwise the classifier's (_opinion_scores).
--- Reach weighs an item by LN(1 + reach). A complaint counts as upheld once handled before :as_of.
--- Items and complaints voided by an upheld objection (_records_voided) do not count.
-WITH items AS (
-  SELECT o.uscc, o.published_date, COALESCE(o.reach, 0) AS reach,
-         CASE WHEN o.vendor_sentiment = 'negative' THEN 1.0
-              WHEN o.vendor_sentiment IS NOT NULL THEN 0.0
-              ELSE sc.negative_probability END AS p_negative
-  FROM _pit_opinions o
-  LEFT JOIN _opinion_scores sc ON sc.opinion_id = o.opinion_id
-  WHERE o.uscc IS NOT NULL AND o.published_date < :as_of AND o.known_date < :as_of
-    AND o.published_date >= :start_365d
-    AND NOT EXISTS (
-      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'opinion' AND v.record_id = o.opinion_id)
-), op AS (
+-- Public opinion and complaints (舆情关联) at :as_of: the items of opinion_items.sql, reach weighing an
+-- item by LN(1 + reach), and the complaints of complaints_recent.sql: one counts as upheld once handled
+-- before :as_of.
+WITH op AS (
   SELECT uscc,
          COUNT(*) AS opinion_item_count_365d,
          SUM(CASE WHEN p_negative >= :negative_threshold THEN 1 ELSE 0 END) AS opinion_negative_count_365d,
@@ -22,7 +9,7 @@ WITH items AS (
            AS opinion_negative_count_90d,
          SUM(CASE WHEN p_negative >= :negative_threshold THEN LN(1 + reach) ELSE 0 END)
            AS opinion_negative_reach_weighted_365d
-  FROM items
+  FROM _opinion_items
   GROUP BY uscc
 ), co AS (
   SELECT c.uscc,
@@ -32,10 +19,7 @@ WITH items AS (
          COUNT(*) AS complaint_count_730d,
          SUM(CASE WHEN c.upheld AND c.handled_date < :as_of THEN 1 ELSE 0 END) AS upheld_730d,
          SUM(CASE WHEN c.handled_date < :as_of THEN 1 ELSE 0 END) AS handled_730d
-  FROM _pit_complaints c
-  WHERE c.received_date < :as_of AND c.known_date < :as_of AND c.received_date >= :start_730d
-    AND NOT EXISTS (
-      SELECT 1 FROM _records_voided v WHERE v.record_kind = 'complaint' AND v.record_id = c.complaint_id)
+  FROM _complaints_recent c
   GROUP BY c.uscc
 )
 SELECT s.uscc,

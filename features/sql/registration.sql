@@ -1,5 +1,5 @@
 -- Registration and licences (登记许可) at :as_of: registration changes in windows, licences held,
--- lapsed and revoked. A licence's state at :as_of comes from its status date and expiry.
+-- lapsed and revoked at :as_of (licence_states.sql).
 WITH ch AS (
   SELECT c.uscc,
          SUM(CASE WHEN c.change_date >= :start_365d THEN 1 ELSE 0 END) AS change_count_365d,
@@ -7,22 +7,13 @@ WITH ch AS (
          SUM(CASE WHEN c.item = 'address' THEN 1 ELSE 0 END) AS address_change_count_730d,
          SUM(CASE WHEN c.item = 'capital' THEN 1 ELSE 0 END) AS capital_change_count_730d,
          SUM(CASE WHEN c.item = 'shareholder' THEN 1 ELSE 0 END) AS shareholder_change_count_730d
-  FROM _pit_changes c
-  WHERE c.change_date < :as_of AND c.known_date < :as_of AND c.change_date >= :start_730d
+  FROM _changes_recent c
   GROUP BY c.uscc
-), lic AS (
-  SELECT l.uscc, l.licence_type,
-         CASE WHEN l.status IN ('cancelled', 'revoked') AND l.status_date < :as_of THEN l.status
-              WHEN l.status = 'expired' AND l.status_date < :as_of THEN 'expired'
-              WHEN l.expires IS NOT NULL AND l.expires < :as_of THEN 'expired'
-              ELSE 'valid' END AS state_at
-  FROM _pit_licences l
-  WHERE l.issued < :as_of AND l.known_date < :as_of
 ), lic_type AS (
   SELECT uscc, licence_type,
          SUM(CASE WHEN state_at = 'valid' THEN 1 ELSE 0 END) AS n_valid,
          SUM(CASE WHEN state_at = 'revoked' THEN 1 ELSE 0 END) AS n_revoked
-  FROM lic
+  FROM _licence_states
   GROUP BY uscc, licence_type
 ), lic_agg AS (
   SELECT uscc,

@@ -67,6 +67,8 @@ def test_every_month_is_published_once_with_every_active_entity(year):
         assert out["continuity"]["active_not_published"] == 0 and out["continuity"]["published_not_active"] == 0
         assert out["published"]["entities"] == out["snapshot"]["entities"] == sum(out["tier_counts"].values())
         assert not [a for a in out["alerts"] if a["code"] == "continuity"], as_of
+        assert set(out["trigger_counts"]) >= {"serious_list_current", "ordered_to_stop_business"}, as_of
+        assert sum(out["trigger_counts"].values()) <= out["tier_counts"]["D"]  # every triggered entity is D
 
 
 def test_migration_accounts_for_stayers_newcomers_and_leavers(year):

@@ -49,7 +49,8 @@ def test_score_by_code_returns_the_published_tier_reasons_and_versions_in_order(
         assert item["tier"] == by_code[item["uscc"]]
         assert item["tier_zh"].startswith("信用风险") and item["model_version"] == "7"
         assert item["source"] == "publication" and item["as_of"] == served.publications[-1]["as_of"].isoformat()
-        assert len(item["reasons"]) <= 3 and all({"dimension", "zh", "en", "contribution"} <= set(x)
+        assert len(item["reasons"]) <= 3 and all({"code", "kind", "dimension", "zh", "en", "contribution"} <= set(x)
+                                                 and x["records"]
                                                  for x in item["reasons"])
 
 

@@ -37,3 +37,37 @@ def test_round_trip_and_errors_name_what_was_expected():
     with pytest.raises(ValueError, match="add up to 1"):
         TierPolicy(kind="target_shares", shares={"A": 0.5, "B": 0.2, "C": 0.1, "D": 0.1},
                    codes=("A", "B", "C", "D")).fit(np.arange(10.0))
+
+
+def _population_rules() -> dict[str, dict]:
+    from core import rules
+
+    return {p["code"]: p for p in rules.load("tiers")["population"]}
+
+
+def test_each_population_gets_its_own_shares_from_the_rules_table():
+    rng = np.random.default_rng(3)
+    types = np.array(["individual"] * 12_000 + ["limited_company"] * 6_000 + ["cooperative"] * 2_000, dtype=object)
+    # individual businesses score higher on average: one pooled cut-off would crowd them into C and D
+    p = np.where(types == "individual", rng.beta(2, 30, types.size), rng.beta(1, 40, types.size))
+    policy = TierPolicy.from_rules(kind="target_shares").fit(p, types)
+    tiers = policy.predict(p, types)
+    want = _population_rules()
+    for etype, pop in (("individual", "individual"), ("limited_company", "enterprise"), ("cooperative", "cooperative")):
+        m = types == etype
+        shares = {c: float((tiers[m] == c).mean()) for c in "ABCD"}
+        assert shares == pytest.approx(want[pop]["target_shares"], abs=0.003), etype
+    pooled = policy.predict(p)  # without entity types: the overall cut-offs
+    assert (pooled[types == "individual"] == "D").mean() > 1.5 * want["individual"]["target_shares"]["D"]
+    again = TierPolicy.from_dict(policy.to_dict())
+    assert (again.predict(p, types) == tiers).all()
+
+
+def test_an_unknown_entity_type_belongs_to_the_default_population_and_small_populations_keep_the_overall_cutoffs():
+    policy = TierPolicy.from_rules(kind="target_shares")
+    assert policy.population_of(["individual", "no_such_type", None]).tolist() == ["individual", "enterprise",
+                                                                                    "enterprise"]
+    p = np.linspace(0, 1, 1001)
+    types = np.array(["limited_company"] * 1000 + ["cooperative"], dtype=object)
+    policy.fit(p, types)
+    assert "cooperative" not in policy.population_cutoffs_ and "enterprise" in policy.population_cutoffs_
