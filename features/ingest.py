@@ -103,7 +103,7 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
                 summary["repaired"].setdefault("opinions", {})["name_rematched"] = rematched
                 progress.say(f"  opinions: {rematched:,} earlier name-only items now matched to a credit code")
         if summary["loaded"].get("opinions") or entity_changes.get("new") or entity_changes.get("revised"):
-            mentions = attribute_opinions(settings, con, ingest_id=ingest_id)
+            mentions = attribute_opinions(settings, con)
             summary["opinion_mentions"] = mentions
             progress.say(f"  opinions: {mentions:,} item–enterprise links recorded (opinion_mentions)")
         summary["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
@@ -163,7 +163,7 @@ def rematch_opinions(con: duckdb.DuckDBPyConnection, *, ingest_id: str) -> int:
     return n
 
 
-def attribute_opinions(settings: Settings, con: duckdb.DuckDBPyConnection, *, ingest_id: str) -> int:
+def attribute_opinions(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
     """Record which enterprises the items of this ingest name and which their negative content counts against
     (``opinion_mentions``), with the home's opinion classifier when one was trained with entities; returns how
     many item–enterprise links were written."""
@@ -171,7 +171,7 @@ def attribute_opinions(settings: Settings, con: duckdb.DuckDBPyConnection, *, in
 
     folder = opinions.model_dir(settings)
     classifier = opinions.OpinionClassifier.load(folder) if (folder / opinions.MODEL_FILE).is_file() else None
-    return opinion_mentions.ensure_mentions(con, classifier=classifier, renew_ingest=ingest_id)
+    return opinion_mentions.ensure_mentions(con, classifier=classifier, rematch=True)
 
 
 def stored_columns(table: Table) -> list[str]:

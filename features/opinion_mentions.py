@@ -6,8 +6,9 @@ One row of ``opinion_mentions`` per (item, named enterprise): the item's matched
 decided (``METHODS``: the sole named one; the attribution model's targets, :mod:`features.opinion_targets`; or
 every named one when no model was trained with entities, as before attribution existed).
 
-Rows are kept once made, so a snapshot's features do not move when later items arrive; an item revised
-by a later ingest, or a classifier with another attribution model, remakes them.
+Rows are kept once made, so a snapshot's features do not move when later items arrive; a revised item gets rows
+for its new version beside the old ones (``version_key``), so a snapshot reads the version it knew; a classifier
+with another attribution model remakes the rows of multi-enterprise items.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from features.name_match import match_names, normalise_names
 TABLE = "opinion_mentions"
 COLUMNS = (  # (name, DuckDB type, 中文, English): the table's declaration, also rendered in the data dictionary
     ("opinion_id", "VARCHAR", "舆情编号", "the item"),
+    ("version_key", "VARCHAR", "版本键", "md5 of the item version's uscc, company_name and mentioned_names: a revised "
+     "item gets rows of its own, and a snapshot reads those of the version it knew"),
     ("uscc", "VARCHAR", "统一社会信用代码", "credit code of the named enterprise; empty when its name matched none"),
     ("name", "VARCHAR", "企业名称", "the name as the item gives it; empty when only the vendor's code names it"),
     ("is_target", "BOOLEAN", "是否负面指向对象", "the item, when negative, counts against this enterprise"),
@@ -39,38 +42,42 @@ METHODS = {  # how is_target was decided
 }
 
 
+def version_key_sql(alias: str) -> str:
+    """Standard SQL for the ``version_key`` of the opinion rows aliased ``alias``."""
+    return (f"md5(COALESCE({alias}.uscc, '') || '|' || COALESCE({alias}.company_name, '') || '|' || "
+            f"COALESCE({alias}.mentioned_names, ''))")
+
+
 def create_table(con) -> None:
     """Create ``opinion_mentions`` if missing."""
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{n} {t}' for n, t, *_ in COLUMNS)})")
 
 
-def ensure_mentions(con, *, classifier=None, renew_ingest: str | None = None) -> int:
-    """Make the mention rows of items that have none, and attribute multi-enterprise items.
+def ensure_mentions(con, *, classifier=None, rematch: bool = False) -> int:
+    """Make the mention rows of items whose current version has none, and attribute multi-enterprise items.
 
     Args:
         con: warehouse connection holding ``opinions`` and ``entities``.
         classifier: the opinion classifier (:class:`features.opinions.OpinionClassifier`); when it was trained
             with entities, multi-enterprise items attributed otherwise (another model, or ``every_named``) are
             attributed again by it.
-        renew_ingest: an ingest id: items loaded or revised by it get their rows remade, and names that matched
-            no credit code are tried again (entities may have arrived).
+        rematch: try names that matched no credit code again (ingest: entities may have arrived).
 
     Returns:
         how many mention rows were written.
     """
     create_table(con)
-    if renew_ingest:
-        con.execute(f"DELETE FROM {TABLE} WHERE opinion_id IN (SELECT opinion_id FROM opinions WHERE _ingest_id = ?)",
-                    [renew_ingest])
+    if rematch:
         _rematch(con)
     model = classifier if classifier is not None and classifier.targets is not None else None
     if model is not None:
         con.execute(f"DELETE FROM {TABLE} WHERE opinion_id IN (SELECT opinion_id FROM {TABLE} WHERE method = "
                     "'every_named' OR (method = 'model' AND model_id IS DISTINCT FROM ?))", [model.model_id])
     items = con.execute(
-        "SELECT o.opinion_id, o.uscc, o.company_name, o.mentioned_names, COALESCE(o.title, '') AS title, "
-        f"COALESCE(o.text, '') AS text FROM opinions o WHERE NOT EXISTS (SELECT 1 FROM {TABLE} m "
-        "WHERE m.opinion_id = o.opinion_id) AND (o.uscc IS NOT NULL OR o.company_name IS NOT NULL "
+        f"SELECT o.opinion_id, {version_key_sql('o')} AS version_key, o.uscc, o.company_name, o.mentioned_names, "
+        f"COALESCE(o.title, '') AS title, COALESCE(o.text, '') AS text FROM opinions o WHERE NOT EXISTS (SELECT 1 "
+        f"FROM {TABLE} m WHERE m.opinion_id = o.opinion_id AND m.version_key = {version_key_sql('o')}) "
+        "AND (o.uscc IS NOT NULL OR o.company_name IS NOT NULL "
         "OR o.mentioned_names IS NOT NULL) ORDER BY o.opinion_id").df()
     if items.empty:
         return 0
@@ -110,8 +117,8 @@ def _mentions(con, items: pd.DataFrame) -> pd.DataFrame:
     names = _named(items)
     matched = match_names(con, sorted({n for ns in names for n in ns}))
     rows = []
-    for i, (oid, code, company) in enumerate(zip(items["opinion_id"], items["uscc"], items["company_name"],
-                                                 strict=True)):
+    for i, (oid, key, code, company) in enumerate(zip(items["opinion_id"], items["version_key"], items["uscc"],
+                                                      items["company_name"], strict=True)):
         code = code if isinstance(code, str) else None
         company = company.strip() if isinstance(company, str) else None
         seen: set[str] = set()
@@ -121,10 +128,10 @@ def _mentions(con, items: pd.DataFrame) -> pd.DataFrame:
                 continue
             if uscc:
                 seen.add(uscc)
-            rows.append((i, oid, uscc, name))
+            rows.append((i, oid, key, uscc, name))
         if code and code not in seen:  # the vendor's code, its company not (or differently) named
-            rows.append((i, oid, code, None))
-    return pd.DataFrame(rows, columns=["item", "opinion_id", "uscc", "name"])
+            rows.append((i, oid, key, code, None))
+    return pd.DataFrame(rows, columns=["item", "opinion_id", "version_key", "uscc", "name"])
 
 
 def _attribute(rows: pd.DataFrame, items: pd.DataFrame, model) -> None:

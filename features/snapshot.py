@@ -241,20 +241,18 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
 
 
 def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:
-    """``_opinion_mentions`` (opinion_id, uscc, is_target) for the items as known at as_of: the item's mention rows
-    where the version known then names the same firms as the current one (rows are made from the current
-    version); otherwise, and for items without rows (a warehouse older than opinion_mentions), the item counts
-    for the company it was matched to then, as before attribution existed."""
+    """``_opinion_mentions`` (opinion_id, uscc, is_target) for the items as known at as_of: the mention rows of the
+    version known then (``version_key``); an item version without rows (a warehouse older than opinion_mentions,
+    or a version whose rows a new attribution model replaced) counts for the company it was matched to, as
+    before attribution existed."""
     fallback = "SELECT p.opinion_id, p.uscc, TRUE AS is_target FROM _pit_opinions p WHERE p.uscc IS NOT NULL"
     if not has_table(con, opinion_mentions.TABLE):
         con.execute(f"CREATE OR REPLACE TEMP VIEW _opinion_mentions AS {fallback}")
         return
-    same = ("SELECT m.opinion_id, m.uscc, m.is_target FROM opinion_mentions m JOIN _pit_opinions p "
-            "ON p.opinion_id = m.opinion_id JOIN opinions c ON c.opinion_id = p.opinion_id "
-            "AND p.uscc IS NOT DISTINCT FROM c.uscc AND p.company_name IS NOT DISTINCT FROM c.company_name "
-            "AND p.mentioned_names IS NOT DISTINCT FROM c.mentioned_names")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _opinion_mentions AS WITH same AS ({same}) "
-                f"SELECT * FROM same UNION ALL {fallback} AND p.opinion_id NOT IN (SELECT opinion_id FROM same)")
+    known = (f"SELECT m.opinion_id, m.uscc, m.is_target FROM {opinion_mentions.TABLE} m JOIN _pit_opinions p "
+             f"ON p.opinion_id = m.opinion_id AND m.version_key = {opinion_mentions.version_key_sql('p')}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _opinion_mentions AS WITH known AS ({known}) "
+                f"SELECT * FROM known UNION ALL {fallback} AND p.opinion_id NOT IN (SELECT opinion_id FROM known)")
 
 
 def _select_list(features: tuple[Feature, ...]) -> str:

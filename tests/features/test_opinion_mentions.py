@@ -92,3 +92,14 @@ def test_an_item_known_after_as_of_counts_against_none_of_the_firms_it_names(set
     f = _features(settings)
     assert (f.loc[[C3, C4], ["opinion_item_count_365d", "opinion_negative_count_365d"]] == 0).all().all()
     assert _features(settings, as_of=date(2025, 7, 3)).loc[C3, "opinion_negative_count_365d"] == 1
+
+
+def test_a_revised_item_counts_as_the_version_a_snapshot_knew(settings, tmp_path):
+    first = _drop(tmp_path / "d1", entities=(_entities(), "csv"), opinions=(pd.DataFrame([ITEM]), "csv"))
+    ingest(settings, first, as_of=date(2025, 6, 15))
+    before = _features(settings)
+    corrected = {**ITEM, "mentioned_names": "石门旅行社"}  # the vendor takes the neighbour out of the item
+    ingest(settings, _drop(tmp_path / "d2", opinions=(pd.DataFrame([corrected]), "csv")), as_of=date(2025, 8, 1))
+    pd.testing.assert_frame_equal(_features(settings), before)  # a snapshot at 2025-07-01 knew the first version
+    assert before.loc[C3, "opinion_negative_count_365d"] == 1
+    assert _features(settings, as_of=date(2025, 8, 2)).loc[C3, "opinion_negative_count_365d"] == 0
