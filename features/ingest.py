@@ -58,8 +58,9 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
         "repaired": {table: {fix: rows}}, "deduplicated": {table: rows},
         "changes": {table: {"new", "revised", "unchanged"}}, "files": [...], "ignored": [...], "corrupt": [...],
         "refused": [...], "opinion_mentions": links}`` (the last when opinions or entities changed: item–enterprise
-        links written, :func:`attribute_opinions`); a file is ``corrupt`` when it cannot be read, ``refused`` when its header does not fit
-        the contract (:func:`check_header`); nothing of such a file is loaded, the rest of the drop is.
+        links written, :func:`attribute_opinions`); a file is ``corrupt`` when it cannot be read, ``refused`` when
+        its header does not fit the contract (:func:`check_header`); nothing of such a file is loaded, the rest
+        of the drop is.
     Raises:
         NotFound: ``drop_dir`` is no folder or holds no contract file.
     """
@@ -164,7 +165,7 @@ def rematch_opinions(con: duckdb.DuckDBPyConnection, *, ingest_id: str) -> int:
 
 
 def attribute_opinions(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
-    """Record which enterprises the items of this ingest name and which their negative content counts against
+    """Record which enterprises new or revised items name and which their negative content counts against
     (``opinion_mentions``), with the home's opinion classifier when one was trained with entities; returns how
     many item–enterprise links were written."""
     from features import opinion_mentions, opinions

@@ -188,7 +188,8 @@ def rules_versions() -> dict[str, str]:
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A hash of every source table, the repairs and corrections, the opinion scores and mentions, the rules versions."""
+    """A hash of every source table, the repairs and corrections, the opinion scores and mentions, the rules
+    versions."""
     _quiet(con)
     parts = []
     tables = [*SOURCES, "repairs", "record_corrections"]

@@ -493,7 +493,8 @@ def labelled_opinions(opinions: pd.DataFrame, path: Path, *, seed: int) -> dict:
     ``credit-risk opinions train --entities-col entities --targets-col targets``. Returns its counts."""
     cfg = district()["records"]
     rng = np.random.default_rng([seed, 700])
-    share = np.where(opinions["mentioned_names"].notna().to_numpy(), cfg["opinion_labelled_two_firm_share"], cfg["opinion_labelled_share"])
+    two = opinions["mentioned_names"].notna().to_numpy()
+    share = np.where(two, cfg["opinion_labelled_two_firm_share"], cfg["opinion_labelled_share"])
     items = opinions[rng.random(len(opinions)) < share]
     negative = (items["_sentiment"] == "negative").to_numpy()
     entities = np.where(items["mentioned_names"].notna(), items["mentioned_names"], items["company_name"])
@@ -503,8 +504,8 @@ def labelled_opinions(opinions: pd.DataFrame, path: Path, *, seed: int) -> dict:
                           "label": items["_sentiment"].astype(str).to_numpy()})
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
-    return {"path": str(path), "items": int(len(frame)), "two_firm_items": int(items["mentioned_names"].notna().sum()),
-            "negative": int(negative.sum())}
+    return {"path": str(path), "items": int(len(frame)),
+            "two_firm_items": int(items["mentioned_names"].notna().sum()), "negative": int(negative.sum())}
 
 
 def emit_drop(out_dir: str | Path, *, month: str | date, entities: int = 34000, seed: int = 20260101,

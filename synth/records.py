@@ -697,8 +697,8 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
     reach = np.round(rng.lognormal(np.where(sent == 0, 7.0, 5.5), 1.4, n)).astype(np.int64)
     df = pd.DataFrame({
         "published_date": d, "source": sources[src], "title": title, "text": text, "uscc": code,
-        "company_name": full, "mentioned_names": mentioned, "vendor_sentiment": vs, "reach": reach, "known_date": d + np.where(
-            rng.random(n) < 0.1, rng.integers(1, 4, n), 0) * DAY,
+        "company_name": full, "mentioned_names": mentioned, "vendor_sentiment": vs, "reach": reach,
+        "known_date": d + np.where(rng.random(n) < 0.1, rng.integers(1, 4, n), 0) * DAY,
         "_ent": e, "_sentiment": labels[sent], "_other": other, "_name_only": name_only,
     })
     df.insert(0, "opinion_id", _ids("YQ", _year(d), chunk))
