@@ -20,6 +20,7 @@ import pyarrow as pa
 from core import rules
 from features import opinion_targets as ot
 from features.name_match import match_names, normalise_names
+from features.warehouse import has_table
 
 TABLE = "opinion_mentions"
 COLUMNS = (  # (name, DuckDB type, 中文, English): the table's declaration, also rendered in the data dictionary
@@ -49,8 +50,9 @@ def version_key_sql(alias: str) -> str:
 
 
 def create_table(con) -> None:
-    """Create ``opinion_mentions`` if missing."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{n} {t}' for n, t, *_ in COLUMNS)})")
+    """Create ``opinion_mentions`` if missing (nothing is written when it exists: a read-only copy stays usable)."""
+    if not has_table(con, TABLE):
+        con.execute(f"CREATE TABLE {TABLE} ({', '.join(f'{n} {t}' for n, t, *_ in COLUMNS)})")
 
 
 def ensure_mentions(con, *, classifier=None, rematch: bool = False) -> int:
