@@ -66,6 +66,20 @@ def _table_section(table: Table) -> list[str]:
     return lines + [""]
 
 
+def _mentions_section() -> list[str]:
+    from features import opinion_mentions as om
+
+    lines = [f"### `{om.TABLE}` — 舆情涉及企业 / enterprises an opinion item names (made at ingest)", "",
+             "One row per (item, named enterprise): the item's `company_name` (with its `uscc`) and every name of "
+             "`mentioned_names`, matched to a credit code by exact unique name. Opinion features count an item for "
+             "every named enterprise with a code, and as negative only where `is_target`.", "",
+             "| column | type | 中文 | English |", "|---|---|---|---|"]
+    lines += [f"| `{n}` | {t} | {_cell(zh)} | {_cell(en)} |" for n, t, zh, en in om.COLUMNS]
+    lines += ["", "| method | meaning |", "|---|---|"]
+    lines += [f"| `{m}` | {_cell(en)} |" for m, en in om.METHODS.items()]
+    return lines + [""]
+
+
 def render() -> str:
     """The whole data dictionary as Markdown: source tables, ingest rules and repairs, features."""
     lines = [
@@ -83,6 +97,7 @@ def render() -> str:
     ]
     for table in SOURCES.values():
         lines += _table_section(table)
+    lines += _mentions_section()
     lines += ["## Ingest rules / 入库校验规则", "",
               "A row breaking a rule goes to the `quarantine` table with the rule, a detail naming the column "
               "and the value, the source file and row number, and its original values.", "",

@@ -57,8 +57,10 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
         ``{"ingest_id", "as_of", "loaded": {table: rows}, "quarantined": {table: {rule: rows}},
         "repaired": {table: {fix: rows}}, "deduplicated": {table: rows},
         "changes": {table: {"new", "revised", "unchanged"}}, "files": [...], "ignored": [...], "corrupt": [...],
-        "refused": [...]}``; a file is ``corrupt`` when it cannot be read, ``refused`` when its header does not fit
-        the contract (:func:`check_header`); nothing of such a file is loaded, the rest of the drop is.
+        "refused": [...], "opinion_mentions": links}`` (the last when opinions or entities changed: item–enterprise
+        links written, :func:`attribute_opinions`); a file is ``corrupt`` when it cannot be read, ``refused`` when
+        its header does not fit the contract (:func:`check_header`); nothing of such a file is loaded, the rest
+        of the drop is.
     Raises:
         NotFound: ``drop_dir`` is no folder or holds no contract file.
     """
@@ -101,6 +103,10 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
             if rematched:
                 summary["repaired"].setdefault("opinions", {})["name_rematched"] = rematched
                 progress.say(f"  opinions: {rematched:,} earlier name-only items now matched to a credit code")
+        if summary["loaded"].get("opinions") or entity_changes.get("new") or entity_changes.get("revised"):
+            mentions = attribute_opinions(settings, con)
+            summary["opinion_mentions"] = mentions
+            progress.say(f"  opinions: {mentions:,} item–enterprise links recorded (opinion_mentions)")
         summary["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
         _record_run(con, summary, started=started, actor=actor)
     finally:
@@ -156,6 +162,17 @@ def rematch_opinions(con: duckdb.DuckDBPyConnection, *, ingest_id: str) -> int:
     finally:
         con.unregister("_rematched")
     return n
+
+
+def attribute_opinions(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
+    """Record which enterprises new or revised items name and which their negative content counts against
+    (``opinion_mentions``), with the home's opinion classifier when one was trained with entities; returns how
+    many item–enterprise links were written."""
+    from features import opinion_mentions, opinions
+
+    folder = opinions.model_dir(settings)
+    classifier = opinions.OpinionClassifier.load(folder) if (folder / opinions.MODEL_FILE).is_file() else None
+    return opinion_mentions.ensure_mentions(con, classifier=classifier, rematch=True)
 
 
 def stored_columns(table: Table) -> list[str]:

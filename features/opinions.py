@@ -324,8 +324,12 @@ def ensure_scores(con, *, classifier: OpinionClassifier | None = None) -> int:
 
     With a ``classifier``, scores made by another model are replaced. Without one, unscored items are
     scored by the default model (vendor-labelled items); existing scores are kept, so a snapshot's
-    opinion features do not move when later items arrive.
+    opinion features do not move when later items arrive. The items' named enterprises and targets are made
+    too (:func:`features.opinion_mentions.ensure_mentions`, with the classifier's attribution model if any).
     """
+    from features.opinion_mentions import ensure_mentions
+
+    ensure_mentions(con, classifier=classifier)
     con.execute(f"CREATE TABLE IF NOT EXISTS {SCORES_TABLE} "
                 "(opinion_id VARCHAR, negative_probability DOUBLE, model_id VARCHAR)")
     if classifier is not None:

@@ -20,7 +20,7 @@ from core import inspection_results, progress, rules
 from core.errors import UserError
 from core.publicity import months_sql, penalty_class_sql, penalty_classes, publicity_rules
 from core.workdays import WorkdayCalendar
-from features import catalog
+from features import catalog, opinion_mentions
 from features.catalog import FEATURE_SET, Feature, all_features
 from features.sources import SANCTIONS, SOURCES
 from features.versions import create_views
@@ -188,12 +188,12 @@ def rules_versions() -> dict[str, str]:
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """A hash of every source table, the repairs and corrections, the opinion scores and the rules versions."""
+    """A hash of every source table, the repairs and corrections, the opinion scores and mentions, the rules
+    versions."""
     _quiet(con)
     parts = []
     tables = [*SOURCES, "repairs", "record_corrections"]
-    if has_table(con, "opinion_scores"):
-        tables.append("opinion_scores")
+    tables += [t for t in ("opinion_scores", opinion_mentions.TABLE) if has_table(con, t)]
     sql = " UNION ALL ".join(f"SELECT '{name}', COUNT(*), COALESCE(SUM(HASH(t)), 0) FROM \"{name}\" t"
                              for name in tables)
     for name, n, h in sorted(con.execute(sql).fetchall()):
@@ -227,6 +227,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
                     "SELECT CAST(NULL AS VARCHAR) AS opinion_id, CAST(NULL AS DOUBLE) AS negative_probability "
                     "WHERE FALSE")
     create_views(con, as_of)  # _pit_<table>: every source table as known at as_of
+    _mentions_view(con)
     for table, file in _STAGES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
     return p
@@ -238,6 +239,21 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     (e.g. features/reason_records.py) reads these stages instead of repeating their rules."""
     _quiet(con)
     return _prepare(con, as_of)
+
+
+def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:
+    """``_opinion_mentions`` (opinion_id, uscc, is_target) for the items as known at as_of: the mention rows of the
+    version known then (``version_key``); an item version without rows (a warehouse older than opinion_mentions,
+    or a version whose rows a new attribution model replaced) counts for the company it was matched to, as
+    before attribution existed."""
+    fallback = "SELECT p.opinion_id, p.uscc, TRUE AS is_target FROM _pit_opinions p WHERE p.uscc IS NOT NULL"
+    if not has_table(con, opinion_mentions.TABLE):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _opinion_mentions AS {fallback}")
+        return
+    known = (f"SELECT m.opinion_id, m.uscc, m.is_target FROM {opinion_mentions.TABLE} m JOIN _pit_opinions p "
+             f"ON p.opinion_id = m.opinion_id AND m.version_key = {opinion_mentions.version_key_sql('p')}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _opinion_mentions AS WITH known AS ({known}) "
+                f"SELECT * FROM known UNION ALL {fallback} AND p.opinion_id NOT IN (SELECT opinion_id FROM known)")
 
 
 def _select_list(features: tuple[Feature, ...]) -> str:

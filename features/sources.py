@@ -219,6 +219,8 @@ SOURCES: dict[str, Table] = {t.name: t for t in (
         _c("text", "str", "正文", "text"),
         _c("uscc", "uscc", "统一社会信用代码", "credit code when the vendor matched it; may be empty"),
         _c("company_name", "str", "涉及企业名称", "company named in the item"),
+        _c("mentioned_names", "str", "提及企业名称", "every enterprise the item names, ';'-separated (may repeat "
+           "company_name); each is matched by name and the item counts only against those it is negative about"),
         _c("vendor_sentiment", "enum", "情感倾向", "vendor sentiment label, may be empty", values=SENTIMENTS),
         _c("reach", "int", "传播量", "reads, shares and comments"),
         _KNOWN,

@@ -31,7 +31,8 @@ from synth.params import DAY, Frame, district, sigmoid
 from synth.population import EXIT_FORCED, Population, build
 from synth.world import simulate
 
-GENERATOR_VERSION = "synth-2026.1"
+GENERATOR_VERSION = "synth-2026.2"  # .2: items naming two firms, the labelled opinion set
+LABELLED_OPINIONS = Path("labelled") / "opinion_targets.parquet"
 CHUNK = 60_000
 WRITE_ROWS = 1_000_000  # rows per Parquet write
 TEXT_ROWS = 200_000  # rows per CSV write
@@ -307,7 +308,7 @@ def view(hist: History, until: date) -> dict[str, pd.DataFrame]:
                     df.loc[later, k] = v
                 if name == "annual_reports":
                     df.loc[later, "known_date"] = df.loc[later, "_appear"]
-        extra = ["_ent", "_other"] if name == "opinions" else ["_ent"]
+        extra = ["_ent", "_other", "_sentiment"] if name == "opinions" else ["_ent"]
         out[name] = df[[*table.names, *extra]].reset_index(drop=True)
     return out
 
@@ -481,8 +482,30 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
                                                   test_as_of=date(end.year - 1, 1, 1),
                                                   train_as_of=date(end.year - 3, 1, 1))
     report["matching"] = _matching(tables["opinions"])
+    report["labelled_opinions"] = labelled_opinions(tables["opinions"], out / LABELLED_OPINIONS, seed=seed)
     _finish(out, tables, report, seed=seed, dirty_rate=dirty_rate, began=began)
     return report
+
+
+def labelled_opinions(opinions: pd.DataFrame, path: Path, *, seed: int) -> dict:
+    """Write the analysts' labelled opinion set: a seeded sample of items with the enterprises each names
+    (``entities``), those it is negative about (``targets``) and its sentiment (``label``), for
+    ``credit-risk opinions train --entities-col entities --targets-col targets``. Returns its counts."""
+    cfg = district()["records"]
+    rng = np.random.default_rng([seed, 700])
+    two = opinions["mentioned_names"].notna().to_numpy()
+    share = np.where(two, cfg["opinion_labelled_two_firm_share"], cfg["opinion_labelled_share"])
+    items = opinions[rng.random(len(opinions)) < share]
+    negative = (items["_sentiment"] == "negative").to_numpy()
+    entities = np.where(items["mentioned_names"].notna(), items["mentioned_names"], items["company_name"])
+    frame = pd.DataFrame({"opinion_id": items["opinion_id"].to_numpy(), "title": items["title"].to_numpy(),
+                          "text": items["text"].to_numpy(), "entities": entities,
+                          "targets": np.where(negative, items["company_name"], ""),
+                          "label": items["_sentiment"].astype(str).to_numpy()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return {"path": str(path), "items": int(len(frame)),
+            "two_firm_items": int(items["mentioned_names"].notna().sum()), "negative": int(negative.sum())}
 
 
 def emit_drop(out_dir: str | Path, *, month: str | date, entities: int = 34000, seed: int = 20260101,

@@ -103,12 +103,66 @@ def short_name(full: np.ndarray, district_short: str) -> np.ndarray:
     return out.to_numpy(dtype=object)
 
 
+TWO_FIRM_SHAPES = {  # shape: (who is a target, what the text says); x is the firm at fault unless said otherwise
+    0: ("x", "x at fault, y neutral, x named first"),
+    1: ("x", "y praised first, x at fault second"),
+    2: ("x", "y reports x: the reporter is named first and is not the target"),
+    3: ("x", "x impersonates y"),
+    4: ("xy", "both at fault"),
+    5: ("", "neutral about both"),
+    6: ("", "both praised"),
+}
+
+
+def two_firm_texts(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, shape: np.ndarray, *,
+                   domain: np.ndarray | None = None) -> tuple[list[str], list[str], list[list[str]]]:
+    """Titles, texts and targets of items naming firms ``x`` and ``y`` in the given ``TWO_FIRM_SHAPES``.
+
+    ``domain`` names the issue (a penalty domain) of each item; drawn at random where missing.
+    """
+    n = len(x)
+    if domain is None:
+        domain = np.full(n, None, dtype=object)
+    domain = np.where([d in ISSUES for d in domain], domain,
+                      np.asarray(list(ISSUES), dtype=object)[rng.integers(0, len(ISSUES), n)])
+    issue = np.array([_pick(rng, ISSUES[d], 1)[0] for d in domain], dtype=object)
+    who, season, off = _pick(rng, WHO, n), _pick(rng, SEASON, n), _pick(rng, OFFICIAL, n)
+    pos, neu, det = _pick(rng, POSITIVE, n), _pick(rng, NEUTRAL, n), _pick(rng, DETAIL_NEU, n)
+    detail_pos = _pick(rng, DETAIL_POS, n)
+    titles, texts, targets = [], [], []
+    for i in range(n):
+        a, b, k = x[i], y[i], int(shape[i])
+        if k == 0:
+            titles.append(f"{who[i]}投诉{a}{issue[i]}")
+            texts.append(f"{season[i]}，{who[i]}反映{a}{issue[i]}。同街区的{b}{neu[i]}。{off[i]}。")
+        elif k == 1:
+            titles.append(f"{b}{pos[i]}，{a}却被曝{issue[i]}")
+            texts.append(f"{season[i]}，{b}{pos[i]}；与之相邻的{a}却被{who[i]}曝光{issue[i]}。{off[i]}。")
+        elif k == 2:
+            titles.append(f"{b}负责人反映{a}{issue[i]}")
+            texts.append(f"{season[i]}，{b}负责人向记者反映，隔壁的{a}长期{issue[i]}。{off[i]}。")
+        elif k == 3:
+            titles.append(f"{a}冒用{b}名义{issue[i]}")
+            texts.append(f"{season[i]}，有{who[i]}发现{a}冒用{b}的名义招揽顾客，存在{issue[i]}问题，{b}表示已报警。")
+        elif k == 4:
+            titles.append(f"{a}、{b}均被查出{issue[i]}")
+            texts.append(f"{season[i]}，执法人员检查发现{a}和{b}均存在{issue[i]}问题。{off[i]}。")
+        elif k == 5:
+            titles.append(f"{a}与{b}{neu[i]}")
+            texts.append(f"{season[i]}，{a}与{b}共同{neu[i]}。{det[i]}")
+        else:
+            titles.append(f"{a}、{b}{pos[i]}")
+            texts.append(f"{season[i]}，{a}和{b}{pos[i]}。{detail_pos[i]}")
+        who_is = TWO_FIRM_SHAPES[k][0]
+        targets.append([f for f, tag in ((a, "x"), (b, "y")) if tag in who_is])
+    return titles, texts, targets
+
+
 def multi_entity_items(rng: np.random.Generator, names: np.ndarray, n: int) -> pd.DataFrame:
     """Labelled items naming two enterprises, for entity-level attribution: ``entities``, ``targets``.
 
-    Shapes (drawn evenly, named in either order): one firm at fault beside a neutral or praised neighbour;
-    a firm reporting another (the reporter is not the target); both at fault; both in a neutral item.
-    ``label`` is "negative" when the item has a target.
+    Shapes 0-5 of ``TWO_FIRM_SHAPES`` drawn evenly, named in either order. ``label`` is "negative" when the item
+    has a target.
     """
     a = _pick(rng, list(names), n)
     b = _pick(rng, list(names), n)
@@ -116,38 +170,7 @@ def multi_entity_items(rng: np.random.Generator, names: np.ndarray, n: int) -> p
     while clash.any():
         b[clash] = _pick(rng, list(names), int(clash.sum()))
         clash = a == b
-    domain = np.asarray(list(ISSUES), dtype=object)[rng.integers(0, len(ISSUES), n)]
-    issue = np.array([_pick(rng, ISSUES[d], 1)[0] for d in domain], dtype=object)
-    who, season, off = _pick(rng, WHO, n), _pick(rng, SEASON, n), _pick(rng, OFFICIAL, n)
-    pos, neu = _pick(rng, POSITIVE, n), _pick(rng, NEUTRAL, n)
-    shape = rng.integers(0, 6, n)
-    titles, texts, targets = [], [], []
-    for i in range(n):
-        x, y = a[i], b[i]
-        if shape[i] == 0:  # x at fault, y neutral, x named first
-            titles.append(f"{who[i]}投诉{x}{issue[i]}")
-            texts.append(f"{season[i]}，{who[i]}反映{x}{issue[i]}。同街区的{y}{neu[i]}。{off[i]}。")
-            targets.append([x])
-        elif shape[i] == 1:  # y praised first, x at fault second
-            titles.append(f"{y}{pos[i]}，{x}却被曝{issue[i]}")
-            texts.append(f"{season[i]}，{y}{pos[i]}；与之相邻的{x}却被{who[i]}曝光{issue[i]}。{off[i]}。")
-            targets.append([x])
-        elif shape[i] == 2:  # y reports x: the reporter is named first and is not the target
-            titles.append(f"{y}负责人反映{x}{issue[i]}")
-            texts.append(f"{season[i]}，{y}负责人向记者反映，隔壁的{x}长期{issue[i]}。{off[i]}。")
-            targets.append([x])
-        elif shape[i] == 3:  # x impersonates y
-            titles.append(f"{x}冒用{y}名义{issue[i]}")
-            texts.append(f"{season[i]}，有{who[i]}发现{x}冒用{y}的名义招揽顾客，存在{issue[i]}问题，{y}表示已报警。")
-            targets.append([x])
-        elif shape[i] == 4:  # both at fault
-            titles.append(f"{x}、{y}均被查出{issue[i]}")
-            texts.append(f"{season[i]}，执法人员检查发现{x}和{y}均存在{issue[i]}问题。{off[i]}。")
-            targets.append([x, y])
-        else:  # neutral about both
-            titles.append(f"{x}与{y}{neu[i]}")
-            texts.append(f"{season[i]}，{x}与{y}共同{neu[i]}。{_pick(rng, DETAIL_NEU, 1)[0]}")
-            targets.append([])
+    titles, texts, targets = two_firm_texts(rng, a, b, rng.integers(0, 6, n))
     swap = rng.random(n) < 0.5  # the order of the entity list says nothing
     entities = [[b[i], a[i]] if swap[i] else [a[i], b[i]] for i in range(n)]
     return pd.DataFrame({"title": titles, "text": texts, "entities": entities, "targets": targets,

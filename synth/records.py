@@ -680,6 +680,8 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
     short = np.where(rng.random(n) < 0.5, full, short)
     domain_name = np.array([PENALTY_DOMAINS[k] if k >= 0 else None for k in dom], dtype=object)
     title, text = op.compose(rng, sentiment=sent, domain=domain_name, short=short, full=full)
+    mentioned = _second_firm(rng, pop, world, e, sent, domain_name, full, title, text,
+                             ~other & (rng.random(n) < rec["opinion_two_firms"]))
     name_only = ~other & (rng.random(n) < rec["opinion_name_only"])
     code = np.where(other | name_only, None, pop.uscc[e]).astype(object)
     labels = np.array(["negative", "neutral", "positive"], dtype=object)
@@ -695,9 +697,34 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
     reach = np.round(rng.lognormal(np.where(sent == 0, 7.0, 5.5), 1.4, n)).astype(np.int64)
     df = pd.DataFrame({
         "published_date": d, "source": sources[src], "title": title, "text": text, "uscc": code,
-        "company_name": full, "vendor_sentiment": vs, "reach": reach, "known_date": d + np.where(
-            rng.random(n) < 0.1, rng.integers(1, 4, n), 0) * DAY,
+        "company_name": full, "mentioned_names": mentioned, "vendor_sentiment": vs, "reach": reach,
+        "known_date": d + np.where(rng.random(n) < 0.1, rng.integers(1, 4, n), 0) * DAY,
         "_ent": e, "_sentiment": labels[sent], "_other": other, "_name_only": name_only,
     })
     df.insert(0, "opinion_id", _ids("YQ", _year(d), chunk))
     return df
+
+
+def _second_firm(rng, pop: Population, world: World, e: np.ndarray, sent: np.ndarray, domain: np.ndarray,
+                 full: np.ndarray, title: np.ndarray, text: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Rewrite the ``chosen`` items to name a second enterprise of the chunk (a neighbour, a reporter, a firm
+    impersonated) beside their own: a negative item stays about its own entity only, a neutral or positive one
+    is about both. Titles and texts change in place; returns ``mentioned_names`` (``;``-separated, either order;
+    None for items naming one firm)."""
+    mentioned = np.full(len(e), None, dtype=object)
+    span = world.hi - world.lo
+    rows = np.flatnonzero(chosen)
+    if span < 2 or not len(rows):
+        return mentioned
+    e2 = world.lo + rng.integers(0, span - 1, len(rows))
+    e2 = np.where(e2 >= e[rows], e2 + 1, e2)  # any other entity of the chunk
+    second = pop.name[e2]
+    keep = second != full[rows]  # a namesake would make the item about one firm twice
+    rows, second = rows[keep], second[keep]
+    shape = np.where(sent[rows] == 0, rng.integers(0, 4, len(rows)), np.where(sent[rows] == 1, 5, 6))
+    t, x, _ = op.two_firm_texts(rng, full[rows], second, shape, domain=domain[rows])
+    title[rows], text[rows] = t, x
+    swap = rng.random(len(rows)) < 0.5
+    mentioned[rows] = np.where(swap, second + ";" + full[rows], full[rows] + ";" + second)
+    return mentioned
+

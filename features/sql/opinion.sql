@@ -1,13 +1,15 @@
--- Public opinion and complaints (舆情关联) at :as_of: the items of opinion_items.sql, reach weighing an
+-- Public opinion and complaints (舆情关联) at :as_of: the items of opinion_items.sql (one row per item and
+-- enterprise it names), counted as negative only against the item's targets (is_target), reach weighing an
 -- item by LN(1 + reach), and the complaints of complaints_recent.sql: one counts as upheld once handled
 -- before :as_of.
 WITH op AS (
   SELECT uscc,
          COUNT(*) AS opinion_item_count_365d,
-         SUM(CASE WHEN p_negative >= :negative_threshold THEN 1 ELSE 0 END) AS opinion_negative_count_365d,
-         SUM(CASE WHEN p_negative >= :negative_threshold AND published_date >= :start_90d THEN 1 ELSE 0 END)
-           AS opinion_negative_count_90d,
-         SUM(CASE WHEN p_negative >= :negative_threshold THEN LN(1 + reach) ELSE 0 END)
+         SUM(CASE WHEN p_negative >= :negative_threshold AND is_target = 1 THEN 1 ELSE 0 END)
+           AS opinion_negative_count_365d,
+         SUM(CASE WHEN p_negative >= :negative_threshold AND is_target = 1 AND published_date >= :start_90d
+                  THEN 1 ELSE 0 END) AS opinion_negative_count_90d,
+         SUM(CASE WHEN p_negative >= :negative_threshold AND is_target = 1 THEN LN(1 + reach) ELSE 0 END)
            AS opinion_negative_reach_weighted_365d
   FROM _opinion_items
   GROUP BY uscc

@@ -37,7 +37,7 @@ WITH rec AS (
   FROM _licence_states WHERE state_at <> 'valid'
   UNION ALL
   SELECT uscc, 'opinion', 'opinion', opinion_id, published_date, title, 1
-  FROM _opinion_items WHERE p_negative >= :negative_threshold
+  FROM _opinion_items WHERE p_negative >= :negative_threshold AND is_target = 1  -- only the item's targets
   UNION ALL
   SELECT uscc, 'opinion', 'complaint', complaint_id, received_date,
          COALESCE(category, '') || '|' || CASE WHEN upheld AND handled_date < :as_of THEN 'upheld' ELSE 'received' END,

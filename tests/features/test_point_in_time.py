@@ -56,6 +56,9 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
            known_date=late)
     wh.add("opinions", uscc=A, published_date=date(2024, 7, 1), source="news", title="曝光", text="曝光",
            vendor_sentiment="negative", known_date=late)
+    wh.add("opinions", uscc=A, company_name=f"企业{A[-6:]}", mentioned_names=f"企业{A[-6:]};企业{B[-6:]}",
+           published_date=date(2024, 7, 1), source="news", title="曝光", text="曝光", vendor_sentiment="negative",
+           known_date=late)  # names B too: counts against neither before it is known
     wh.add("complaints", uscc=A, received_date=date(2024, 7, 1), known_date=late)
     wh.add("changes", uscc=A, change_date=date(2024, 7, 1), item="address", known_date=late)
     wh.add("repairs", record_kind="penalty", record_id="x", uscc=A, repaired_date=date(2024, 9, 1))

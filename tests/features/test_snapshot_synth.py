@@ -45,9 +45,11 @@ def test_snapshot_has_one_row_per_active_entity_and_counts_only_matched_items(di
     active = ent[(ent["established"] <= ts) & (ent["known_date"] <= ts) & ~gone]
     assert sorted(snap.frame["uscc"]) == sorted(active["uscc"])
     op = con.table("opinions").df()
-    seen = op[op["uscc"].isin(active["uscc"]) & (op["published_date"] < ts) & (op["known_date"] < ts)
-              & (op["published_date"] >= ts - pd.Timedelta(days=365))]
-    assert snap.frame["opinion_item_count_365d"].sum() == len(seen)
+    links = con.table("opinion_mentions").df().merge(op, on="opinion_id", suffixes=("", "_item"))
+    seen = links[links["uscc"].isin(active["uscc"]) & (links["published_date"] < ts) & (links["known_date"] < ts)
+                 & (links["published_date"] >= ts - pd.Timedelta(days=365))].drop_duplicates(["opinion_id", "uscc"])
+    assert snap.frame["opinion_item_count_365d"].sum() == len(seen)  # an item counts for every firm it names
+    assert seen["mentioned_names"].notna().any() and (seen["uscc"] != seen["uscc_item"]).any()
     assert op.loc[op["match_method"] == "unmatched", "uscc"].isna().all()  # name-only items stay unattributed
     for dim in DIMENSIONS:  # every dimension varies across the district
         cols = [f.name for f in all_features() if f.dimension == dim]
@@ -78,6 +80,8 @@ def test_snapshot_equals_one_built_from_only_the_records_known_before_as_of(dist
             con.execute(f'INSERT INTO past."{name}" SELECT * FROM "{name}" WHERE {keep}')
         con.execute(f"INSERT INTO past.repairs SELECT * FROM repairs WHERE repaired_date <= DATE '{AS_OF}'")
         con.execute("CREATE TABLE past.opinion_scores AS SELECT * FROM opinion_scores")
+        con.execute("CREATE TABLE past.opinion_mentions AS SELECT * FROM opinion_mentions "
+                    "WHERE opinion_id IN (SELECT opinion_id FROM past.opinions)")  # made at ingest, like the scores
     finally:
         con.execute("DETACH past")
     past = duckdb.connect(str(root / "past.duckdb"))

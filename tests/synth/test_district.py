@@ -301,3 +301,23 @@ def test_inspections_carry_every_result_code_of_the_rules_table(clean):
     # the refinements keep the world's outcomes: adverse results stay a small share, most checks find nothing
     adverse = seen[list(inspection_results.codes(adverse_event=True))].sum() / seen.sum()
     assert 0.005 < adverse < 0.2 and seen["no_issue"] / seen.sum() > 0.5
+
+
+def test_some_items_name_two_firms_and_a_labelled_set_says_which_one_they_are_about(clean):
+    out, report = clean
+    op = _read(out, "opinions")
+    two = op[op["mentioned_names"].notna()]
+    assert 0.05 < len(two) / len(op) < 0.2  # opinion_two_firms, a share of items
+    names = two["mentioned_names"].str.split(";")
+    assert (names.map(len) == 2).all()
+    assert all(c in n for c, n in zip(two["company_name"], names, strict=True))
+    assert all(n[0] in t + x and n[1] in t + x for n, t, x in zip(names, two["title"], two["text"], strict=True))
+    labelled = pd.read_parquet(out / "labelled" / "opinion_targets.parquet")
+    assert report["labelled_opinions"]["items"] == len(labelled)
+    assert set(labelled["opinion_id"]) <= set(op["opinion_id"])
+    negative = labelled["label"] == "negative"
+    assert (labelled.loc[negative, "targets"] != "").all() and (labelled.loc[~negative, "targets"] == "").all()
+    assert all(t in e.split(";") for t, e in zip(labelled.loc[negative, "targets"], labelled.loc[negative, "entities"],
+                                                  strict=True))
+    two_labelled = labelled["entities"].str.contains(";")
+    assert two_labelled.mean() > len(two) / len(op)  # items naming two firms are labelled more often
