@@ -143,9 +143,13 @@ def console(tmp_path_factory) -> Console:
         mp.undo()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (skipped only when /usr/bin/chromium is missing)."""
+    """Debian's Chromium driven by Playwright (skipped only when /usr/bin/chromium is missing).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open, and a
+    later test module calling ``asyncio.run`` (BentoML's async client) must not find it still running.
+    """
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
