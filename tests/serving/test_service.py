@@ -237,15 +237,22 @@ def test_every_request_is_audited_and_refused_ones_are_counted_not_stored_one_by
     key_id, key = create_key(served.settings, role="planner", actor="test")
     code = _codes(served, 1)[0]
     client.get(f"/v1/entities/{code}", headers={"Authorization": f"Bearer {key}"})
-    with engine(served.settings).connect() as conn:
-        anonymous_before = len(entries(conn, subject=None, limit=100_000))
+    route = "api GET /v1/entities/{uscc}"
+
+    def refused_rows() -> tuple[int, int]:  # (rows of single refused calls, whatever their action; summary rows)
+        with engine(served.settings).connect() as conn:
+            rows = entries(conn, limit=100_000)
+        return (sum(r["outcome"] == "401" and r["action"] != "api refused" for r in rows),
+                sum(r["action"] == "api refused" for r in rows))
+
+    one_by_one_before, summaries_before = refused_rows()
     started = time.monotonic()
     for i in range(40):
         client.get(f"/v1/entities/{code}", params={"n": i}, headers={"Authorization": "Bearer crk_nope"})
     mine, summaries = [], []
     for _ in range(50):
         with engine(served.settings).connect() as conn:
-            mine = [r for r in entries(conn, action="api GET /v1/entities/{uscc}", limit=200) if r["actor"] == key_id]
+            mine = [r for r in entries(conn, action=route, limit=200) if r["actor"] == key_id]
             summaries = entries(conn, action="api refused", limit=20)
         if mine and sum(s["inputs"]["by_status"].get("401", 0) for s in summaries) >= 40:
             break
@@ -253,10 +260,10 @@ def test_every_request_is_audited_and_refused_ones_are_counted_not_stored_one_by
     assert mine[0]["role"] == "planner" and mine[0]["outcome"] == "200" and mine[0]["subject"] == code
     assert mine[0]["versions"]["model_version"] == "7"
     assert sum(s["inputs"]["by_status"].get("401", 0) for s in summaries) >= 40
-    with engine(served.settings).connect() as conn:
-        rows_now = len(entries(conn, subject=None, limit=100_000))
-    # 40 refused requests: summary rows, at most one per CREDIT_RISK_REFUSED_AUDIT_SECONDS (0.5 s here) that the
-    # requests and the wait spanned — not one row per request
+    # 40 refused requests: no row per request, and summary rows at most one per
+    # CREDIT_RISK_REFUSED_AUDIT_SECONDS (0.5 s here) that the requests and the wait spanned
     intervals = (time.monotonic() - started) / 0.5
-    assert rows_now - anonymous_before <= intervals + 2 and rows_now - anonymous_before < 40
+    one_by_one, summary_rows = refused_rows()
+    assert one_by_one == one_by_one_before
+    assert 0 < summary_rows - summaries_before <= intervals + 2
     assert key not in str(mine)
