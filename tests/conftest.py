@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +73,49 @@ def db_settings(request, home, monkeypatch) -> Settings:
         request.addfinalizer(drop)
         monkeypatch.setenv("CREDIT_RISK_DB_URL", url)
     return Settings.from_env(home)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def _serving(home: Path, env: dict[str, str], *, timeout: float = 120) -> Iterator[str]:
+    """`credit-risk serve` over ``home`` on a free loopback port until it answers /readyz; yields its base URL.
+
+    Its output goes to ``home / "serve.log"``; on exit the process group gets SIGTERM (SIGKILL after 30 s).
+    """
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(home / "serve.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "credit-risk"), "serve", "--port", str(port),
+                             "--home", str(home)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    try:
+        while True:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"service did not start: {(home / 'serve.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server is killed
+            os.killpg(proc.pid, 9)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def serving():
+    """Start the real service over a home: ``with serving(home, env) as base_url: ...``."""
+    return _serving

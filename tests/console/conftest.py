@@ -7,10 +7,6 @@ two publications → users → serve.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,7 +15,6 @@ import pytest
 
 from core.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ENTITIES, SEED = 300, 21
 UNTIL = date(2025, 12, 31)
@@ -47,12 +42,6 @@ class Console:
     @property
     def console(self) -> str:
         return f"{self.url}/console"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None, tuple | None]:
@@ -105,41 +94,18 @@ def _build_home(home: Path) -> tuple[Settings, str, tuple[str, str] | None, tupl
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory) -> Console:
+def console(tmp_path_factory, serving) -> Console:
     """The real service (`credit-risk serve`) on a free loopback port over a small published district."""
-    import httpx
-
     mp = pytest.MonkeyPatch()
     mp.delenv("CREDIT_RISK_DB_URL", raising=False)
     home = tmp_path_factory.mktemp("console") / "home"
     settings, script_uscc, repairable, listing = _build_home(home)
     env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml")}
     env.pop("CREDIT_RISK_DB_URL", None)
-    port = _free_port()
-    log = open(home / "serve.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "credit-risk"), "serve", "--port", str(port),
-                             "--home", str(home)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
     try:
-        while True:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"service did not start: {(home / 'serve.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield Console(base, settings, script_uscc, repairable, listing)
+        with serving(home, env) as base:
+            yield Console(base, settings, script_uscc, repairable, listing)
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server is killed
-            os.killpg(proc.pid, 9)
-        log.close()
         mp.undo()
 
 

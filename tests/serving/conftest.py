@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,7 +13,6 @@ import pytest
 
 from core.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("CREDIT_RISK_TEST_PG_URL")
 
 
@@ -75,12 +70,6 @@ def prepare_home(settings: Settings, model, frame) -> dict:
     return {"publications": pubs, "keys": keys, "closed": closed_codes}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Served:
     url: str
@@ -97,10 +86,8 @@ class Served:
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def served(request, toy, tmp_path_factory):
+def served(request, toy, tmp_path_factory, serving):
     """The real service (`credit-risk serve`) on a free loopback port, started once per DB variant."""
-    import httpx
-
     model, frame = toy
     home = tmp_path_factory.mktemp("served") / "home"
     env = {**os.environ, "CREDIT_RISK_HOME": str(home), "BENTOML_HOME": str(home / "bentoml"),
@@ -116,31 +103,11 @@ def served(request, toy, tmp_path_factory):
     else:
         settings = dataclasses.replace(settings, db_url=f"sqlite:///{home / 'operational.db'}")
     prepared = prepare_home(settings, model, frame)
-    port = _free_port()
-    log = open(home / "serve.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "credit-risk"), "serve", "--port", str(port), "--home", str(home)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
     try:
-        while True:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"service did not start: {(home / 'serve.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield Served(base, settings, prepared["keys"], prepared["publications"], frame, model, prepared["closed"],
-                     home / "serve.log")
+        with serving(home, env) as base:
+            yield Served(base, settings, prepared["keys"], prepared["publications"], frame, model,
+                         prepared["closed"], home / "serve.log")
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a stuck server is killed
-            os.killpg(proc.pid, 9)
-        log.close()
         if drop:
             drop()
 
