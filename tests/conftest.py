@@ -78,33 +78,43 @@ def db_settings(request, home, monkeypatch) -> Settings:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback interface now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(proc: subprocess.Popen, base: str, log: Path, *, timeout: float = 120) -> None:
+    """Wait until the service at ``base`` answers /readyz with 200; fail with its log if it exits or times out."""
+    import httpx
+
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"service did not become ready: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def _serving(home: Path, env: dict[str, str], *, timeout: float = 120) -> Iterator[str]:
     """`credit-risk serve` over ``home`` on a free loopback port until it answers /readyz; yields its base URL.
 
     Its output goes to ``home / "serve.log"``; on exit the process group gets SIGTERM (SIGKILL after 30 s).
     """
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(home / "serve.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([str(Path(sys.executable).parent / "credit-risk"), "serve", "--port", str(port),
                              "--home", str(home)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
     try:
-        while True:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"service did not start: {(home / 'serve.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_ready(proc, base, home / "serve.log", timeout=timeout)
         yield base
     finally:
         os.killpg(proc.pid, 15)

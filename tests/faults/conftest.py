@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pytest
 
 from core.settings import Settings
+from tests.conftest import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "credit-risk")
@@ -49,12 +49,6 @@ freq = "quarterly"
 spine_months = 12
 num_boost_round = 10
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -115,16 +109,7 @@ class Service:
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.time() + timeout
-        while True:
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"service did not become ready: {self.logs[-1].read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        wait_ready(self.proc, self.url, self.logs[-1], timeout=timeout)
 
     alive = staticmethod(alive)
 
