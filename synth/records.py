@@ -17,6 +17,7 @@ from core import rules
 from core.workdays import WorkdayCalendar
 from features.sources import PENALTY_DOMAINS
 from synth import names as nm
+from synth.credit_records import credit_records
 from synth import opinions as op
 from synth.params import DAY, NAT, Frame, add_months, district, penalty_classes_of, publicity, sigmoid
 from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries, silent_before_exit
@@ -84,6 +85,8 @@ def chunk_records(pop: Population, world: World, frame: Frame, *, seed: int, chu
     out["changes"] = changes
     out["relations"] = _relations(rng, pop, world, changes, heads, frame, seed=seed)
     out["opinions"] = _opinions(rng, pop, world, frame, chunk, all_names)
+    # credit commitments, their breaches and sampling results (synth/credit_records.py, own random stream)
+    out.update(credit_records(pop, world, frame, seed=seed, chunk=chunk, records=out))
     return out
 
 

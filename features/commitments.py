@@ -1,0 +1,151 @@
+"""Credit-commitment features (信用承诺) and the eligibility rule for a commitment kind.
+
+Commitments and their breaches are source tables (features/sources.py); a breach is a finding recorded against
+one commitment (by inspection, penalty or post-approval verification), not guessed from later records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+
+import duckdb
+
+from core import rules
+from core.errors import UserError
+from features.catalog import Feature
+from features.sources import COMMITMENT_KINDS
+
+SQL = "commitments.sql"
+STAGES = (
+    ("_commitment_breaches_known", "commitment_breaches_known.sql"),
+    ("_commitments_in_force", "commitments_in_force.sql"),
+)
+_D = "compliance"
+
+FEATURES = (
+    Feature("commitment_in_force_count", _D, "commitments,commitment_breaches", "as_of", "count", 0,
+            "履约中的信用承诺数", "commitments made, known, within their term, not closed and not breached at as_of"),
+    Feature("commitment_fulfilled_count_730d", _D, "commitments,commitment_breaches", "730d", "count", 0,
+            "近两年履约完毕的信用承诺数", "commitments whose term ended (or were marked fulfilled) in the last 730 days "
+            "without a breach found"),
+    Feature("commitment_breach_count_730d", _D, "commitment_breaches", "730d", "count", 1,
+            "近两年违背信用承诺次数", "breaches of a commitment found in the last 730 days"),
+    Feature("commitment_notify_breached_flag_730d", _D, "commitment_breaches,commitments", "730d", "flag", 1,
+            "近两年违背告知承诺", "a breach of a 告知承诺 (notify-and-commit licence commitment) found in the last 730 days"),
+)
+
+KIND_LABELS = {"notify_commit": ("告知承诺", "notify-and-commit"), "repair_commit": ("信用修复承诺", "repair commitment"),
+               "self_discipline": ("行业自律承诺", "industry self-discipline commitment")}
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One rule barring a commitment kind while a listing is in effect (core/rules/commitments.toml)."""
+
+    code: str
+    kind: str
+    list_kind: str
+    zh: str
+    en: str
+    basis: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one commitment kind is refused: the bar, and the listing in effect that triggers it."""
+
+    code: str
+    zh: str
+    en: str
+    basis: str
+    source: str
+    record_kind: str
+    record_id: str
+    listed_date: date
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Whether ``uscc`` may make a commitment of ``kind`` at ``as_of``; ``refusals`` empty when allowed."""
+
+    uscc: str
+    kind: str
+    as_of: date
+    allowed: bool
+    refusals: tuple[Refusal, ...]
+    rules_version: str
+
+
+@cache
+def bars() -> tuple[Bar, ...]:
+    """Every bar of the commitments rules table."""
+    cfg = rules.load("commitments")
+    out = tuple(Bar(b["code"], b["kind"], b["list_kind"], b["zh"], b["en"], b["basis"], b["source"])
+                for b in cfg["bar"])
+    for b in out:
+        if b.kind not in COMMITMENT_KINDS:
+            raise rules.RulesError(f"commitments.toml bar {b.code}: expected kind one of {COMMITMENT_KINDS}, "
+                                   f"got {b.kind!r}")
+    return out
+
+
+def _listings(con: duckdb.DuckDBPyConnection, as_of: date, uscc: list[str] | None) -> list[tuple]:
+    """Listings in effect at ``as_of`` (the same stage SQL as the features), optionally for some entities."""
+    from features import snapshot
+    from features.versions import create_views
+
+    p = snapshot.params(as_of)
+    create_views(con, as_of)
+    for table in ("_repairs_in_effect", "_records_voided", "_listings_in_effect"):
+        file = table[1:] + ".sql"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {snapshot.render(snapshot.sql_text(file), p)}")
+    sql = "SELECT uscc, list_kind, listing_id, listed_date FROM _listings_in_effect"
+    if uscc is None:
+        return con.execute(sql).fetchall()
+    return con.execute(sql + " WHERE uscc IN (SELECT UNNEST(?))", [uscc]).fetchall()
+
+
+def commitment_eligibility(con: duckdb.DuckDBPyConnection, uscc: str, kind: str, *, as_of: date) -> Eligibility:
+    """May ``uscc`` make a commitment of ``kind`` at ``as_of``? Refused, with each bar's reason and basis, while a
+    listing named by a bar of core/rules/commitments.toml is in effect."""
+    if kind not in COMMITMENT_KINDS:
+        raise UserError(f"kind: expected one of {', '.join(COMMITMENT_KINDS)}, got {kind!r}")
+    relevant = [b for b in bars() if b.kind == kind]
+    refusals = []
+    if relevant:
+        for _, list_kind, listing_id, listed in sorted(_listings(con, as_of, [uscc]), key=lambda r: (r[3], r[2])):
+            refusals += [Refusal(b.code, b.zh, b.en, b.basis, b.source, list_kind, listing_id, listed)
+                         for b in relevant if b.list_kind == list_kind]
+    return Eligibility(uscc, kind, as_of, not refusals, tuple(refusals), rules.version("commitments"))
+
+
+@dataclass(frozen=True)
+class IneligibleCommitment:
+    """A commitment made while a bar applied to it (accepted by its department, kept, and reported)."""
+
+    commitment_id: str
+    uscc: str
+    kind: str
+    made_date: date
+    bar: str
+    record_id: str
+
+
+def ineligible_commitments(con: duckdb.DuckDBPyConnection) -> list[IneligibleCommitment]:
+    """Commitments made on a day a bar applied to their kind (the listing in effect on the day they were made).
+
+    Ingest keeps these rows: the commitment was made and accepted by its department, and its breaches count;
+    this list is how the bureau finds and follows them up.
+    """
+    out = []
+    rows = con.execute("SELECT commitment_id, uscc, kind, made_date FROM commitments "
+                       "WHERE kind IN (SELECT UNNEST(?)) ORDER BY made_date, commitment_id",
+                       [sorted({b.kind for b in bars()})]).fetchall()
+    for cid, u, kind, made in rows:
+        # a listing in effect on the day of the commitment: as_of the day after (features see "before as_of")
+        e = commitment_eligibility(con, u, kind, as_of=made + timedelta(days=1))
+        out += [IneligibleCommitment(cid, u, kind, made, r.code, r.record_id) for r in e.refusals]
+    return out
