@@ -59,6 +59,15 @@ def _days(rng, frame: Frame, t: np.ndarray) -> np.ndarray:
     return frame.month_start(t) + rng.integers(0, 28, len(t)) * DAY
 
 
+def _pick(rng, cat: np.ndarray, vocab: dict[str, tuple[str, ...]]) -> np.ndarray:
+    """One word of each row's category vocabulary, drawn uniformly."""
+    out = np.empty(len(cat), dtype=object)
+    for k, words in vocab.items():
+        rows = np.flatnonzero(cat == k)
+        out[rows] = np.array(words, dtype=object)[rng.integers(0, len(words), len(rows))]
+    return out
+
+
 def credit_records(pop: Population, world: World, frame: Frame, *, seed: int, chunk: int,
                    records: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """``commitments``, ``commitment_breaches`` and ``sampling_results`` of the chunk's entities; ``records`` are
@@ -191,9 +200,8 @@ def _sampling(rng, pop: Population, world: World, frame: Frame, chunk: int) -> p
     closed_d[closed_d > frame.d_end] = NAT  # lifecycle: closed later than the frame is still being handled
     status = np.where(~fail, None, np.where(~np.isnat(closed_d), "closed",
                                             np.where(rng.random(len(rows)) < 0.5, "pending", "handling"))).astype(object)
-    product = np.array([PRODUCTS[k][rng.integers(len(PRODUCTS[k]))] for k in cat], dtype=object)
-    failing = np.array([FAILING[k][rng.integers(len(FAILING[k]))] if f else None for k, f in zip(cat, fail)],
-                       dtype=object)
+    product, failing = _pick(rng, cat, PRODUCTS), _pick(rng, cat, FAILING)
+    failing[~fail] = None
     batch = pd.Series(day - rng.integers(1, 60, len(rows)) * DAY).dt.strftime("%Y%m%d").to_numpy(object)
     df = pd.DataFrame({
         "sample_id": _ids("CJ", len(rows), chunk), "uscc": pop.codes(ent[rows]), "sample_date": day,

@@ -17,8 +17,8 @@ from core import rules
 from core.workdays import WorkdayCalendar
 from features.sources import PENALTY_DOMAINS
 from synth import names as nm
-from synth.credit_records import credit_records
 from synth import opinions as op
+from synth.credit_records import credit_records
 from synth.params import DAY, NAT, Frame, add_months, district, penalty_classes_of, publicity, sigmoid
 from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries, silent_before_exit
 from synth.world import KINDS, RESULTS, SEVERITY, World, inspection_items
