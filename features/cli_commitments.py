@@ -35,30 +35,13 @@ def register(sub, common) -> None:
     lchk.set_defaults(handler=_leniency)
 
 
-def _audit(settings: Settings, args, *, action: str, subject: str, inputs: dict, outcome: str,
-           version: str) -> None:
-    from core import audit, opdb
-
-    with opdb.engine(settings).begin() as conn:
-        audit.record(conn, actor=actor_of(args), action=action, subject=subject, inputs=inputs,
-                     versions={"rules": version}, outcome=outcome)
-
-
 def _check(args: argparse.Namespace, settings: Settings) -> Outcome:
     from core.uscc import validate
-    from features.commitments import KIND_LABELS, commitment_eligibility
-    from features.warehouse import connect
+    from features.commitments import KIND_LABELS, check
 
     uscc = validate(args.uscc)
     as_of = args.as_of or date.today()
-    con = connect(settings, read_only=True)
-    try:
-        e = commitment_eligibility(con, uscc, args.kind, as_of=as_of)
-    finally:
-        con.close()
-    _audit(settings, args, action="commitments.check", subject=uscc, inputs={"kind": args.kind, "as_of": as_of},
-           outcome="allowed" if e.allowed else "refused: " + ",".join(r.code for r in e.refusals),
-           version=e.rules_version)
+    e = check(settings, uscc, args.kind, as_of=as_of, actor=actor_of(args))
     zh, en = KIND_LABELS[args.kind]
     if e.allowed:
         lines = [f"{uscc}: 可适用{zh} / {en} allowed (as of {as_of.isoformat()})"]
@@ -71,9 +54,9 @@ def _check(args: argparse.Namespace, settings: Settings) -> Outcome:
 
 def _ineligible(args: argparse.Namespace, settings: Settings) -> Outcome:
     from features.commitments import ineligible_commitments
-    from features.warehouse import connect
+    from features.warehouse import reader
 
-    con = connect(settings, read_only=True)
+    con = reader(settings)
     try:
         rows = ineligible_commitments(con)
     finally:
@@ -86,16 +69,9 @@ def _ineligible(args: argparse.Namespace, settings: Settings) -> Outcome:
 
 def _leniency(args: argparse.Namespace, settings: Settings) -> Outcome:
     from core.uscc import validate
-    from features.leniency import leniency_eligibility
-    from features.warehouse import connect
+    from features.leniency import check
 
     uscc = validate(args.uscc)
     as_of = args.as_of or date.today()
-    con = connect(settings, read_only=True)
-    try:
-        e = leniency_eligibility(con, uscc, args.domain, as_of=as_of)
-    finally:
-        con.close()
-    _audit(settings, args, action="leniency.check", subject=uscc, inputs={"domain": args.domain, "as_of": as_of},
-           outcome="eligible" if e.eligible else f"second offence after {e.prior_decision}", version=e.rules_version)
+    e = check(settings, uscc, args.domain, as_of=as_of, actor=actor_of(args))
     return Outcome(data=asdict(e), lines=[f"{uscc}: {e.zh} / {e.en}", f"  依据 basis: {e.basis}"])

@@ -122,6 +122,36 @@ def commitment_eligibility(con: duckdb.DuckDBPyConnection, uscc: str, kind: str,
     return Eligibility(uscc, kind, as_of, not refusals, tuple(refusals), rules.version("commitments"))
 
 
+def audited(settings, *, actor: str, role: str | None, action: str, subject: str, inputs: dict, outcome: str,
+            version: str) -> None:
+    """One audit entry for an eligibility answer given about an entity (who asked, what, the answer, rules)."""
+    from core import audit, opdb
+
+    with opdb.engine(settings).begin() as conn:
+        audit.record(conn, actor=actor, role=role, action=action, subject=subject, inputs=inputs,
+                     versions={"rules": version}, outcome=outcome)
+
+
+def check(settings, uscc: str, kind: str, *, as_of: date, actor: str, role: str | None = None) -> Eligibility:
+    """:func:`commitment_eligibility` on the warehouse as the service sees it (features.warehouse.reader), audited.
+
+    Args:
+        settings: the home; uscc: a validated credit code; kind: a commitment kind; as_of: the day asked about.
+    """
+    from features.warehouse import reader
+
+    con = reader(settings)
+    try:
+        e = commitment_eligibility(con, uscc, kind, as_of=as_of)
+    finally:
+        con.close()
+    audited(settings, actor=actor, role=role, action="commitments.check", subject=uscc,
+            inputs={"kind": kind, "as_of": as_of},
+            outcome="allowed" if e.allowed else "refused: " + ",".join(r.code for r in e.refusals),
+            version=e.rules_version)
+    return e
+
+
 @dataclass(frozen=True)
 class IneligibleCommitment:
     """A commitment made while a bar applied to it (accepted by its department, kept, and reported)."""

@@ -86,3 +86,20 @@ def leniency_eligibility(con: duckdb.DuckDBPyConnection, uscc: str, domain: str,
                                f"{day.isoformat()} 已作出首违不罚决定（{pid}），{months} 个月内再次违法不再适用首违不罚",
                                f"leniency decision {pid} of {day.isoformat()} is within {months} months: a second "
                                "offence is not eligible", cfg["basis"], version)
+
+
+def check(settings, uscc: str, domain: str, *, as_of: date, actor: str,
+          role: str | None = None) -> LeniencyEligibility:
+    """:func:`leniency_eligibility` on the warehouse as the service sees it, audited."""
+    from features.commitments import audited
+    from features.warehouse import reader
+
+    con = reader(settings)
+    try:
+        e = leniency_eligibility(con, uscc, domain, as_of=as_of)
+    finally:
+        con.close()
+    audited(settings, actor=actor, role=role, action="leniency.check", subject=uscc,
+            inputs={"domain": domain, "as_of": as_of},
+            outcome="eligible" if e.eligible else f"second offence after {e.prior_decision}", version=e.rules_version)
+    return e

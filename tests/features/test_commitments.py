@@ -229,3 +229,43 @@ def test_an_unknown_kind_is_refused_naming_the_choices(wh, kind):
 
     with pytest.raises(UserError, match="expected one of notify_commit"):
         commitment_eligibility(wh.con, A, kind, as_of=AS_OF)
+
+
+def test_the_api_answers_eligibility_by_role_and_audits_it(settings):
+    from fastapi.testclient import TestClient
+
+    from core import audit, opdb
+    from features.warehouse import connect, publish_serving_copy
+    from serving.api import build_app
+    from serving.keys import create_key
+    from tests.features.conftest import Warehouse
+
+    con = connect(settings)  # the home's own warehouse, published for the service
+    home_wh = Warehouse(con)
+    for u in (A, B):
+        home_wh.entity(u)
+    _serious(home_wh, A, date(2024, 1, 5))
+    home_wh.add("penalties", penalty_id="L9", uscc=B, decided_date=date(2024, 2, 1), domain="food",
+                procedure="simple", severity="minor", sanctions="warning", leniency=True)
+    con.close()
+    publish_serving_copy(settings)
+    _, key = create_key(settings, role="planner", actor="test")
+    _, other = create_key(settings, role="model_operator", actor="test")
+    client, auth = TestClient(build_app()), {"Authorization": f"Bearer {key}"}
+    r = client.get(f"/commitments/{A}/eligibility", params={"kind": "notify_commit", "as_of": "2024-07-01"},
+                   headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["allowed"] is False and body["refusals"][0]["code"] == "serious_list_no_notify_commit"
+    assert "第二十二条" in body["refusals"][0]["basis"]
+    r = client.get(f"/commitments/{B}/eligibility", params={"kind": "notify_commit", "as_of": "2024-07-01"},
+                   headers=auth)
+    assert r.status_code == 200 and r.json()["allowed"] is True and r.json()["refusals"] == []
+    r = client.get(f"/leniency/{B}/eligibility", params={"domain": "food", "as_of": "2024-07-01"}, headers=auth)
+    assert r.status_code == 200 and r.json()["eligible"] is False and r.json()["prior_decision"] == "L9"
+    assert client.get(f"/commitments/{A}/eligibility", params={"kind": "bogus"}, headers=auth).status_code == 400
+    assert client.get(f"/commitments/{A}/eligibility", params={"kind": "notify_commit"},
+                      headers={"Authorization": f"Bearer {other}"}).status_code == 403
+    with opdb.engine(settings).connect() as conn:
+        subjects = [(e["subject"], e["outcome"]) for e in audit.entries(conn, action="commitments.check")]
+    assert subjects == [(B, "allowed"), (A, "refused: serious_list_no_notify_commit")]
