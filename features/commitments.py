@@ -179,3 +179,27 @@ def ineligible_commitments(con: duckdb.DuckDBPyConnection) -> list[IneligibleCom
         e = commitment_eligibility(con, u, kind, as_of=made + timedelta(days=1))
         out += [IneligibleCommitment(cid, u, kind, made, r.code, r.record_id) for r in e.refusals]
     return out
+
+
+def entity_records(con: duckdb.DuckDBPyConnection, uscc: str, *, as_of: date) -> list:
+    """One entity's first-violation leniency decisions, failed samples and commitment breaches known before
+    ``as_of`` (features.reason_records.Record, newest first), shown whether or not they are behind a reason: a
+    leniency decision is never a penalty but must stay visible so that a second offence is recognised."""
+    from features.reason_records import Record
+
+    day = [uscc, as_of, as_of]
+    rows = [Record("leniency", pid, d, f"{dom}||") for pid, d, dom in con.execute(
+        "SELECT penalty_id, decided_date, domain FROM penalties WHERE uscc = ? AND COALESCE(leniency, FALSE) "
+        "AND decided_date < ? AND COALESCE(known_date, decided_date) < ?", day).fetchall()]
+    rows += [Record("sampling", sid, d, f"{cat}|{product or ''}|{item or ''}|{int(closed)}")
+             for sid, d, cat, product, item, closed in con.execute(
+                 "SELECT sample_id, sample_date, category, product, failing_item, "
+                 "COALESCE(followup_status = 'closed' AND COALESCE(followup_date, known_date) < ?, FALSE) "
+                 "FROM sampling_results WHERE uscc = ? AND result = 'fail' AND sample_date < ? "
+                 "AND COALESCE(known_date, sample_date) < ?", [as_of, *day]).fetchall()]
+    rows += [Record("commitment_breach", bid, d, f"{kind or ''}|{by}|{cid}|{rid or ''}")
+             for bid, d, by, cid, rid, kind in con.execute(
+                 "SELECT b.breach_id, b.found_date, b.found_by, b.commitment_id, b.record_id, c.kind "
+                 "FROM commitment_breaches b LEFT JOIN commitments c ON c.commitment_id = b.commitment_id "
+                 "WHERE b.uscc = ? AND b.found_date < ? AND COALESCE(b.known_date, b.found_date) < ?", day).fetchall()]
+    return sorted(rows, key=lambda r: (r.date or date.min, r.ref or ""), reverse=True)
