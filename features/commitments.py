@@ -15,7 +15,7 @@ import duckdb
 from core import rules
 from core.errors import UserError
 from features.catalog import Feature
-from features.sources import COMMITMENT_KINDS
+from features.sources import COMMITMENT_KINDS, SOURCES
 
 SQL = "commitments.sql"
 STAGES = (
@@ -92,20 +92,23 @@ def bars() -> tuple[Bar, ...]:
     return out
 
 
-def _listings(con: duckdb.DuckDBPyConnection, as_of: date, uscc: list[str] | None) -> list[tuple]:
-    """Listings in effect at ``as_of`` (the same stage SQL as the features), optionally for some entities."""
+def _listings(con: duckdb.DuckDBPyConnection, as_of: date, uscc: list[str]) -> list[tuple]:
+    """Listings in effect at ``as_of`` of some entities, by the features' own rule (listings_in_effect.sql).
+
+    Rebuilds the ``_pit_<table>`` views and the ``_repairs_in_effect`` / ``_records_voided`` stages on ``con`` at
+    ``as_of`` (temporary objects: each connection or cursor has its own).
+    """
     from features import snapshot
     from features.versions import create_views
 
     p = snapshot.params(as_of)
     create_views(con, as_of)
-    for table in ("_repairs_in_effect", "_records_voided", "_listings_in_effect"):
+    for table in ("_repairs_in_effect", "_records_voided"):
         file = table[1:] + ".sql"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {snapshot.render(snapshot.sql_text(file), p)}")
-    sql = "SELECT uscc, list_kind, listing_id, listed_date FROM _listings_in_effect"
-    if uscc is None:
-        return con.execute(sql).fetchall()
-    return con.execute(sql + " WHERE uscc IN (SELECT UNNEST(?))", [uscc]).fetchall()
+    sql = snapshot.render(snapshot.sql_text("listings_in_effect.sql"), p)
+    return con.execute(f"SELECT uscc, list_kind, listing_id, listed_date FROM ({sql}) l "
+                       "WHERE uscc IN (SELECT UNNEST(?))", [uscc]).fetchall()
 
 
 def commitment_eligibility(con: duckdb.DuckDBPyConnection, uscc: str, kind: str, *, as_of: date) -> Eligibility:
@@ -165,19 +168,35 @@ class IneligibleCommitment:
 
 
 def ineligible_commitments(con: duckdb.DuckDBPyConnection) -> list[IneligibleCommitment]:
-    """Commitments made on a day a bar applied to their kind (the listing in effect on the day they were made).
+    """Commitments made on a day a bar applied to their kind (a listing in effect on the day they were made).
 
     Ingest keeps these rows: the commitment was made and accepted by its department, and its breaches count;
-    this list is how the bureau finds and follows them up.
+    this list is how the bureau finds and follows them up. One listings query per distinct day of commitment.
     """
+    by_kind: dict[str, list[Bar]] = {}
+    for b in bars():
+        by_kind.setdefault(b.kind, []).append(b)
+    # candidates: the entity has an entry of a barring list dated on or before the commitment (cheap); the
+    # listing rule itself (in effect that day) is then applied to them only
+    lists = sorted({b.list_kind for b in bars()} & set(SOURCES))
+    listed_before = " OR ".join(f'EXISTS (SELECT 1 FROM "{t}" s WHERE s.uscc = c.uscc AND s.listed_date <= c.made_date)'
+                                for t in lists) or "FALSE"
+    rows = con.execute("SELECT c.commitment_id, c.uscc, c.kind, c.made_date FROM commitments c "
+                       f"WHERE c.kind IN (SELECT UNNEST(?)) AND ({listed_before}) ORDER BY c.made_date, c.commitment_id",
+                       [sorted(by_kind)]).fetchall()
+    days: dict[date, list[tuple]] = {}
+    for row in rows:
+        days.setdefault(row[3], []).append(row)
     out = []
-    rows = con.execute("SELECT commitment_id, uscc, kind, made_date FROM commitments "
-                       "WHERE kind IN (SELECT UNNEST(?)) ORDER BY made_date, commitment_id",
-                       [sorted({b.kind for b in bars()})]).fetchall()
-    for cid, u, kind, made in rows:
-        # a listing in effect on the day of the commitment: as_of the day after (features see "before as_of")
-        e = commitment_eligibility(con, u, kind, as_of=made + timedelta(days=1))
-        out += [IneligibleCommitment(cid, u, kind, made, r.code, r.record_id) for r in e.refusals]
+    for made, made_rows in days.items():
+        # in effect on the day of the commitment: as_of the day after (features see "before as_of")
+        listed: dict[str, list[tuple]] = {}
+        for u, list_kind, listing_id, _ in _listings(con, made + timedelta(days=1), sorted({r[1] for r in made_rows})):
+            listed.setdefault(u, []).append((list_kind, listing_id))
+        for cid, u, kind, _ in made_rows:
+            out += [IneligibleCommitment(cid, u, kind, made, b.code, listing_id)
+                    for list_kind, listing_id in sorted(listed.get(u, [])) for b in by_kind[kind]
+                    if b.list_kind == list_kind]
     return out
 
 
