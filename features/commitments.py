@@ -112,14 +112,15 @@ def _listings(con: duckdb.DuckDBPyConnection, as_of: date, uscc: list[str]) -> l
 
 
 def commitment_eligibility(con: duckdb.DuckDBPyConnection, uscc: str, kind: str, *, as_of: date) -> Eligibility:
-    """May ``uscc`` make a commitment of ``kind`` at ``as_of``? Refused, with each bar's reason and basis, while a
-    listing named by a bar of core/rules/commitments.toml is in effect."""
+    """May ``uscc`` make a commitment of ``kind`` on the day ``as_of``? Refused, with each bar's reason and basis,
+    while a listing named by a bar of core/rules/commitments.toml is in effect that day (listed and known on or
+    before it: the features' "before as_of" rule at the next day)."""
     if kind not in COMMITMENT_KINDS:
         raise UserError(f"kind: expected one of {', '.join(COMMITMENT_KINDS)}, got {kind!r}")
     relevant = [b for b in bars() if b.kind == kind]
     refusals = []
     if relevant:
-        for _, list_kind, listing_id, listed in sorted(_listings(con, as_of, [uscc]), key=lambda r: (r[3], r[2])):
+        for _, list_kind, listing_id, listed in sorted(_listings(con, as_of + timedelta(days=1), [uscc]), key=lambda r: (r[3], r[2])):
             refusals += [Refusal(b.code, b.zh, b.en, b.basis, b.source, list_kind, listing_id, listed)
                          for b in relevant if b.list_kind == list_kind]
     return Eligibility(uscc, kind, as_of, not refusals, tuple(refusals), rules.version("commitments"))

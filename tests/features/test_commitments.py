@@ -171,7 +171,8 @@ def test_a_serious_listed_entity_is_refused_notify_commit_with_reason_and_basis(
     assert "告知承诺" in r.zh and "严重违法失信名单管理办法" in r.basis and r.listed_date == date(2024, 1, 5)
     assert commitment_eligibility(wh.con, A, "repair_commit", as_of=AS_OF).allowed  # the bar is for 告知承诺
     assert commitment_eligibility(wh.con, B, "notify_commit", as_of=AS_OF).allowed  # clean
-    assert commitment_eligibility(wh.con, A, "notify_commit", as_of=date(2024, 1, 5)).allowed  # not yet listed
+    assert not commitment_eligibility(wh.con, A, "notify_commit", as_of=date(2024, 1, 5)).allowed  # listed that day
+    assert commitment_eligibility(wh.con, A, "notify_commit", as_of=date(2024, 1, 4)).allowed  # not yet listed
 
 
 def test_a_notify_commit_made_while_listed_is_kept_and_listed_as_ineligible(wh):
