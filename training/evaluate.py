@@ -236,25 +236,6 @@ def importance_by_dimension(model: ScoringModel) -> dict[str, float]:
     return {k: v / total for k, v in sorted(dims.items(), key=lambda kv: -kv[1])}
 
 
-def importance_by_source(model: ScoringModel) -> dict[str, float]:
-    """Share of total importance per source table: each catalog feature's gain split evenly over the tables it
-    is computed from (features.catalog ``source``); a feature outside the catalog (a bring-your-own table)
-    counts under ``table``."""
-    from features.catalog import feature
-
-    gain = model.feature_importance()
-    out: dict[str, float] = {}
-    for f, g in zip(model.features, gain, strict=True):
-        try:
-            tables = [t.strip() for t in feature(f["name"]).source.split(",") if t.strip()]
-        except KeyError:
-            tables = ["table"]
-        for t in tables or ["table"]:
-            out[t] = out.get(t, 0.0) + float(g) / max(len(tables), 1)
-    total = sum(out.values()) or 1.0
-    return {k: v / total for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
-
-
 def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | None = None,
              ground_truth: str | Path | None = None, seed: int = 0,
              candidates: dict[str, ScoringModel] | None = None) -> dict[str, Any]:
@@ -270,8 +251,7 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
             test slice; the logistic one is the baseline. Without them a plain logistic regression fitted on
             the train slice is the baseline.
     Returns:
-        ``metrics`` (flat floats for MLflow), ``tiers``, ``slices``, ``curves``, ``importance`` (by dimension),
-        ``importance_sources`` (by source table), ``champion``,
+        ``metrics`` (flat floats for MLflow), ``tiers``, ``slices``, ``curves``, ``importance``, ``champion``,
         ``candidates`` (test metrics and fold AUC per kind), ``model_kind``.
     """
     from sklearn.metrics import roc_curve
@@ -311,7 +291,6 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
                    "calibration": calibration_table(y, p).to_dict("records"),
                    "valid_vs_test": _hists(p_valid, p)},
         "importance": importance_by_dimension(model),
-        "importance_sources": importance_by_source(model),
         "champion": None,
         "candidates": shown,
         "model_kind": model.kind,

@@ -41,23 +41,6 @@ def test_evaluation_tiers_rise_calibrated_and_beats_the_baseline(dataset, model)
     assert 0 < m["cd_capture"] <= 1
     assert {"entity_type", "town_code", "size_band", "industry_code"} <= set(ev["slices"])
     assert set(ev["importance"]) <= set(d["dimension"] for d in TOY_FEATURES)
-    assert abs(sum(ev["importance_sources"].values()) - 1) < 1e-9
-
-
-def test_importance_by_source_splits_a_feature_over_its_tables():
-    from features.catalog import all_features
-
-    class Stub:
-        features = [{"name": "commitment_notify_breached_flag_730d"}, {"name": "sampling_fail_count_730d"},
-                    {"name": "not_in_the_catalog"}]
-
-        def feature_importance(self):
-            return np.array([2.0, 1.0, 1.0])
-
-    flag = next(f for f in all_features() if f.name == "commitment_notify_breached_flag_730d")
-    assert flag.source == "commitment_breaches,commitments"
-    assert evaluate.importance_by_source(Stub()) == {"commitment_breaches": 0.25, "commitments": 0.25,
-                                                     "sampling_results": 0.25, "table": 0.25}
 
 
 def test_monotone_constraints_hold_for_risk_raising_features(dataset, model):
