@@ -251,6 +251,12 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     return _prepare(con, as_of)
 
 
+def prepare_views(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Only the ``_pit_<table>`` views at ``as_of`` on ``con`` (for SQL that needs a few stages, not all)."""
+    _quiet(con)
+    create_views(con, as_of)
+
+
 def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:
     """``_opinion_mentions`` (opinion_id, uscc, is_target) for the items as known at as_of: the mention rows of the
     version known then (``version_key``); an item version without rows (a warehouse older than opinion_mentions,
