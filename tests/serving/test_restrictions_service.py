@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 
 import httpx
 import pytest
 
+from console.accounts import create_user
 from core import audit
 from core.opdb import engine
 from core.settings import Settings
 from features.warehouse import connect
 from tests.serving.conftest import prepare_home
 from tests.serving.test_restrictions import CLEAN, COURT, ON, SERIOUS, UNKNOWN, fill
+
+PASSWORD = "pw-external-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,7 @@ def service(toy, tmp_path_factory, serving):
     con = connect(settings)
     fill(con)
     con.close()
+    create_user(settings, name="tax.office", role="external_dept", password=PASSWORD, actor="test")
     with serving(home, env) as base:
         yield base, settings, keys
 
@@ -41,7 +46,8 @@ def _audited(settings, action, actor, n=1, timeout=10.0):
     deadline = time.time() + timeout
     while True:
         with engine(settings).connect() as conn:
-            rows = [r for r in audit.entries(conn, action=action, limit=1000) if r["actor"] == actor]
+            rows = [r for r in audit.entries(conn, action=action, limit=1000)
+                    if r["actor"] == actor or (actor == "user:" and r["actor"].startswith("user:"))]
         if len(rows) >= n or time.time() > deadline:
             return rows
         time.sleep(0.2)
@@ -99,3 +105,21 @@ def test_bad_requests_answer_400_naming_the_field(service):
     assert r.status_code == 400 and "codes" in r.json()["error"]
     r = httpx.post(f"{base}/v1/restrictions", json={"codes": []}, headers=h)
     assert r.status_code == 400
+
+
+def test_console_page_checks_a_code_for_an_external_department_user(service):
+    base, settings, _ = service
+    with httpx.Client(base_url=f"{base}/console", timeout=30, follow_redirects=False) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        signed = client.post("/login", data={"name": "tax.office", "password": PASSWORD, "csrf": csrf})
+        assert signed.status_code == 303 and signed.headers["location"].endswith("/console/restrictions")
+        page = client.get("/restrictions", params={"uscc": SERIOUS, "as_of": ON.isoformat(), "purpose": "credit"})
+        assert page.status_code == 200
+        assert "存在限制" in page.text and "限制获得信贷" in page.text and "YZSX-1" in page.text
+        assert "限制参与政府采购" not in page.text  # the purpose keeps only credit
+        clean = client.get("/restrictions", params={"uscc": CLEAN, "as_of": ON.isoformat()})
+        assert "无限制" in clean.text
+        assert client.get("/tiers").status_code == 403
+    rows = _audited(settings, "restrictions.check", "user:", n=2)
+    assert {r["subject"] for r in rows} >= {SERIOUS, CLEAN}
