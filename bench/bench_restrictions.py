@@ -117,6 +117,7 @@ def over_http(url: str, key: str, codes: list[str], *, rounds: int, purpose: str
 
 def main() -> None:
     from bench_service import _free_port, start_server
+
     from core.settings import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
