@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import duckdb
 
-from core import inspection_results
+from core import dept_lists, inspection_results
 from features import snapshot
 
 RECORDS_PER_DIMENSION = 5  # presentation limit, not a rule: the newest and most serious records of a dimension
@@ -90,6 +90,14 @@ def _results() -> dict[str, tuple[str, str]]:
     return {r.code: (r.zh, r.en) for r in inspection_results.inspection_results()}
 
 
+def _dept_kind(code: str) -> tuple[str, str]:
+    try:
+        k = dept_lists.kind(code)
+    except KeyError:
+        return code, code
+    return k.zh, k.en
+
+
 def _lab(table: dict[str, tuple[str, str]], code: str | None) -> tuple[str, str]:
     return table.get(code or "", (code or "", code or ""))
 
@@ -120,6 +128,13 @@ def _describe(kind: str, ref: str | None, day: date | None, detail: str | None) 
     elif kind == "abnormal_list":
         rz, re_ = _lab(_ABNORMAL, detail)
         zh, en = f"经营异常名录 {ref}（{d} 列入，原因：{rz}）", f"abnormal list entry {ref} (listed {d}: {re_})"
+    elif kind == "dept_list":
+        code, dept, doc, end = (parts + ["", "", "", ""])[:4]
+        kz, ke = _dept_kind(code)
+        doc_zh, doc_en = (f"，文书号 {doc}" if doc else ""), (f", document {doc}" if doc else "")
+        end_zh, end_en = (f"，期限至 {end}" if end else "，至移出之日"), (f", until {end}" if end else ", until removed")
+        zh = f"{kz}名单 {ref}（{dept or '其他部门'} {d} 列入{doc_zh}{end_zh}）"
+        en = f"{ke} list entry {ref} ({dept or 'another department'}, listed {d}{doc_en}{end_en})"
     elif kind == "inspection":
         rz, re_ = _lab(_results(), parts[-1])
         zh, en = f"检查 {ref}（{d}，{rz}）", f"inspection {ref} ({d}: {re_})"

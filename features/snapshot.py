@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import inspection_results, progress, rules
+from core import dept_lists, inspection_results, progress, rules
 from core.errors import UserError
 from core.publicity import months_sql, penalty_class_sql, penalty_classes, publicity_rules
 from core.workdays import WorkdayCalendar
@@ -40,6 +40,7 @@ _STAGES = (
     ("_penalties_held", "penalties_held.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
     ("_listings_in_effect", "listings_in_effect.sql"),
+    ("_dept_lists_in_effect", "dept_lists_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),
     ("_relations_current", "relations_current.sql"),
@@ -142,6 +143,7 @@ def params(as_of: date) -> dict[str, Any]:
     # error is void at every as_of
     void = ", ".join("'" + r.replace("'", "''") + "'" for r in pub["serious_void_removals"]) or "NULL"
     out["void_serious_listings"] = Sql(f"SELECT v.listing_id FROM serious_list v WHERE v.removal_reason IN ({void})")
+    out["dept_list_end"] = Sql(dept_list_end_sql("d"))
     out["finding_results"] = _in_list(inspection_results.codes(finding=True))
     out["adverse_results"] = _in_list(inspection_results.codes(adverse_event=True))
     out["unreachable_results"] = _in_list(inspection_results.codes(unreachable=True))
@@ -155,6 +157,14 @@ def params(as_of: date) -> dict[str, Any]:
     for k, v in band["capital_min_yuan"].items():
         out[f"capital_min_{k}"] = float(v)
     return out
+
+
+def dept_list_end_sql(alias: str) -> str:
+    """SQL for the end of a dept_lists row's effect period when the department stated none: the listing date
+    plus its kind's effect period (core/rules/dept_lists.toml); NULL for kinds without a fixed period."""
+    whens = " ".join(f"WHEN '{k.code}' THEN CAST({alias}.listed_date + INTERVAL {k.effect_months} MONTH AS DATE)"
+                     for k in dept_lists.kinds() if k.effect_months > 0)
+    return f"CASE {alias}.list_kind {whens} ELSE CAST(NULL AS DATE) END" if whens else "CAST(NULL AS DATE)"
 
 
 def _in_list(values) -> list | Sql:
@@ -188,7 +198,7 @@ def _penalty_params(as_of: date, pub: dict[str, Any]) -> dict[str, Any]:
 
 def rules_versions() -> dict[str, str]:
     return {"features": rules.version("features"), "publicity": publicity_rules()["version"],
-            "inspection_results": rules.version("inspection_results")}
+            "inspection_results": rules.version("inspection_results"), "dept_lists": dept_lists.version()}
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -254,6 +264,12 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     (e.g. features/reason_records.py) reads these stages instead of repeating their rules."""
     _quiet(con)
     return _prepare(con, as_of)
+
+
+def prepare_views(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Only the ``_pit_<table>`` views at ``as_of`` on ``con`` (for SQL that needs a few stages, not all)."""
+    _quiet(con)
+    create_views(con, as_of)
 
 
 def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core import inspection_results
+from core import dept_lists, inspection_results
 
 # Column kinds. "money" is an amount in 元: ingest also accepts "12.5万元" / "125000元" strings.
 KINDS = ("str", "int", "float", "money", "date", "bool", "enum", "list", "uscc")
@@ -43,6 +43,9 @@ INSPECTION_RESULTS = inspection_results.codes()
 OPINION_SOURCES = ("news", "weibo", "wechat", "forum", "video", "travel_review")
 SENTIMENTS = ("negative", "neutral", "positive")
 RELATION_TYPES = ("legal_rep", "shareholder", "executive", "enterprise_shareholder", "parent_branch")
+# other departments' dishonesty lists: kinds, labels and effect periods in core/rules/dept_lists.toml
+DEPT_LIST_KINDS = dept_lists.codes()
+DEPT_LIST_REMOVALS = ("fulfilled", "repaired", "expired", "revoked_in_error")
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,26 @@ SOURCES: dict[str, Table] = {t.name: t for t in (
         _KNOWN,
     )),
 )}
+
+
+# ------------------------------------------------------------------ other departments' lists (其他部门失信名单)
+SOURCES["dept_lists"] = Table(
+    "dept_lists", "其他部门失信名单", "other departments' dishonesty lists", key=("listing_id",),
+    event_date="listed_date", columns=(
+        _c("listing_id", "str", "名单编号", "list entry id (the department's, else the sharing platform's)",
+           required=True),
+        _c("uscc", "uscc", "统一社会信用代码", "credit code", required=True),
+        _c("list_kind", "enum", "名单类型", "which list (core/rules/dept_lists.toml); its zh label is accepted",
+           required=True, values=DEPT_LIST_KINDS, aliases={k.zh: k.code for k in dept_lists.kinds()}),
+        _c("department", "str", "认定部门", "department that listed the entity", required=True),
+        _c("document_number", "str", "认定文书号", "number of the listing decision or judgment"),
+        _c("listed_date", "date", "列入日期", "date listed", required=True),
+        _c("end_date", "date", "失信期限届满日期", "end of the listing period the department states; empty: the "
+           "kind's effect period (core/rules/dept_lists.toml)"),
+        _c("removed_date", "date", "移出日期", "date removed; empty while listed"),
+        _c("removal_reason", "enum", "移出原因", "reason removed", values=DEPT_LIST_REMOVALS),
+        _KNOWN,
+    ))
 
 PERSON_KEY_COLUMN = "person_key"  # what person_id_number becomes in the warehouse
 

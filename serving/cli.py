@@ -23,7 +23,7 @@ def register(sub, common) -> None:
     keys = sub.add_parser("keys", help="API keys: create, list, revoke")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     k = ksub.add_parser("create", parents=[common], help="create a key (printed once)")
-    k.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin")
+    k.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin | external_dept (restriction checks only)")
     k.add_argument("--label", help="what the key is for (no personal data)")
     k.add_argument("--rate-limit", type=float, help="requests per second this key may send (default: the "
                    "service's CREDIT_RISK_RATE_LIMIT)")

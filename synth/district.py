@@ -47,6 +47,7 @@ LIFECYCLE = {
     "licences": ("status_date", ["status_date"], {"status": "valid"}),
     "abnormal_list": ("removed_date", ["removed_date", "removal_reason"], {}),
     "serious_list": ("removed_date", ["removed_date", "removal_reason"], {}),
+    "dept_lists": ("removed_date", ["removed_date", "removal_reason"], {}),
     "complaints": ("handled_date", ["handled_date", "upheld"], {}),
     "penalties": [("fine_paid_date", ["fine_paid_date"], {}),
                   ("published_date", ["published_date", "publicity_end"], {})],

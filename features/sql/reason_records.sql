@@ -1,12 +1,18 @@
 -- The records behind each dimension's reasons at :as_of for the active entities (_spine), one row per
--- record, read from the same stages as the features (penalties and listings in effect, due report years,
--- current affiliates, ...), newest and most serious first; at most :records_per_dimension per entity and
+-- record, read from the same stages as the features (penalties, listings and other departments' lists in
+-- effect, due report years, current affiliates, ...), newest and most serious first; at most :records_per_dimension per entity and
 -- dimension. `detail` holds what the record says (codes), put into Chinese and English by
 -- features/reason_records.py.
 WITH rec AS (
   SELECT uscc, 'compliance' AS dimension, list_kind AS kind, listing_id AS ref, listed_date AS record_date,
          COALESCE(reason, domain) AS detail, CASE WHEN list_kind = 'serious_list' THEN 0 ELSE 1 END AS prio
   FROM _listings_in_effect
+  UNION ALL
+  SELECT uscc, 'compliance', 'dept_list', listing_id, listed_date,
+         list_kind || '|' || COALESCE(department, '') || '|' || COALESCE(document_number, '') || '|'
+         || COALESCE(CAST(effect_end AS VARCHAR), ''),
+         CASE WHEN list_kind IN ('court_dishonest', 'tax_major_violation', 'safety_production') THEN 1 ELSE 2 END
+  FROM _dept_lists_in_effect
   UNION ALL
   SELECT uscc, 'compliance', 'penalty', penalty_id, decided_date,
          domain || '|' || severity || '|' || sanctions || '|' || CAST(fine_amount AS VARCHAR),

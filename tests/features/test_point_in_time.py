@@ -25,6 +25,7 @@ def _history(wh, before: date, *, tag: str = "") -> None:
         wh.add("penalties", uscc=u, decided_date=before, **pen)
         wh.add("abnormal_list", uscc=u, listed_date=before, reason="unreachable")
         wh.add("serious_list", uscc=u, listed_date=before, domain="food")
+        wh.add("dept_lists", uscc=u, list_kind="court_dishonest", department="法院", listed_date=before)
         wh.add("inspections", uscc=u, inspection_date=before, kind="random", result="case_opened")
         wh.add("complaints", uscc=u, received_date=before, upheld=True, handled_date=before)
         wh.add("opinions", uscc=u, published_date=before, source="news", title="餐厅被曝食品安全问题",
@@ -66,6 +67,8 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
            severity="serious", sanctions="fine", fine_amount=1.0, known_date=late)
     wh.add("abnormal_list", uscc=B, listed_date=date(2024, 6, 1), reason="unreachable", known_date=late)
     wh.add("serious_list", uscc=C, listed_date=date(2024, 6, 1), domain="food", known_date=late)
+    wh.add("dept_lists", uscc=A, list_kind="tax_major_violation", department="税务局", listed_date=date(2024, 6, 1),
+           known_date=late)
     wh.add("inspections", uscc=A, inspection_date=date(2024, 7, 1), kind="targeted", result="case_opened",
            known_date=late)
     wh.add("opinions", uscc=A, published_date=date(2024, 7, 1), source="news", title="曝光", text="曝光",
@@ -94,6 +97,7 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
     later = wh.snapshot(date(2024, 10, 1)).loc[before.index]
     assert (later["penalty_count_365d"] > before["penalty_count_365d"]).all()
     assert (later["opinion_negative_count_90d"] > before["opinion_negative_count_90d"]).all()
+    assert (later["dept_list_in_effect_count"] > before["dept_list_in_effect_count"]).all()
     for name in ("commitment_breach_count_730d", "commitment_in_force_count", "sampling_fail_count_365d",
                  "leniency_count_730d"):
         assert (later[name] > before[name]).all(), name
