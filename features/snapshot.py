@@ -147,6 +147,10 @@ def params(as_of: date) -> dict[str, Any]:
     out["finding_results"] = _in_list(inspection_results.codes(finding=True))
     out["adverse_results"] = _in_list(inspection_results.codes(adverse_event=True))
     out["unreachable_results"] = _in_list(inspection_results.codes(unreachable=True))
+    for _, module_name in catalog.EXTRA_MODULES:
+        extra = getattr(importlib.import_module(module_name), "params", None)
+        if extra is not None:
+            out.update(extra(as_of))
     band = cfg["size_band"]
     for k, v in band["employees_min"].items():
         out[f"employees_min_{k}"] = int(v)
@@ -238,9 +242,20 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
                     "WHERE FALSE")
     create_views(con, as_of)  # _pit_<table>: every source table as known at as_of
     _mentions_view(con)
-    for table, file in _STAGES:
+    for table, file in _STAGES + _extra_stages():
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
     return p
+
+
+def _extra_stages() -> tuple[tuple[str, str], ...]:
+    """The stages the extra feature modules declare (features.catalog.EXTRA_MODULES), in their order."""
+    return tuple(s for _, m in catalog.EXTRA_MODULES for s in getattr(importlib.import_module(m), "STAGES", ()))
+
+
+def _module_table(dimension: str, module_name: str) -> str:
+    """The temp table holding one feature module's columns: ``_d_<dimension>``, ``_d_<module>`` for extras."""
+    main = catalog.DIMENSION_MODULES[dimension] == module_name
+    return f"_d_{dimension}" if main else f"_d_{module_name.rsplit('.', 1)[-1]}"
 
 
 def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
@@ -272,12 +287,12 @@ def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:
                 f"SELECT * FROM known UNION ALL {fallback} AND p.opinion_id NOT IN (SELECT opinion_id FROM known)")
 
 
-def _select_list(features: tuple[Feature, ...]) -> str:
+def _select_list(features: tuple[Feature, ...], alias: dict[str, str]) -> str:
     cols = ["s.uscc", "CAST(:as_of AS DATE) AS as_of", "s.entity_type", "s.industry_code", "s.town_code",
             "sb.size_band"]
     for f in features:
         typ = "VARCHAR" if f.kind == "categorical" else "DOUBLE"
-        cols.append(f"CAST(d_{f.dimension}.{f.name} AS {typ}) AS {f.name}")
+        cols.append(f"CAST({alias[f.name]}.{f.name} AS {typ}) AS {f.name}")
     return ",\n       ".join(cols)
 
 
@@ -285,12 +300,14 @@ def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     """Build the temp table ``_snapshot`` for ``as_of``."""
     p = _prepare(con, as_of)
     features = all_features()
-    joins = []
-    for dimension, module_name in catalog.DIMENSION_MODULES.items():
+    joins, alias = [], {}
+    for dimension, module_name in catalog.feature_modules():
         module = importlib.import_module(module_name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _d_{dimension} AS {render(sql_text(module.SQL), p)}")
-        joins.append(f"LEFT JOIN _d_{dimension} d_{dimension} ON d_{dimension}.uscc = s.uscc")
-    sql = (f"SELECT {_select_list(features)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
+        table = _module_table(dimension, module_name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(module.SQL), p)}")
+        joins.append(f"LEFT JOIN {table} {table[1:]} ON {table[1:]}.uscc = s.uscc")
+        alias.update({f.name: table[1:] for f in module.FEATURES})
+    sql = (f"SELECT {_select_list(features, alias)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
            + "\n".join(joins))
     con.execute(f"CREATE OR REPLACE TEMP TABLE _snapshot AS {render(sql, p)}")
 

@@ -24,13 +24,14 @@ from repair.api import router as repair_router
 from serving import lookup, overrides
 from serving.api_restrictions import router as restrictions_router
 from serving.auth import Caller, SettingsDep, require_role
+from serving.commitments_api import router as commitments_router
 from serving.limits import MAX_ID, MAX_PAGE
 from serving.lists import MEDIA_TYPES, annotate_list, warehouse_names
 from serving.runtime import FieldError, Runtime, current
 from serving.schemas import MAX_PAGE_SIZE, ErrorResponse, ModelInfo, OverrideRequest, TierList
 
 log = logging.getLogger(__name__)
-ROUTERS = (repair_router, inspection_router, restrictions_router)  # beside this module's own routes
+ROUTERS = (repair_router, inspection_router, restrictions_router, commitments_router)  # beside this module's own routes
 
 router = APIRouter(tags=["tiers"])
 Reader = Annotated[Caller, Depends(require_role("planner", "repair_officer", "model_operator"))]

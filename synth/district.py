@@ -52,6 +52,8 @@ LIFECYCLE = {
     "penalties": [("fine_paid_date", ["fine_paid_date"], {}),
                   ("published_date", ["published_date", "publicity_end"], {})],
     "relations": ("end_date", ["end_date"], {}),
+    "commitments": ("status_date", ["status_date"], {"status": "in_force"}),
+    "sampling_results": ("followup_date", ["followup_date"], {"followup_status": "handling"}),
     "annual_reports": ("filed_date", ["filed_date", "employees", "social_insurance_staff", "revenue", "assets",
                                       "liabilities", "tax", "profit"], {}),
 }

@@ -19,6 +19,7 @@ from core.workdays import WorkdayCalendar
 from features.sources import PENALTY_DOMAINS
 from synth import names as nm
 from synth import opinions as op
+from synth.credit_records import credit_records
 from synth.params import DAY, NAT, Frame, add_months, district, penalty_classes_of, publicity, sigmoid
 from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries, silent_before_exit
 from synth.world import KINDS, RESULTS, SEVERITY, World, inspection_items
@@ -86,6 +87,8 @@ def chunk_records(pop: Population, world: World, frame: Frame, *, seed: int, chu
     out["relations"] = _relations(rng, pop, world, changes, heads, frame, seed=seed)
     out["opinions"] = _opinions(rng, pop, world, frame, chunk, all_names)
     out["dept_lists"] = dept_lists(np.random.default_rng([seed, 210, chunk]), pop, world, frame, chunk)
+    # credit commitments, their breaches and sampling results (synth/credit_records.py, own random stream)
+    out.update(credit_records(pop, world, frame, seed=seed, chunk=chunk, records=out))
     return out
 
 
