@@ -74,12 +74,6 @@ def stopped_states() -> tuple[str, ...]:
     return tuple(seen)
 
 
-def feature_weights() -> dict[str, float]:
-    """Weight of a negative item by its handling outcome: ``verified``, ``unverified``, ``unfounded``."""
-    w = _table()["feature_weight"]
-    return {"verified": float(w["verified"]), "unverified": float(w["unverified"]), "unfounded": float(w["unfounded"])}
-
-
 def check_transition(state: str, to: str) -> None:
     if to not in states():
         raise UserError(f"to: expected one of {', '.join(states())}, got {to!r}")

@@ -62,6 +62,12 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
     wh.add("complaints", uscc=A, received_date=date(2024, 7, 1), known_date=late)
     wh.add("changes", uscc=A, change_date=date(2024, 7, 1), item="address", known_date=late)
     wh.add("repairs", record_kind="penalty", record_id="x", uscc=A, repaired_date=date(2024, 9, 1))
+    # 舆情台账 outcomes: decided after as_of, and decided before it but known only after it
+    for item in wh.con.execute("SELECT opinion_id, uscc FROM opinions WHERE vendor_sentiment = 'negative' "
+                               "AND uscc IS NOT NULL AND published_date < ?", [AS_OF]).fetchall():
+        wh.add("opinion_handling", opinion_id=item[0], uscc=item[1], outcome="verified" if item[1] != B else
+               "unfounded", decided_date=date(2024, 6, 1) if item[1] == A else date(2024, 9, 2),
+               known_date=late if item[1] == A else date(2024, 9, 2))
     # new entities registered after as_of, one at the same address and linked to A
     wh.entity(code(9), established=date(2024, 8, 1), address="同一地址8号")
     wh.add("relations", uscc=code(9), relation_type="legal_rep", person_key=f"P{A[-4:]}", start_date=date(2024, 8, 1))
@@ -72,6 +78,7 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
     later = wh.snapshot(date(2024, 10, 1)).loc[before.index]
     assert (later["penalty_count_365d"] > before["penalty_count_365d"]).all()
     assert (later["opinion_negative_count_90d"] > before["opinion_negative_count_90d"]).all()
+    assert later.loc[A, "opinion_verified_negative_count_365d"] > before.loc[A, "opinion_verified_negative_count_365d"]
 
 
 def _penalty_counts(wh, days: list[date]) -> list[float]:
