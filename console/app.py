@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import entities, overview, plans, repairdesk, restrictions
+from console import opinion_ledger as ledger
 from console.accounts import login_rules, sign_in, sign_out
 from console.web import BASE, COOKIE, audit, page, render, settings_of
 
@@ -109,6 +110,10 @@ def build_app(settings=None) -> Starlette:
         Route("/repair/cases/{case_id}", repairdesk.case),
         Route("/repair/cases/{case_id}/actions", repairdesk.act, methods=["POST"]),
         Route("/repair/notices/{notice_id}", repairdesk.notice),
+        # 舆情台账
+        Route("/opinions/ledger", ledger.ledger),
+        Route("/opinions/ledger/{entry_id}", ledger.entry),
+        Route("/opinions/ledger/{entry_id}/transition", ledger.move, methods=["POST"]),
         Route("/model", overview.model),
         Route("/restrictions", restrictions.check),
         Route("/reports/{name:path}", overview.report),

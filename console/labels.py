@@ -14,6 +14,7 @@ NAV = (
     ("/tiers", "分类结果", ("planner",)),
     ("/plans", "双随机抽查", ("planner",)),
     ("/repair", "信用修复", ("repair_officer",)),
+    ("/opinions/ledger", "舆情台账", ("planner",)),
     ("/model", "模型", ("planner", "model_operator")),
     ("/restrictions", "失信惩戒查询", ("planner", "repair_officer", "model_operator", "external_dept")),
 )

@@ -93,7 +93,7 @@ def page(*roles: str) -> Callable[[Handler], Callable[[Request], Awaitable[Respo
                 response = await handler(request, session)
             audit(request, session, action=f"console {request.method} {path}", outcome=str(response.status_code),
                   subject=request.path_params.get("uscc") or request.path_params.get("case_id")
-                  or request.path_params.get("plan_id"),
+                  or request.path_params.get("plan_id") or request.path_params.get("entry_id"),
                   inputs={"query": _audited_query(request), "ms": round(1000 * (time.perf_counter() - started), 1)})
             return response
 

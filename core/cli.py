@@ -23,7 +23,8 @@ from typing import Any
 from core.errors import UserError
 from core.settings import Settings, apply_offline_env
 
-PACKAGES = ("core", "synth", "features", "training", "serving", "inspection", "repair", "cycle", "console")
+PACKAGES = ("core", "synth", "features", "training", "serving", "inspection", "repair", "cycle", "console",
+            "opinion_ledger")
 
 
 @dataclass

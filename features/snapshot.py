@@ -137,6 +137,10 @@ def params(as_of: date) -> dict[str, Any]:
     out["last_due_date"] = due_date(last_due)
     out["negative_threshold"] = float(cfg["opinion"]["negative_threshold"])
     out["person_group_cap"] = int(cfg["affiliates"]["person_group_cap"])
+    # 舆情台账 outcomes: how a negative item weighs by its verification known at as_of
+    weights = rules.load("opinion_ledger")["feature_weight"]
+    for outcome in ("verified", "unverified", "unfounded"):
+        out[f"handling_weight_{outcome}"] = float(weights[outcome])
     out.update(_penalty_params(as_of, pub))
     out["serious_auto_removal_cutoff"] = _minus_months(as_of, pub["serious_auto_removal_months"])
     # the latest version decides (the table itself, not its view at as_of): an entry later revoked as made in

@@ -42,6 +42,7 @@ INSPECTION_KINDS = ("random", "targeted", "complaint")
 INSPECTION_RESULTS = inspection_results.codes()
 OPINION_SOURCES = ("news", "weibo", "wechat", "forum", "video", "travel_review")
 SENTIMENTS = ("negative", "neutral", "positive")
+HANDLING_OUTCOMES = ("verified", "unfounded")  # 舆情台账 verification (core/rules/opinion_ledger.toml states)
 RELATION_TYPES = ("legal_rep", "shareholder", "executive", "enterprise_shareholder", "parent_branch")
 # other departments' dishonesty lists: kinds, labels and effect periods in core/rules/dept_lists.toml
 DEPT_LIST_KINDS = dept_lists.codes()
@@ -226,6 +227,18 @@ SOURCES: dict[str, Table] = {t.name: t for t in (
            "company_name); each is matched by name and the item counts only against those it is negative about"),
         _c("vendor_sentiment", "enum", "情感倾向", "vendor sentiment label, may be empty", values=SENTIMENTS),
         _c("reach", "int", "传播量", "reads, shares and comments"),
+        _c("published_at", "str", "发布时间", "time published, ISO 8601 (e.g. 2026-11-27T19:30:00+08:00; without an "
+           "offset read in core/rules/opinion_ledger.toml [clock] timezone); starts the 舆情台账 48-hour clock"),
+        _KNOWN,
+    )),
+    # -------------------------------------------------------------- opinion ledger (舆情台账) outcomes
+    Table("opinion_handling", "舆情处置结果", "public-opinion handling outcomes", key=("opinion_id",),
+          event_date="decided_date", references_entities=False, columns=(
+        _c("opinion_id", "str", "舆情编号", "the opinion item handled (opinions.opinion_id)", required=True),
+        _c("uscc", "uscc", "统一社会信用代码", "entity the item is about; may be empty"),
+        _c("outcome", "enum", "核实结论", "verification: verified (已核实) or unfounded (不属实)", required=True,
+           values=HANDLING_OUTCOMES, aliases={"已核实": "verified", "不属实": "unfounded"}),
+        _c("decided_date", "date", "核实日期", "date the outcome was decided (Asia/Shanghai)", required=True),
         _KNOWN,
     )),
     Table("relations", "关联关系", "relations between entities and persons", key=("relation_id",),

@@ -69,6 +69,7 @@ def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
         ddl = ", ".join(f'"{n}" {t} {STORAGE.get(n, "")}'.rstrip() for n, t in cols)
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({ddl})')
         con.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}_history" ({ddl}, "_superseded_by" VARCHAR)')
+    _add_new_columns(con)
     # Repairs decided by the bureau's own workflow (repair/): a repaired record stops counting
     # in features from repaired_date. record_kind is penalty | abnormal_list | serious_list.
     con.execute(
@@ -82,6 +83,20 @@ def create_source_tables(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE IF NOT EXISTS record_corrections (record_kind VARCHAR, record_id VARCHAR, uscc VARCHAR, "
         "outcome VARCHAR, field VARCHAR, value VARCHAR, effective_date DATE, known_date DATE, case_id VARCHAR)"
     )
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add to a warehouse made before them the optional columns the contract gained since (e.g.
+    ``opinions.published_at``), empty for the rows already there."""
+    have: dict[str, set[str]] = {}
+    for t, c in con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'main'").fetchall():
+        have.setdefault(t, set()).add(c)
+    for table in SOURCES.values():
+        for name in (table.name, f"{table.name}_history"):
+            for col, typ in warehouse_columns(table):
+                if col not in have.get(name, {col}):
+                    con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {typ}')
 
 
 def create_ingest_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -117,7 +132,10 @@ LOCK = "warehouse"
 # Decisions taken in the operational DB that the warehouse learns of in the next batch step: "module:function"
 # names, resolved when a batch runs (the packages that own them sit above this one).
 OPERATIONAL_FEEDS = {"repairs": "repair.workflow:sync_warehouse",
-                     "inspection_results": "inspection.results:sync_warehouse"}
+                     "inspection_results": "inspection.results:sync_warehouse",
+                     "opinion_ledger": "opinion_ledger.workflow:sync_warehouse",
+                     # the other way: the warehouse's new negative items open 舆情台账 entries (idempotent)
+                     "opinion_ledger_open": "opinion_ledger.workflow:open_from_batch"}
 KEEP_GENERATIONS = 2  # the current copy and the one before (requests may still be reading it)
 SERVICE_ENV = "CREDIT_RISK_SERVICE"  # set to "1" in the service's processes: they never open the warehouse
 

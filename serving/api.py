@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import Busy, Conflict, NotFound, UserError
 from core.opdb import engine
 from inspection.api import router as inspection_router
+from opinion_ledger.api import router as opinion_ledger_router
 from repair.api import router as repair_router
 from serving import lookup, overrides
 from serving.api_restrictions import router as restrictions_router
@@ -31,7 +32,8 @@ from serving.runtime import FieldError, Runtime, current
 from serving.schemas import MAX_PAGE_SIZE, ErrorResponse, ModelInfo, OverrideRequest, TierList
 
 log = logging.getLogger(__name__)
-ROUTERS = (repair_router, inspection_router, restrictions_router, commitments_router)  # beside this module's own routes
+ROUTERS = (repair_router, inspection_router, restrictions_router, commitments_router,
+           opinion_ledger_router)  # beside this module's own routes
 
 router = APIRouter(tags=["tiers"])
 Reader = Annotated[Caller, Depends(require_role("planner", "repair_officer", "model_operator"))]

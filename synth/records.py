@@ -89,6 +89,9 @@ def chunk_records(pop: Population, world: World, frame: Frame, *, seed: int, chu
     out["dept_lists"] = dept_lists(np.random.default_rng([seed, 210, chunk]), pop, world, frame, chunk)
     # credit commitments, their breaches and sampling results (synth/credit_records.py, own random stream)
     out.update(credit_records(pop, world, frame, seed=seed, chunk=chunk, records=out))
+    # 舆情台账: own streams, so the records above stay as they were for a seed
+    out["opinions"]["published_at"] = _published_at(np.random.default_rng([seed, 215, chunk]), out["opinions"])
+    out["opinion_handling"] = _opinion_handling(np.random.default_rng([seed, 216, chunk]), out["opinions"])
     return out
 
 
@@ -708,6 +711,7 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
     # negative items about true violations
     nw = world.news
     parts.append((nw["ent"], nw["date"], np.zeros(len(nw["ent"]), np.int64), nw["domain"]))
+    n_true = len(nw["ent"])  # the first part: items about a true violation
     # background: neutral and positive items; unfounded negative ones
     for sent, rate in ((1, rec["opinion_background_per_year"] * 0.6), (2, rec["opinion_background_per_year"] * 0.4),
                        (0, rec["opinion_negative_noise"])):
@@ -720,11 +724,12 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
         dom = world_domain_draw(rng, pop.industry[e]) if sent == 0 else np.full(len(e), -1)
         parts.append((e, d, np.full(len(e), sent), dom))
     e = np.concatenate([p[0] for p in parts])
+    true = np.arange(len(e)) < n_true
     d = np.concatenate([p[1] for p in parts])
     sent = np.concatenate([p[2] for p in parts])
     dom = np.concatenate([p[3] for p in parts])
     order = np.lexsort((e, d))
-    e, d, sent, dom = e[order], d[order], sent[order], dom[order]
+    e, d, sent, dom, true = e[order], d[order], sent[order], dom[order], true[order]
     n = len(e)
     full = pop.name[e].copy()
     other = rng.random(n) < rec["opinion_other_company"]
@@ -753,10 +758,33 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
         "published_date": d, "source": sources[src], "title": title, "text": text, "uscc": code,
         "company_name": full, "mentioned_names": mentioned, "vendor_sentiment": vs, "reach": reach,
         "known_date": d + np.where(rng.random(n) < 0.1, rng.integers(1, 4, n), 0) * DAY,
-        "_ent": e, "_sentiment": labels[sent], "_other": other, "_name_only": name_only,
+        "_ent": e, "_sentiment": labels[sent], "_other": other, "_name_only": name_only, "_true": true,
     })
     df.insert(0, "opinion_id", _ids("YQ", _year(d), chunk))
     return df
+
+
+def _published_at(rng, items: pd.DataFrame) -> np.ndarray:
+    """A time of day for each item (Asia/Shanghai, 07:00-23:59, written with its +08:00 offset)."""
+    minutes = rng.integers(7 * 60, 24 * 60, len(items))
+    stamps = pd.to_datetime(items["published_date"]) + pd.to_timedelta(minutes, unit="m")
+    return stamps.dt.strftime("%Y-%m-%dT%H:%M:00+08:00").to_numpy(dtype=object)
+
+
+def _opinion_handling(rng, items: pd.DataFrame) -> pd.DataFrame:
+    """The ledger's outcomes for the negative items the bureau handled: an item about a true violation (the
+    latent state) is verified far more often than a baseless one; decided within days of publication."""
+    rec = district()["records"]
+    negative = ((items["_sentiment"] == "negative") | (items["vendor_sentiment"] == "negative")).to_numpy()
+    handled = negative & (rng.random(len(items)) < rec["opinion_handled_share"])
+    rows = items[handled]
+    true = rows["_true"].to_numpy(dtype=bool)
+    p = np.where(true, rec["opinion_verified_true"], rec["opinion_verified_baseless"])
+    outcome = np.where(rng.random(len(rows)) < p, "verified", "unfounded").astype(object)
+    decided = rows["published_date"].to_numpy("datetime64[D]") + rng.integers(0, 4, len(rows)) * DAY
+    return pd.DataFrame({"opinion_id": rows["opinion_id"].to_numpy(), "uscc": rows["uscc"].to_numpy(),
+                         "outcome": outcome, "decided_date": decided, "known_date": decided,
+                         "_ent": rows["_ent"].to_numpy()})
 
 
 def _second_firm(rng, pop: Population, world: World, e: np.ndarray, sent: np.ndarray, domain: np.ndarray,

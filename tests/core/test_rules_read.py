@@ -13,7 +13,8 @@ import pytest
 from core import rules
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("core", "features", "training", "serving", "inspection", "repair", "synth", "cycle", "console")
+PACKAGES = ("core", "features", "training", "serving", "inspection", "repair", "synth", "cycle", "console",
+            "opinion_ledger")
 DOCUMENTATION_KEYS = {"source", "effective", "note", "informative"}
 
 

@@ -87,6 +87,12 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
     wh.add("penalties", uscc=B, decided_date=date(2024, 7, 1), domain="price", procedure="ordinary",
            severity="minor", sanctions="fine", fine_amount=100.0, known_date=late)  # a second offence
     wh.add("repairs", record_kind="penalty", record_id="x", uscc=A, repaired_date=date(2024, 9, 1))
+    # 舆情台账 outcomes: decided after as_of, and decided before it but known only after it
+    for item in wh.con.execute("SELECT opinion_id, uscc FROM opinions WHERE vendor_sentiment = 'negative' "
+                               "AND uscc IS NOT NULL AND published_date < ?", [AS_OF]).fetchall():
+        wh.add("opinion_handling", opinion_id=item[0], uscc=item[1], outcome="verified" if item[1] != B else
+               "unfounded", decided_date=date(2024, 6, 1) if item[1] == A else date(2024, 9, 2),
+               known_date=late if item[1] == A else date(2024, 9, 2))
     # new entities registered after as_of, one at the same address and linked to A
     wh.entity(code(9), established=date(2024, 8, 1), address="同一地址8号")
     wh.add("relations", uscc=code(9), relation_type="legal_rep", person_key=f"P{A[-4:]}", start_date=date(2024, 8, 1))
@@ -102,6 +108,7 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
                  "leniency_count_730d"):
         assert (later[name] > before[name]).all(), name
     assert later.loc[B, "leniency_then_offence_flag_730d"] == 1 > before.loc[B, "leniency_then_offence_flag_730d"]
+    assert later.loc[A, "opinion_verified_negative_count_365d"] > before.loc[A, "opinion_verified_negative_count_365d"]
 
 
 def _penalty_counts(wh, days: list[date]) -> list[float]:

@@ -93,7 +93,7 @@ def test_references_resolve_and_required_fields_are_present(clean):
         if name != "entities" and "uscc" in df:
             present = df["uscc"].dropna()
             assert present.isin(codes).all(), f"{name}: unknown uscc"
-            if name != "opinions":
+            if table.column("uscc").required:  # opinions and their handling may name no matched entity
                 assert len(present) == len(df), f"{name}: uscc missing"
         for col in table.columns:
             if col.required:
@@ -225,7 +225,7 @@ def test_dirty_faults_are_counted_exactly(clean, dirty):
         df = _read(out, name)
         dup += int(df.astype(str).duplicated().sum())
         if name != "entities" and name != "opinions" and "uscc" in df:
-            bad += int((~df["uscc"].map(uscc.is_valid)).sum())
+            bad += int((~df["uscc"].dropna().map(uscc.is_valid)).sum())  # an empty code is no fault
         for col in SOURCES[name].columns:
             if col.required and col.kind == "date":
                 missing += int(df[col.name].isna().sum())
