@@ -238,10 +238,23 @@ class Runtime:
         self.settings = settings
         self.loaded = loaded
         self.load_error = load_error
-        self.index = PublishedIndex(settings)
+        self.index = PublishedIndex(settings, on_change=self._warm)
         self.codes = CodeLookup(settings, self.index)
         self.audit = AuditWriter(settings)
         self._tiers = {t.code: t for t in core_tiers.tiers()}
+
+    def _warm(self, pub: dict[str, Any]) -> None:
+        """Count a newly served publication's rows for the tier list (in the background: start-up does not wait)."""
+        from serving.lookup import publication_counts
+
+        def work() -> None:
+            try:
+                with engine(self.settings).connect() as conn:
+                    publication_counts(conn, pub["publication_id"])
+            except Exception as exc:  # a warm-up only: the first tier list computes them
+                log.warning("counting publication %s failed: %s", pub["publication_id"], type(exc).__name__)
+
+        threading.Thread(target=work, name="publication-counts", daemon=True).start()
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:

@@ -18,6 +18,7 @@ from serving.overrides import OVERRIDES
 from serving.publish import PUBLICATIONS, PUBLISHED_SCORES
 
 TODAY = date(2026, 1, 15)
+UNKNOWN = uscc_check.complete("91522228MA9999999")
 TOWNS, INDUSTRIES, TYPES = ("t1", "t2", "t3"), ("6110", "5211"), ("limited_company", "individual")
 
 
@@ -88,7 +89,7 @@ def test_every_page_of_a_filtered_list_is_the_plain_reading(home, filters, page_
 
 def test_a_search_lists_its_hits_by_risk_with_their_current_tier(home):
     settings, rows, active = home
-    hits = [r["uscc"] for r in rows[::9]] + list(active)[:3] + ["91522228MA99999990"]
+    hits = [r["uscc"] for r in rows[::9]] + list(active)[:3] + [UNKNOWN]
     for filters in ({}, {"tier": "B"}, {"town_code": "t2"}):
         want = _expected(rows, active, usccs=set(hits), **filters)
         with engine(settings).connect() as conn:
