@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -272,9 +273,14 @@ def _page(pub: dict[str, Any], total: int, page: int, page_size: int, rows: list
     }
 
 
+@cache
+def _tier_zh() -> dict[str, str]:
+    return {t.code: t.zh for t in core_tiers.tiers()}
+
+
 def _item(r: dict[str, Any], override: tuple[int, str] | None) -> dict[str, Any]:
     current = override[1] if override else r["tier"]
-    return {"uscc": r["uscc"], "tier": current, "tier_zh": core_tiers.label(current).zh,
+    return {"uscc": r["uscc"], "tier": current, "tier_zh": _tier_zh()[current],
             "published_tier": r["tier"], "probability": r["probability"], "overridden": override is not None,
             "entity_type": r["entity_type"], "industry_code": r["industry_code"],
             "industry_zh": codelists.industry_zh(r["industry_code"]), "town_code": r["town_code"],
