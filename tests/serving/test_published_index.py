@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from core import uscc as uscc_check
 from core.opdb import engine
-from core.settings import Settings
 from serving.outcomes import CodeLookup
 from serving.publish import PUBLICATIONS, PUBLISHED_SCORES
 from serving.runtime import PublishedIndex
@@ -29,8 +28,8 @@ def _publication(conn, pub_id: str, as_of: date, *, status: str, tier: str, rows
          "entity_type": "individual"} for i, u in enumerate(CODES[:rows])])
 
 
-def test_a_publication_is_served_whole_and_swapped_only_once_published(tmp_path):
-    settings = Settings.from_env(tmp_path)
+def test_a_publication_is_served_whole_and_swapped_only_once_published(db_settings):
+    settings = db_settings
     eng = engine(settings)
     with eng.begin() as conn:
         _publication(conn, "pub-a", date(2026, 1, 1), status="published", tier="A")

@@ -3,6 +3,7 @@ every filter, page and search, with overrides moving entities into and out of th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -13,19 +14,27 @@ import sqlalchemy as sa
 from core import uscc as uscc_check
 from core.opdb import engine
 from core.settings import Settings
-from serving.lookup import tier_list
+from serving.lookup import iter_tier_list, tier_list
 from serving.overrides import OVERRIDES
 from serving.publish import PUBLICATIONS, PUBLISHED_SCORES
+from tests.conftest import PG_URL, _fresh_pg_database
 
 TODAY = date(2026, 1, 15)
 UNKNOWN = uscc_check.complete("91522228MA9999999")
 TOWNS, INDUSTRIES, TYPES = ("t1", "t2", "t3"), ("6110", "5211"), ("limited_company", "individual")
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A publication of 400 entities (ties in probability included) and 30 overrides: active, revoked, expired."""
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def home(request, tmp_path_factory):
+    """A publication of 400 entities (ties in probability included) and 30 overrides: active, revoked, expired;
+    on SQLite, and on a fresh PostgreSQL database when a server is given."""
     settings = Settings.from_env(tmp_path_factory.mktemp("tierlist"))
+    if request.param == "postgres":
+        if not PG_URL:
+            pytest.skip("set CREDIT_RISK_TEST_PG_URL to run the PostgreSQL variant")
+        url, drop = _fresh_pg_database()
+        request.addfinalizer(drop)
+        settings = dataclasses.replace(settings, db_url=url)
     rng = random.Random(5)
     rows = []
     for i in range(400):
@@ -96,3 +105,13 @@ def test_a_search_lists_its_hits_by_risk_with_their_current_tier(home):
             result = tier_list(conn, page=1, page_size=1000, today=TODAY, usccs=hits, **filters)
         assert result["total"] == len(want)
         assert [(i["uscc"], i["tier"], i["overridden"]) for i in result["items"]] == want
+
+
+@pytest.mark.parametrize("filters", [{}, {"tier": "D"}, {"tier": "A", "town_code": "t2"}], ids=["all", "D", "A,t2"])
+def test_the_streamed_export_is_the_whole_filtered_list_in_order(home, filters):
+    settings, rows, active = home
+    with engine(settings).connect() as conn:
+        pub = conn.execute(sa.select(PUBLICATIONS)).mappings().one()
+        chunks = list(iter_tier_list(conn, pub, today=TODAY, chunk=37, **filters))
+    assert all(0 < len(c) <= 37 for c in chunks)
+    assert [(i["uscc"], i["tier"], i["overridden"]) for c in chunks for i in c] == _expected(rows, active, **filters)
