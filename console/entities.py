@@ -7,6 +7,7 @@ import io
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -179,32 +180,52 @@ async def tier_csv(request: Request, session: Session) -> Response:
                                       "Cache-Control": "no-store"})
 
 
-def _entity(settings: Settings, uscc: str, session: Session) -> dict[str, Any]:
-    from repair.eligibility import check_entity
-    from serving.lookup import entity_view, latest_publication
-    from serving.overrides import overrides_of
+_WAREHOUSE_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="entity-warehouse")
 
-    with engine(settings).connect() as conn:  # one operational-DB connection for the page
-        view = entity_view(conn, uscc)
-        pub = latest_publication(conn)
-        overrides = overrides_of(conn, uscc)  # with their reasons, which the API's entity view leaves out
-    con = queries.warehouse(settings)  # one warehouse connection for the facts and the repair eligibility
+
+def _facts(settings: Settings, uscc: str) -> dict[str, Any]:
+    con = queries.warehouse(settings)  # a cursor on the copy's connection kept open
     try:
-        facts = queries.entity_facts(con, uscc)
-        eligibility = None
-        if con is not None and allowed(session, ("repair_officer", "planner")):
-            try:
-                eligibility = check_entity(con, uscc, as_of=date.today())
-            except NotFound:
-                eligibility = None
+        return queries.entity_facts(con, uscc)
     finally:
         if con is not None:
             con.close()
-    with engine(settings).connect() as conn:
-        tiers_of = queries.published_tiers(conn, pub["publication_id"], [a["uscc"] for a in facts["affiliates"]])
-    names = queries.names(settings, [uscc] + [a["uscc"] for a in facts["affiliates"]])
+
+
+def _eligibility(settings: Settings, uscc: str) -> dict[str, Any] | None:
+    from repair.eligibility import check_entity
+
+    con = queries.warehouse(settings)
+    if con is None:
+        return None
+    try:
+        return check_entity(con, uscc, as_of=date.today())
+    except NotFound:
+        return None
+    finally:
+        con.close()
+
+
+def _entity(settings: Settings, uscc: str, session: Session) -> dict[str, Any]:
+    """What the entity page shows: the warehouse facts and the repair eligibility are read side by side (two
+    cursors on the serving copy, in threads) while the operational DB is read here."""
+    from serving.lookup import entity_view, latest_publication
+    from serving.overrides import overrides_of
+
+    facts_job = _WAREHOUSE_READS.submit(_facts, settings, uscc)
+    eligibility_job = (_WAREHOUSE_READS.submit(_eligibility, settings, uscc)
+                       if allowed(session, ("repair_officer", "planner")) else None)
+    try:
+        with engine(settings).connect() as conn:  # one operational-DB connection for the page
+            view = entity_view(conn, uscc)
+            pub = latest_publication(conn)
+            overrides = overrides_of(conn, uscc)  # with their reasons, which the API's entity view leaves out
+            facts = facts_job.result()
+            tiers_of = queries.published_tiers(conn, pub["publication_id"], [a["uscc"] for a in facts["affiliates"]])
+    finally:
+        eligibility = eligibility_job.result() if eligibility_job is not None else None
     for a in facts["affiliates"]:
-        a["name"], a["tier"] = names.get(a["uscc"], ""), tiers_of.get(a["uscc"])
+        a["tier"] = tiers_of.get(a["uscc"])
     history = list(reversed(view["history"]))
     chart = charts.tier_history([(labels.cn_date(h["as_of"]), h["tier"], h["probability"]) for h in history])
     who = actor_names(settings)
@@ -212,7 +233,7 @@ def _entity(settings: Settings, uscc: str, session: Session) -> dict[str, Any]:
         o["created_by"] = who.get(o["created_by"], o["created_by"])
     view["overrides"] = overrides
     return {"view": view, "facts": facts, "chart": chart, "eligibility": eligibility,
-            "name": names.get(uscc) or (facts["entity"] or {}).get("name") or ""}
+            "name": (facts["entity"] or {}).get("name") or ""}
 
 
 async def _entity_page(request: Request, session: Session, *, form: dict[str, str] | None = None,

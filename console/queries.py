@@ -166,14 +166,15 @@ def entity_facts(con, uscc: str) -> dict[str, Any]:
     entity = dict(zip(("name", "entity_type", "industry_code", "town_code", "established", "status", "address"),
                       row, strict=True)) if row else None
     affiliates = con.execute(  # one pass over relations: a shared person, or an enterprise link either way
-        "WITH mine AS (SELECT person_key, related_uscc FROM relations WHERE uscc = ? AND end_date IS NULL) "
-        "SELECT DISTINCT r.uscc, r.relation_type FROM relations r WHERE r.end_date IS NULL AND r.uscc <> ? AND ("
-        "r.person_key IN (SELECT person_key FROM mine WHERE person_key IS NOT NULL) OR r.related_uscc = ? "
-        "OR r.uscc IN (SELECT related_uscc FROM mine WHERE related_uscc IS NOT NULL)) ORDER BY 1 LIMIT 60",
+        "WITH mine AS (SELECT person_key, related_uscc FROM relations WHERE uscc = ? AND end_date IS NULL), "
+        "linked AS (SELECT DISTINCT r.uscc, r.relation_type FROM relations r WHERE r.end_date IS NULL AND r.uscc <> ? "
+        "AND (r.person_key IN (SELECT person_key FROM mine WHERE person_key IS NOT NULL) OR r.related_uscc = ? "
+        "OR r.uscc IN (SELECT related_uscc FROM mine WHERE related_uscc IS NOT NULL)) ORDER BY 1 LIMIT 60) "
+        "SELECT l.uscc, l.relation_type, e.name FROM linked l LEFT JOIN entities e ON e.uscc = l.uscc ORDER BY 1",
         [uscc, uscc, uscc]).fetchall()
     inspections = con.execute("SELECT inspection_date, kind, items, result FROM inspections WHERE uscc = ? "
                               "ORDER BY inspection_date DESC LIMIT 20", [uscc]).fetchall()
     return {"entity": entity,
-            "affiliates": [{"uscc": u, "relations": sorted({t for v, t in affiliates if v == u})}
-                           for u in dict.fromkeys(u for u, _ in affiliates)],
+            "affiliates": [{"uscc": u, "name": n or "", "relations": sorted({t for v, t, _ in affiliates if v == u})}
+                           for u, n in dict((u, n) for u, _, n in affiliates).items()],
             "inspections": [dict(zip(("date", "kind", "items", "result"), r, strict=True)) for r in inspections]}
