@@ -46,9 +46,14 @@ def _pages(settings) -> dict[str, str]:
             PUBLISHED_SCORES.c.publication_id == pub["publication_id"])
             .order_by(PUBLISHED_SCORES.c.probability.desc()).limit(1)).scalar_one()
         plans = queries.plans(conn, limit=1)
-    name = queries.names(settings).get(top, "")
+        towns = queries.distinct_values(conn, pub["publication_id"], "town_code")
+        industries = queries.distinct_values(conn, pub["publication_id"], "industry_code")
+    name = queries.names(settings, [top]).get(top, "")
     pages = {"overview": "/", "tiers": "/tiers", "tiers D": "/tiers?tier=D",
              "tiers search": f"/tiers?q={name[-4:] or top[:6]}", "tiers page 20": "/tiers?page=20",
+             "tiers town": f"/tiers?town_code={towns[-1]}", "tiers industry": f"/tiers?industry_code={industries[0]}",
+             "tiers individual, C": "/tiers?entity_type=individual&tier=C",
+             "tiers town + B, page 5": f"/tiers?town_code={towns[0]}&tier=B&page=5",
              "entity": f"/entities/{top}", "plans": "/plans", "repair": "/repair", "model": "/model"}
     if plans:
         pages["plan"] = f"/plans/{plans[0]['plan_id']}"

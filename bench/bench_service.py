@@ -4,6 +4,11 @@ throughput, a 10,000-code mixed batch (1% closed, 1% unknown, 1% bad check chara
 and the service's garbage-collector pauses (from its ``/metrics``).
 
     .venv/bin/python bench/bench_service.py [--entities 34000] [--rates 250,500,750] [--duration 20]
+    .venv/bin/python bench/bench_service.py --grow-to 1000000   # the same, served from a 1M publication
+
+``--grow-to N`` grows the publication to N entities after it is made (bench/grow_publication.py: copies of its
+rows with new credit codes, written straight into the operational DB). The service's resident memory (every
+process of ``credit-risk serve``, from /proc) is read once ready and after the runs.
 
 Builds a throw-away home (toy model exported locally, one publication of ``--entities``, 1% of them
 closed), starts ``credit-risk serve`` on a free loopback port, drives it with aiohttp (installed with
@@ -73,6 +78,17 @@ def prepare(home: Path, *, entities: int, seed: int) -> tuple[dict[str, str], li
     return keys, big["uscc"].tolist(), records, closed
 
 
+def _published_codes(home: Path, publication_id: str) -> list[str]:
+    import sqlalchemy as sa
+
+    from core.opdb import engine
+    from core.settings import Settings
+    from serving.publish import PUBLISHED_SCORES as s
+
+    with engine(Settings.from_env(home)).connect() as conn:
+        return [u for (u,) in conn.execute(sa.select(s.c.uscc).where(s.c.publication_id == publication_id))]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -97,6 +113,23 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
         time.sleep(0.5)
     proc.terminate()
     raise SystemExit(f"service did not become ready; see {home / 'serve.log'}")
+
+
+def rss_mib(pid: int) -> dict[str, float]:
+    """Resident memory (MiB) of ``pid`` and each of its descendants, by process id (Linux /proc)."""
+    out: dict[str, float] = {}
+    pending = [pid]
+    while pending:
+        p = pending.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        out[str(p)] = round(rss / 1024, 1)
+        pending += [int(k) for k in kids]
+    return out
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -240,18 +273,25 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=20260101)
+    ap.add_argument("--grow-to", type=int, default=0, help="grow the publication to this many entities first")
     args = ap.parse_args()
     os.environ.setdefault("CREDIT_RISK_PSEUDONYM_KEY", "bench-not-secret")
     with tempfile.TemporaryDirectory(prefix="cr-bench-") as tmp:
         home = Path(tmp) / "home"
         t0 = time.perf_counter()
         keys, codes, records, closed = prepare(home, entities=args.entities, seed=args.seed)
+        if args.grow_to > len(codes):
+            from bench.grow_publication import grow
+            from core.settings import Settings
+
+            grown = grow(Settings.from_env(home), args.grow_to)
+            codes = _published_codes(home, grown["publication_id"])
         print(f"prepared home: {len(codes):,} published entities in {time.perf_counter() - t0:.1f} s", flush=True)
         port = _free_port()
         proc = start_server(home, port)
         url = f"http://127.0.0.1:{port}"
         try:
-            out: dict = {"entities": len(codes), "db": os.environ.get("CREDIT_RISK_DB_URL", "sqlite").split("@")[-1],
+            out: dict = {"rss_mib_ready": rss_mib(proc.pid), "entities": len(codes), "db": os.environ.get("CREDIT_RISK_DB_URL", "sqlite").split("@")[-1],
                          "gc_freeze": os.environ.get("CREDIT_RISK_GC_FREEZE", "1") != "0",
                          "load_avg_start": os.getloadavg()[0]}
             asyncio.run(fixed_rate(url, keys["planner"], codes, rate=100, duration=3, seed=args.seed))  # warm up
@@ -286,6 +326,8 @@ def main() -> None:
             out["batch_live"] = batches(url, keys["planner"], live, rounds=max(1, args.rounds // 2))
             print("batch live", json.dumps(out["batch_live"]), flush=True)
             out["load_avg_end"] = os.getloadavg()[0]
+            out["rss_mib_end"] = rss_mib(proc.pid)
+            print("rss MiB ready", json.dumps(out["rss_mib_ready"]), "end", json.dumps(out["rss_mib_end"]), flush=True)
         finally:
             os.killpg(proc.pid, 15)
             proc.wait(timeout=30)

@@ -69,7 +69,7 @@ def migration_grid(matrix: dict[str, dict[str, int]], *, title: str = "分类迁
 
 def stacked_bars(groups: list[tuple[str, dict[str, int]]], *, title: str) -> Markup:
     """One horizontal bar per group (town, industry), split by tier share; the count at the end."""
-    width, row, left = 620, 24, 150
+    width, row, left = 720, 24, 250
     scale = width - left - 70
     body = []
     for i, (name, counts) in enumerate(groups):

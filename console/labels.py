@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from core import codelists
 from core import tiers as core_tiers
 
 ROLES = {"planner": "抽查计划员", "repair_officer": "信用修复专员", "model_operator": "模型管理员",
@@ -44,6 +45,18 @@ METRICS = {
     "baseline_auc": "逻辑回归基线 AUC", "beats_baseline": "优于基线（1=是）",
 }
 URGENCY = {"overdue": "已逾期", "due_soon": "即将到期", "on_time": "期限内"}
+
+
+def town(code: str | None) -> str:
+    """``凤凰街道（522228001）``: the town's name with its code (the code alone when the list lacks it)."""
+    name = codelists.town_zh(code)
+    return f"{name}（{code}）" if name else (code or "—")
+
+
+def industry(code: str | None) -> str:
+    """``6110 旅游饭店``: the industry class's code with its GB/T 4754-2017 name (the code alone when unknown)."""
+    name = codelists.industry_zh(code)
+    return f"{code} {name}" if name else (code or "—")
 
 
 def metric_zh(code: str) -> str:

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from console import charts, queries
+from console import labels as zh
 from console.accounts import Session
 from console.web import READERS, allowed, page, render, run, settings_of
 from core import rules
@@ -40,8 +41,9 @@ def _overview(settings: Settings, session: Session) -> dict[str, Any]:
             out.update(pub=pub, counts=counts, total=total, shares=shares, targets=targets, prev=prev, mig=mig,
                        tier_chart=charts.tier_bars(shares, targets, labels=labels),
                        mig_chart=charts.migration_grid(mig["matrix"]) if mig else None,
-                       town_chart=charts.stacked_bars(towns, title="各乡镇街道分类"),
-                       industry_chart=charts.stacked_bars(industries, title="各行业分类"))
+                       town_chart=charts.stacked_bars([(zh.town(k), v) for k, v in towns], title="各乡镇街道分类"),
+                       industry_chart=charts.stacked_bars([(zh.industry(k), v) for k, v in industries],
+                                                          title="各行业分类"))
     last = cycles(eng, limit=1)
     out["cycle"] = last[0] if last else None
     if allowed(session, ("planner",)):

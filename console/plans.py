@@ -66,7 +66,7 @@ def _plan(settings: Settings, plan_id: str, offset: int) -> dict[str, Any]:
     plan = data["plan"]
     with engine(settings).connect() as conn:
         previous = previous_inspectors(conn, exclude_period=plan["period"])
-    names = queries.names(settings)
+    names = queries.names(settings, [row["uscc"] for row in data["inspections"]])
     for row in data["inspections"]:
         row["name"] = names.get(row["uscc"], "")
         recused = sorted(previous.get(row["uscc"], ()))

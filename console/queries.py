@@ -1,13 +1,12 @@
 """Read queries only the console needs: tiers by town and industry, open cases, plans, and warehouse facts.
 
 The warehouse is read through ``features.warehouse.reader``, the service's one entry point: the read-only copy
-the batch jobs publish (the console never opens the warehouse the batch jobs write). Entity names are kept in
-memory and reloaded when a new copy is published.
+the batch jobs publish (the console never opens the warehouse the batch jobs write), through a connection kept
+open per copy (a cursor per call). Entity names are read for the rows shown, never held for every entity.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -21,8 +20,6 @@ from inspection.store import PLANS
 from repair.store import CASES
 from serving.publish import PUBLISHED_SCORES
 
-_NAMES: dict[str, Any] = {"key": None, "names": {}}
-_NAMES_LOCK = threading.Lock()
 _BY_PUBLICATION: dict[tuple, Any] = {}  # a publication never changes once published: its aggregates are kept
 
 
@@ -126,32 +123,38 @@ def warehouse(settings: Settings):
         return None
 
 
-def names(settings: Settings) -> dict[str, str]:
-    """Every entity's registered name by credit code (reloaded when a new warehouse copy is published)."""
-    from features.warehouse import current_copy
-
-    pointer = current_copy(settings)
-    key = (str(settings.home), pointer["file"]) if pointer else None
-    if key is None:
+def names(settings: Settings, usccs: Iterable[str]) -> dict[str, str]:
+    """Registered names of those credit codes, read from the warehouse copy (nothing kept per entity in memory)."""
+    codes = list(dict.fromkeys(usccs))
+    if not codes:
         return {}
-    with _NAMES_LOCK:
-        if _NAMES["key"] != key:
-            con = warehouse(settings)
-            if con is None:
-                return {}
-            try:
-                _NAMES["names"] = dict(con.execute("SELECT uscc, name FROM entities").fetchall())
-            finally:
-                con.close()
-            _NAMES["key"] = key
-        return _NAMES["names"]
+    con = warehouse(settings)
+    if con is None:
+        return {}
+    try:
+        out: dict[str, str] = {}
+        for i in range(0, len(codes), 10_000):
+            out.update(con.execute("SELECT uscc, name FROM entities WHERE uscc IN (SELECT unnest(?))",
+                                   [codes[i:i + 10_000]]).fetchall())
+        return out
+    finally:
+        con.close()
 
 
 def search(settings: Settings, text: str, *, limit: int = 5000) -> list[str]:
-    """Credit codes whose code starts with, or whose name contains, ``text``."""
+    """Credit codes whose code starts with, or whose name contains, ``text`` (one scan of the warehouse copy)."""
     text = text.strip().upper() if text.strip().isascii() else text.strip()
-    hits = [u for u, n in names(settings).items() if u.startswith(text) or (n and text in n)]
-    return hits[:limit]
+    if not text:
+        return []
+    con = warehouse(settings)
+    if con is None:
+        return []
+    try:
+        return [u for (u,) in con.execute(
+            "SELECT uscc FROM entities WHERE starts_with(uscc, ?) OR contains(name, ?) ORDER BY uscc LIMIT ?",
+            [text, text, limit]).fetchall()]
+    finally:
+        con.close()
 
 
 def entity_facts(con, uscc: str) -> dict[str, Any]:
@@ -163,14 +166,15 @@ def entity_facts(con, uscc: str) -> dict[str, Any]:
     entity = dict(zip(("name", "entity_type", "industry_code", "town_code", "established", "status", "address"),
                       row, strict=True)) if row else None
     affiliates = con.execute(  # one pass over relations: a shared person, or an enterprise link either way
-        "WITH mine AS (SELECT person_key, related_uscc FROM relations WHERE uscc = ? AND end_date IS NULL) "
-        "SELECT DISTINCT r.uscc, r.relation_type FROM relations r WHERE r.end_date IS NULL AND r.uscc <> ? AND ("
-        "r.person_key IN (SELECT person_key FROM mine WHERE person_key IS NOT NULL) OR r.related_uscc = ? "
-        "OR r.uscc IN (SELECT related_uscc FROM mine WHERE related_uscc IS NOT NULL)) ORDER BY 1 LIMIT 60",
+        "WITH mine AS (SELECT person_key, related_uscc FROM relations WHERE uscc = ? AND end_date IS NULL), "
+        "linked AS (SELECT DISTINCT r.uscc, r.relation_type FROM relations r WHERE r.end_date IS NULL AND r.uscc <> ? "
+        "AND (r.person_key IN (SELECT person_key FROM mine WHERE person_key IS NOT NULL) OR r.related_uscc = ? "
+        "OR r.uscc IN (SELECT related_uscc FROM mine WHERE related_uscc IS NOT NULL)) ORDER BY 1 LIMIT 60) "
+        "SELECT l.uscc, l.relation_type, e.name FROM linked l LEFT JOIN entities e ON e.uscc = l.uscc ORDER BY 1",
         [uscc, uscc, uscc]).fetchall()
     inspections = con.execute("SELECT inspection_date, kind, items, result FROM inspections WHERE uscc = ? "
                               "ORDER BY inspection_date DESC LIMIT 20", [uscc]).fetchall()
     return {"entity": entity,
-            "affiliates": [{"uscc": u, "relations": sorted({t for v, t in affiliates if v == u})}
-                           for u in dict.fromkeys(u for u, _ in affiliates)],
+            "affiliates": [{"uscc": u, "name": n or "", "relations": sorted({t for v, t, _ in affiliates if v == u})}
+                           for u, n in dict((u, n) for u, _, n in affiliates).items()],
             "inspections": [dict(zip(("date", "kind", "items", "result"), r, strict=True)) for r in inspections]}

@@ -29,7 +29,7 @@ def _queue(settings: Settings) -> dict[str, Any]:
     with engine(settings).connect() as conn:
         open_rows = queries.open_cases(conn)
         closed = queries.closed_cases(conn)
-    names = queries.names(settings)
+    names = queries.names(settings, [r["uscc"] for r in [*open_rows, *closed]])
     for r in [*open_rows, *closed]:
         r["name"] = names.get(r["uscc"], "")
         r["state_zh"] = rules.label("states", r["state"])["zh"]
@@ -100,7 +100,7 @@ def _case(settings: Settings, case_id: str) -> dict[str, Any]:
                "from_zh": rules.label_of("states", e.from_state).zh if e.from_state else "",
                "to_zh": rules.label_of("states", e.to_state).zh, "actor": who.get(e.actor or "", e.actor)}
               for e in case.events]
-    return {"case": case, "events": events, "name": queries.names(settings).get(case.uscc, ""),
+    return {"case": case, "events": events, "name": queries.names(settings, [case.uscc]).get(case.uscc, ""),
             "documents": {code: rules.label_of("documents", code).zh for code in labels.CASE_DOCUMENTS}}
 
 

@@ -27,7 +27,8 @@ ADMIN = "admin"
 READERS = ("planner", "repair_officer", "model_operator")  # the API's Reader: every role may look
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(cn_date=labels.cn_date, num=labels.num, pct=labels.pct, tier_zh=labels.tier_zh)
+_ENV.filters.update(cn_date=labels.cn_date, num=labels.num, pct=labels.pct, tier_zh=labels.tier_zh, town=labels.town,
+                    industry=labels.industry)
 _ENV.globals.update(BASE=BASE, labels=labels)
 
 Handler = Callable[[Request, Session], Awaitable[Response]]

@@ -1,8 +1,8 @@
 """Outcome of looking up one credit code: scored, not in the publication, unknown, or not a valid code.
 
 :class:`CodeLookup` answers a list of codes with one JSON fragment per code (an item of
-:class:`~serving.schemas.ScoreResponse`), in order: published codes from the in-memory index, the others
-with one query per chunk of misses (the entity's status and its last tier, when it had one).
+:class:`~serving.schemas.ScoreResponse`), in order: published codes read by key from the served publication (:class:`~serving.runtime.PublishedIndex`), the
+others with one query per chunk of misses (the entity's status and its last tier, when it had one).
 """
 
 from __future__ import annotations
@@ -43,15 +43,9 @@ class CodeLookup:
         self.settings = settings
         self.index = index
 
-    def published(self, codes: list[str]) -> list[str] | None:
-        """Fragments when every code is in the latest publication, else None (no database access)."""
-        _, rows = self.index.current()
-        out = [rows.get(c) for c in codes]
-        return None if any(f is None for f in out) else out  # type: ignore[return-value]
-
     def outcomes(self, codes: list[str]) -> tuple[list[str], Counter]:
         """One JSON fragment per code, in order, and the count of each outcome."""
-        pub, rows = self.index.current()
+        pub, rows = self.index.fragments(codes)
         out: list[str | None] = [rows.get(c) for c in codes]
         counts: Counter = Counter()
         misses = sorted({c for c, f in zip(codes, out, strict=True) if f is None})

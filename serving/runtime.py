@@ -1,4 +1,4 @@
-"""What the running service holds: the model loaded once, the latest publication in memory, the audit writer."""
+"""What the running service holds: the model loaded once, the latest publication (scores read by key), the audit writer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -23,7 +24,6 @@ from core.settings import Settings
 from serving.limits import ServiceLimits
 from serving.lookup import latest_publication
 from serving.outcomes import CodeLookup, response_json
-from serving.publish import PUBLISHED_SCORES
 from serving.reasons import finalise
 
 log = logging.getLogger(__name__)
@@ -39,22 +39,31 @@ class FieldError(UserError):
 
 
 class PublishedIndex:
-    """The latest publication's scores in memory, reloaded by a background thread when a newer one appears.
+    """The latest publication, and its scores looked up from the operational DB by primary key.
 
-    Each entity's score is kept as a ready JSON fragment (a :class:`~serving.schemas.Scored` item), so
-    that a 10,000-item batch is answered by joining strings; the fragments are plain strings, which the
-    garbage collector never traverses. Requests never wait on the database for it: :meth:`current` only
-    reads the state the thread swaps in whole.
+    Only the publication's header is held in memory (swapped in whole by a background thread when a newer one
+    is published); each entity's score is read on demand from ``published_scores`` by its key
+    ``(publication_id, uscc)``, so a worker's memory does not grow with the number of entities. A publication
+    is marked published only once all its rows are written, and the index pins one publication id at a time:
+    a request is answered from one whole publication, never half of one.
     """
 
-    def __init__(self, settings: Settings, *, refresh_seconds: float = 1.0) -> None:
+    SQLITE_CHUNKS = (1, 8, 64, 512)  # IN lists padded to these sizes: a few statements, cached by the driver
+    PG_CHUNK = 2_000
+
+    def __init__(self, settings: Settings, *, refresh_seconds: float = 1.0, on_change=None) -> None:
         self.settings = settings
         self.refresh_seconds = refresh_seconds
-        self._state: tuple[dict[str, Any] | None, dict[str, str]] = (None, {})
+        self.on_change = on_change  # called with the publication in the refresh thread when a newer one appears
+        self._state: tuple[dict[str, Any] | None, str] = (None, "")
         self._loaded = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._engine = None
         self._thread: threading.Thread | None = None
+        self._labels = {t.code: f'"tier":"{t.code}","tier_zh":{json.dumps(t.zh, ensure_ascii=False)},'
+                        f'"tier_en":{json.dumps(t.en)}' for t in core_tiers.tiers()}
 
     def start(self) -> PublishedIndex:
         """Load the latest publication now and keep watching for newer ones."""
@@ -63,11 +72,57 @@ class PublishedIndex:
         self._thread.start()
         return self
 
-    def current(self) -> tuple[dict[str, Any] | None, dict[str, str]]:
-        """(publication, {uscc: score JSON}) as last loaded (loaded now if it never was)."""
+    def publication(self) -> dict[str, Any] | None:
+        """The publication served now (loaded now if it never was)."""
+        if not self._loaded.is_set():
+            self.refresh()
+        return self._state[0]
+
+    def current(self) -> tuple[dict[str, Any] | None, str]:
+        """(publication, the JSON tail of its score fragments), swapped together."""
         if not self._loaded.is_set():
             self.refresh()
         return self._state
+
+    def fragments(self, codes: list[str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The served publication and ``{uscc: score JSON}`` for those of ``codes`` it holds (one read per chunk)."""
+        pub, tail = self.current()
+        if pub is None or not codes:
+            return pub, {}
+        wanted = list(dict.fromkeys(codes))
+        labels, out = self._labels, {}
+        for u, p, t, r in self._rows(pub["publication_id"], wanted):
+            out[u] = (f'{{"status":"scored","uscc":"{u}","probability":{float(p)!r},{labels[t]},'
+                      f'"reasons":{r or "[]"}{tail}')
+        return pub, out
+
+    def _sqlite(self, path: str) -> sqlite3.Connection:
+        """This thread's read-only connection to the SQLite operational DB (the driver's own statement cache;
+        SQLAlchemy's per-statement work cost ten times the look-up itself, bench/README.md)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, cached_statements=32)
+            con.execute("PRAGMA query_only=1")
+            self._local.con = con
+        return con
+
+    def _rows(self, pub_id: str, codes: list[str]):
+        base = "SELECT uscc, probability, tier, reasons FROM published_scores WHERE publication_id = "
+        eng = self._engine or engine(self.settings)  # migrated once; kept (engine() checks the home each call)
+        self._engine = eng
+        if eng.dialect.name != "sqlite":
+            with eng.connect() as conn:
+                for i in range(0, len(codes), self.PG_CHUNK):
+                    yield from conn.exec_driver_sql(base + "%s AND uscc = ANY(%s)",
+                                                    (pub_id, codes[i:i + self.PG_CHUNK])).all()
+            return
+        con = self._sqlite(eng.url.database)
+        top = self.SQLITE_CHUNKS[-1]
+        for i in range(0, len(codes), top):
+            chunk = codes[i:i + top]
+            size = next(n for n in self.SQLITE_CHUNKS if n >= len(chunk))
+            chunk = chunk + [chunk[-1]] * (size - len(chunk))  # same statement text for every chunk of a size
+            yield from con.execute(f"{base}? AND uscc IN ({','.join('?' * size)})", (pub_id, *chunk)).fetchall()
 
     def _run(self) -> None:
         while not self._stop.wait(self.refresh_seconds):
@@ -86,21 +141,19 @@ class PublishedIndex:
             old = self._state[0]
             if pub is None or (old and pub["publication_id"] == old["publication_id"]):
                 if pub is None:
-                    self._state = (None, {})
+                    self._state = (None, "")
                 self._loaded.set()
                 return
-            s = PUBLISHED_SCORES
-            rows = conn.execute(sa.select(s.c.uscc, s.c.probability, s.c.tier, s.c.reasons)
-                                .where(s.c.publication_id == pub["publication_id"]))
             tail = (f',"model_version":{json.dumps(pub["model_version"])},"as_of":"{pub["as_of"].isoformat()}",'
                     f'"source":"publication","publication_id":{json.dumps(pub["publication_id"])}}}')
-            labels = {t.code: f'"tier":"{t.code}","tier_zh":{json.dumps(t.zh, ensure_ascii=False)},'
-                      f'"tier_en":{json.dumps(t.en)}' for t in core_tiers.tiers()}
-            fragments = {u: f'{{"status":"scored","uscc":"{u}","probability":{float(p)!r},{labels[t]},'
-                            f'"reasons":{r or "[]"}{tail}' for u, p, t, r in rows}
-            self._state = (pub, fragments)
+            self._state = (pub, tail)
             self._loaded.set()
-        log.info("serving publication %s (%d entities)", pub["publication_id"], len(fragments))
+        log.info("serving publication %s (%s entities)", pub["publication_id"], pub.get("entity_count"))
+        if self.on_change is not None:
+            try:
+                self.on_change(pub)
+            except Exception as exc:  # a warm-up only: the next request computes what it needs
+                log.warning("warming publication %s failed: %s", pub["publication_id"], type(exc).__name__)
 
 
 class AuditWriter:
@@ -201,10 +254,23 @@ class Runtime:
         self.settings = settings
         self.loaded = loaded
         self.load_error = load_error
-        self.index = PublishedIndex(settings)
+        self.index = PublishedIndex(settings, on_change=self._warm)
         self.codes = CodeLookup(settings, self.index)
         self.audit = AuditWriter(settings)
         self._tiers = {t.code: t for t in core_tiers.tiers()}
+
+    def _warm(self, pub: dict[str, Any]) -> None:
+        """Count a newly served publication's rows for the tier list (in the background: start-up does not wait)."""
+        from serving.lookup import publication_counts
+
+        def work() -> None:
+            try:
+                with engine(self.settings).connect() as conn:
+                    publication_counts(conn, pub["publication_id"])
+            except Exception as exc:  # a warm-up only: the first tier list computes them
+                log.warning("counting publication %s failed: %s", pub["publication_id"], type(exc).__name__)
+
+        threading.Thread(target=work, name="publication-counts", daemon=True).start()
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -228,7 +294,7 @@ class Runtime:
         return self.loaded.model if self.loaded else None
 
     def readiness(self) -> dict[str, Any]:
-        pub, _ = self.index.current()
+        pub = self.index.publication()
         if self.loaded is None:
             return {"ready": False, "reason": self.load_error}
         audit_problem = self.audit.check()
@@ -252,15 +318,6 @@ class Runtime:
         return {"status": "scored", "uscc": uscc, "probability": probability, "tier": tier, "tier_zh": t.zh,
                 "tier_en": t.en, "reasons": reasons, "model_version": model_version, "as_of": as_of,
                 "source": source, "publication_id": publication_id}
-
-    def quick_json(self, items: list[Any]) -> str | None:
-        """The ScoreResponse JSON when every item is a code of the latest publication, else None.
-
-        Touches neither the database nor the model: safe to run on the event loop."""
-        if any(it.features is not None or it.uscc is None for it in items):
-            return None
-        fragments = self.codes.published([it.uscc for it in items])
-        return None if fragments is None else response_json(fragments, Counter(scored=len(fragments)))
 
     def score_json(self, items: list[Any]) -> str:
         """Score items in order and return the ScoreResponse JSON: one outcome per item (scored from the

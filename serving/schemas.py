@@ -176,7 +176,9 @@ class TierEntry(BaseModel):
     overridden: bool
     entity_type: str | None
     industry_code: str | None
+    industry_zh: str | None = Field(None, description="the industry class's name (GB/T 4754-2017), when known")
     town_code: str | None
+    town_zh: str | None = Field(None, description="the town's or sub-district's name (乡镇街道), when known")
 
 
 class TierList(BaseModel):

@@ -27,10 +27,9 @@ apply_offline_env()
 resources = build_app()
 console = build_console()
 GC_THRESHOLDS = (20_000, 20, 20)  # CPython's defaults are (700, 10, 10)
-INLINE_ITEMS = 1_000  # published codes up to this many are answered on the event loop (string joins), the rest in a thread
 
 
-# One worker (the model and the publication index are loaded once); no adaptive batcher and no
+# One worker (the model is loaded once; scores are read from the operational DB by key); no adaptive batcher and no
 # max_concurrency, so the service never sheds load with 503. BentoML's access log and tracing spans
 # are off (every request is already in the audit log; there is no tracing backend offline), and so
 # are its traffic metrics (labelled by raw path): serving.metrics replaces them.
@@ -66,9 +65,8 @@ class CreditRiskService:
             min_length=1, max_length=MAX_BATCH, description="entities to score, at most 10,000")],
             ctx: bentoml.Context) -> ScoreResponse:
         """Score a batch: by credit code from the latest publication, or live from a feature record."""
-        body = self.runtime.quick_json(items) if len(items) <= INLINE_ITEMS else None
-        try:
-            body = body or await anyio.to_thread.run_sync(self.runtime.score_json, items)
+        try:  # in a thread: scores are read from the operational DB by key
+            body = await anyio.to_thread.run_sync(self.runtime.score_json, items)
         except FieldError as exc:
             ctx.response.status_code = exc.status
             error = ErrorResponse(error=str(exc), detail=[{"loc": list(exc.loc), "msg": str(exc)}])

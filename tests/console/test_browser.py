@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from console.accounts import SESSIONS
-from core import audit, rules
+from core import audit, codelists, rules
 from core.opdb import engine
 from inspection.results import RESULT_LABELS
 from tests.console.conftest import SCRIPT_NAME, password
@@ -111,6 +111,16 @@ def test_tier_list_filters_searches_pages_and_exports_csv(staff, console, shots)
     text = Path(info.value.path()).read_text(encoding="utf-8-sig")
     exported = list(csv.DictReader(io.StringIO(text)))
     assert len(exported) == only_d and {r["当前分类"] for r in exported} == {"D"}
+    # towns and industries by name beside their codes, in the export and on the page
+    assert all(r["乡镇街道"] == codelists.town_zh(r["乡镇街道代码"]) and r["乡镇街道"] for r in exported)
+    assert all(r["行业名称"] == codelists.industry_zh(r["行业代码"]) for r in exported)
+    first = exported[0]
+    assert f"{first['乡镇街道']}（{first['乡镇街道代码']}）" in planner.page.inner_text("#tier-table")
+    time.sleep(0.5)  # the export is audited when it ends, with the publication it came from
+    with engine(console.settings).connect() as conn:
+        done = audit.entries(conn, action="console export tiers.csv", limit=1)[0]
+    assert done["outcome"] == "completed" and done["inputs"]["rows"] == only_d
+    assert done["inputs"]["publication_id"] and done["inputs"]["filters"] == {"tier": "D"}
     # search by credit code: exactly that entity
     planner.open(f"/tiers?q={console.script_uscc}")
     assert planner.page.inner_text("#total") == "1"
