@@ -114,8 +114,8 @@ class Snapshot:
         try:
             cols = "* EXCLUDE (snapshot_id)" if columns is None else ", ".join(f'"{c}"' for c in columns)
             # stored in uscc order (build_snapshot), read back in that order (insertion order is kept)
-            reader = con.execute(f"SELECT {cols} FROM {VALUES_TABLE} WHERE snapshot_id = ?",
-                                 [self.snapshot_id]).to_arrow_reader(rows)
+            reader = con.sql(f"SELECT {cols} FROM {VALUES_TABLE} WHERE snapshot_id = ?",
+                             params=[self.snapshot_id]).to_arrow_reader(rows)
             for batch in reader:
                 if batch.num_rows:
                     yield _to_pandas(batch)

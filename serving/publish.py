@@ -307,12 +307,12 @@ class _RecordSource:
         """Entities closed before ``as_of`` that the snapshot leaves out, in frames of ``rows``."""
         from features.snapshot import VALUES_TABLE
 
-        reader = self.con.execute(
+        reader = self.con.sql(
             "SELECT ? AS publication_id, e.uscc, e.status, e.status_date FROM entities e "
             "WHERE e.status IN ('deregistered', 'revoked') AND COALESCE(e.status_date, e.established) < ? "
             f"AND NOT EXISTS (SELECT 1 FROM {VALUES_TABLE} s WHERE s.snapshot_id = ? AND s.uscc = e.uscc) "
             "QUALIFY row_number() OVER (PARTITION BY e.uscc ORDER BY e.rowid) = 1",
-            [pub_id, as_of, snapshot_id]).to_arrow_reader(rows)
+            params=[pub_id, as_of, snapshot_id]).to_arrow_reader(rows)
         for batch in reader:
             frame = batch.to_pandas()
             frame["status_date"] = [None if pd.isna(d) else d.date() for d in pd.to_datetime(frame["status_date"])]
