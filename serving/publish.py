@@ -235,18 +235,25 @@ def _store(eng: Engine, table: sa.TableClause, frames: Iterable[pd.DataFrame]) -
     for frame in frames:
         if not len(frame):
             continue
-        frame = frame.astype(object).where(frame.notna(), None)
+        names = list(frame.columns)
+        columns = []
+        for c in names:
+            values = frame[c].tolist()
+            if frame[c].isna().any():  # NaN / NaT / pd.NA become NULL
+                missing = frame[c].isna().tolist()
+                values = [None if m else v for v, m in zip(values, missing, strict=True)]
+            columns.append(values)
+        rows = list(zip(*columns, strict=True))
         with eng.begin() as conn:
             if conn.dialect.name == "postgresql":
-                names = ", ".join(frame.columns)
                 raw = conn.connection.driver_connection
-                with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                    for row in frame.itertuples(index=False, name=None):
+                with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                    for row in rows:
                         copy.write_row(row)
-            else:
-                records = frame.to_dict("records")
-                for i in range(0, len(records), _CHUNK):
-                    conn.execute(sa.insert(table), records[i:i + _CHUNK])
+            else:  # SQLite: executemany of plain tuples, in chunks
+                sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+                for i in range(0, len(rows), _CHUNK):
+                    conn.exec_driver_sql(sql, rows[i:i + _CHUNK])
         n += len(frame)
     return n
 
@@ -279,7 +286,10 @@ class _RecordSource:
         table = pa.table({"uscc": pa.chunked_array(usccs, pa.string()), "tier": pa.chunked_array(tiers, pa.string())})
         self.con.register("_pub_tiers_arrow", table)
         try:
-            self.con.execute("CREATE OR REPLACE TEMP TABLE _pub_tiers AS SELECT * FROM _pub_tiers_arrow")
+            # the tiers of the affiliates the records name, in the records' uscc order (read back by range)
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _affiliate_tiers AS SELECT DISTINCT r.uscc, r.ref, t.tier "
+                             "FROM _reason_rows r JOIN _pub_tiers_arrow t ON t.uscc = r.ref "
+                             "WHERE r.kind = 'affiliate' ORDER BY r.uscc")
         finally:
             self.con.unregister("_pub_tiers_arrow")
 
@@ -293,14 +303,13 @@ class _RecordSource:
         wanted = set(usccs)
         out: dict[str, dict[str, list]] = {}
         # a filtered scan keeps the staged order (uscc, dimension, rank)
-        for u, dim, kind, ref, day, detail in self.con.execute(
-                "SELECT uscc, dimension, kind, ref, record_date, detail FROM _reason_rows WHERE uscc BETWEEN ? AND ?",
-                [lo, hi]).fetchall():
+        got = self.con.sql("SELECT uscc, dimension, kind, ref, record_date, detail FROM _reason_rows "
+                           "WHERE uscc BETWEEN ? AND ?", params=[lo, hi]).to_arrow_table()
+        for u, dim, kind, ref, day, detail in zip(*(got.column(i).to_pylist() for i in range(6)), strict=True):
             if u in wanted:
                 out.setdefault(u, {}).setdefault(dim, []).append(Record(kind, ref, day, detail))
-        tiers = dict(self.con.execute(
-            "SELECT DISTINCT r.ref, t.tier FROM _reason_rows r JOIN _pub_tiers t ON t.uscc = r.ref "
-            "WHERE r.kind = 'affiliate' AND r.uscc BETWEEN ? AND ?", [lo, hi]).fetchall())
+        tiers = dict(self.con.execute("SELECT ref, tier FROM _affiliate_tiers WHERE uscc BETWEEN ? AND ?",
+                                      [lo, hi]).fetchall())
         return out, tiers
 
     def closed(self, pub_id: str, snapshot_id: str, as_of: date, rows: int) -> Iterator[pd.DataFrame]:
