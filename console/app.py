@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from console import entities, overview, plans, repairdesk
+from console import entities, overview, plans, repairdesk, restrictions
 from console.accounts import login_rules, sign_in, sign_out
 from console.web import BASE, COOKIE, audit, page, render, settings_of
 
@@ -52,7 +52,10 @@ async def login(request: Request) -> Response:
                                                             password=str(form.get("password", ""))))
     if result.session is None:
         return _login_form(request, error=REFUSED[result.refused], name=name, status=401)
-    response = RedirectResponse(_next(request, str(form.get("next", ""))), status_code=303)
+    target = _next(request, str(form.get("next", "")))
+    if result.session.role == "external_dept" and target == f"{BASE}/":  # their one page
+        target = f"{BASE}/restrictions"
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, result.token, httponly=True, samesite="strict", path=BASE,
                         max_age=int(float(login_rules()["session_hours"]) * 3600), secure=request.url.scheme == "https")
     response.delete_cookie(LOGIN_CSRF, path=BASE)
@@ -107,6 +110,7 @@ def build_app(settings=None) -> Starlette:
         Route("/repair/cases/{case_id}/actions", repairdesk.act, methods=["POST"]),
         Route("/repair/notices/{notice_id}", repairdesk.notice),
         Route("/model", overview.model),
+        Route("/restrictions", restrictions.check),
         Route("/reports/{name:path}", overview.report),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed,

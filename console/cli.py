@@ -17,7 +17,7 @@ def register(sub, common) -> None:
     usub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     u = usub.add_parser("create", parents=[common], help="create a console user (password from stdin or a prompt)")
     u.add_argument("name", help="login name (a-z 0-9 . _ -)")
-    u.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin")
+    u.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin | external_dept (restriction checks only)")
     u.set_defaults(handler=_create)
     u = usub.add_parser("list", parents=[common], help="list console users (never their passwords)")
     u.set_defaults(handler=_list)

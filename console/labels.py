@@ -7,7 +7,7 @@ from datetime import date, datetime
 from core import tiers as core_tiers
 
 ROLES = {"planner": "抽查计划员", "repair_officer": "信用修复专员", "model_operator": "模型管理员",
-         "admin": "系统管理员"}
+         "admin": "系统管理员", "external_dept": "外部门查询用户"}
 # (path under /console, label, roles that may open it)
 NAV = (
     ("/", "总览", ("planner", "repair_officer", "model_operator")),
@@ -15,6 +15,7 @@ NAV = (
     ("/plans", "双随机抽查", ("planner",)),
     ("/repair", "信用修复", ("repair_officer",)),
     ("/model", "模型", ("planner", "model_operator")),
+    ("/restrictions", "失信惩戒查询", ("planner", "repair_officer", "model_operator", "external_dept")),
 )
 ENTITY_TYPES = {
     "limited_company": "有限责任公司", "joint_stock": "股份有限公司", "sole_proprietorship": "个人独资企业",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any
 
 from core import rules
+from core.workdays import WorkdayCalendar, add_months
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,18 @@ def penalty_class(*, procedure: str, severity: str, sanctions: Iterable[str], fi
     raise AssertionError("unreachable: the last class has no condition")
 
 
+def publicity_end(cls: PublicityClass, *, decided: date, published: date | None = None,
+                  restriction_end: date | None = None, calendar: WorkdayCalendar | None = None) -> date:
+    """When a penalty of class ``cls`` with no recorded publicity end leaves publicity: the class's months from
+    its publication date (recorded, else the decision + ``publish_within_workdays`` working days), and not
+    before a recorded restriction ends (第十四条). The Python twin of ``features/sql/penalties_in_effect.sql``."""
+    if published is None:
+        within = int(rules.load("publicity")["penalty"]["publish_within_workdays"])
+        published = (calendar or WorkdayCalendar.from_rules()).add_workdays(decided, within)
+    end = add_months(published, cls.months)
+    return max(end, restriction_end) if restriction_end is not None else end
+
+
 def penalty_class_sql(*, sanctions: Iterable[str], p: str = "p", entity_type: str = "e.entity_type") -> str:
     """Standard SQL giving the class code of the penalty row ``p`` (``sanctions`` ';'-joined) whose entity type is
     the SQL expression ``entity_type``; ``sanctions``: every sanction code the column may hold (the contract's)."""
@@ -112,14 +126,8 @@ def publicity_rules() -> dict[str, Any]:
     table = rules.load("publicity")
     try:
         pen, ser, ar = table["penalty"], table["serious_list"], table["annual_report"]
-        classes = penalty_classes()
-        minor = next(c for c in classes if c.low_fine)
         return {
             "version": str(table["meta"]["version"]),
-            "short_sanctions": [s for s in minor.only_sanctions if s != "fine"],
-            "short_months": minor.months,
-            "standard_months": classes[-1].months,
-            "low_fine_max_yuan": dict(pen["low_fine_max_yuan"]),
             "publish_within_workdays": int(pen["publish_within_workdays"]),
             "serious_auto_removal_months": int(ser["auto_removal_months"]),
             "serious_void_removals": list(ser["void_removal_reasons"]),
@@ -127,9 +135,9 @@ def publicity_rules() -> dict[str, Any]:
             "abnormal_listing_workdays": int(ar["abnormal_listing_workdays"]),
             "years_missing_before_revocation": int(ar["years_missing_before_revocation"]),
         }
-    except (KeyError, StopIteration) as exc:
+    except KeyError as exc:
         raise rules.RulesError(
-            f"core/rules/publicity.toml: expected the key {exc.args[0] if exc.args else 'a low_fine class'!r} "
-            "([penalty] low_fine_max_yuan, publish_within_workdays, [[penalty.class]]; [serious_list] "
+            f"core/rules/publicity.toml: expected the key {exc.args[0]!r} "
+            "([penalty] publish_within_workdays, [[penalty.class]]; [serious_list] "
             "auto_removal_months, void_removal_reasons; [annual_report] "
             "season_end_month, season_end_day, abnormal_listing_workdays, years_missing_before_revocation)") from None

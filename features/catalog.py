@@ -68,6 +68,24 @@ DIMENSION_MODULES: dict[str, str] = {
 }
 
 
+# further modules of a dimension, each with its own ``FEATURES`` and ``SQL`` (and optional ``STAGES``, the
+# point-in-time helper tables it builds after the common ones, and ``params(as_of)``, its SQL parameters)
+EXTRA_MODULES: tuple[tuple[str, str], ...] = (
+    ("compliance", "features.commitments"),
+    ("compliance", "features.sampling"),
+    ("compliance", "features.leniency"),
+)
+
+
+def feature_modules() -> list[tuple[str, str]]:
+    """(dimension, module) of every feature module: each dimension's main module, then its extra ones."""
+    out = []
+    for dimension, module_name in DIMENSION_MODULES.items():
+        out.append((dimension, module_name))
+        out += [(d, m) for d, m in EXTRA_MODULES if d == dimension]
+    return out
+
+
 def all_features() -> tuple[Feature, ...]:
     """Every feature of the feature set, in dimension order then declaration order."""
     return _all_features()
@@ -76,7 +94,7 @@ def all_features() -> tuple[Feature, ...]:
 @cache
 def _all_features() -> tuple[Feature, ...]:
     out: list[Feature] = []
-    for dimension, module_name in DIMENSION_MODULES.items():
+    for dimension, module_name in feature_modules():
         module = importlib.import_module(module_name)
         for f in module.FEATURES:
             if f.dimension != dimension:

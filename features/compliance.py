@@ -38,4 +38,19 @@ FEATURES = (
             "disclosure, serious obstruction: core/rules/inspection_results.toml)"),
     Feature("inspection_not_found_count_730d", _D, "inspections", "730d", "count", 1,
             "近两年检查中住所无法找到次数", "inspections in the last 730 days that could not find the entity"),
+    # other departments' dishonesty lists (dept_lists), entries in effect (sql/dept_lists_in_effect.sql)
+    *(
+        Feature("dept_list_in_effect_count", _D, "dept_lists", "effect period", "count", 1,
+                "其他部门失信名单在列条数", "entries of other departments' dishonesty lists in effect"),
+        Feature("dept_list_kind_count_in_effect", _D, "dept_lists", "effect period", "count", 1,
+                "在列的其他部门失信名单种类数", "distinct kinds of other departments' lists the entity is on"),
+        Feature("dept_list_court_dishonest_flag", _D, "dept_lists", "effect period", "flag", 1,
+                "列入失信被执行人名单", "on the courts' list of dishonest judgment debtors (失信被执行人) at as_of"),
+        Feature("dept_list_tax_count_in_effect", _D, "dept_lists", "effect period", "count", 1,
+                "在列的税务失信名单条数（非正常户、重大税收违法）",
+                "tax lists in effect: tax abnormal household and major tax-violation entries"),
+        Feature("dept_list_days_since_last", _D, "dept_lists", "effect period", "days", -1,
+                "距最近一次（在列的）其他部门失信名单列入天数",
+                "days since the latest listing still in effect; empty when none", missing_as=NEVER_HAPPENED_DAYS),
+    ),
 )

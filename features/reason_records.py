@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import duckdb
 
-from core import inspection_results
+from core import dept_lists, inspection_results
 from features import snapshot
 
 RECORDS_PER_DIMENSION = 5  # presentation limit, not a rule: the newest and most serious records of a dimension
@@ -90,6 +90,14 @@ def _results() -> dict[str, tuple[str, str]]:
     return {r.code: (r.zh, r.en) for r in inspection_results.inspection_results()}
 
 
+def _dept_kind(code: str) -> tuple[str, str]:
+    try:
+        k = dept_lists.kind(code)
+    except KeyError:
+        return code, code
+    return k.zh, k.en
+
+
 def _lab(table: dict[str, tuple[str, str]], code: str | None) -> tuple[str, str]:
     return table.get(code or "", (code or "", code or ""))
 
@@ -120,6 +128,13 @@ def _describe(kind: str, ref: str | None, day: date | None, detail: str | None) 
     elif kind == "abnormal_list":
         rz, re_ = _lab(_ABNORMAL, detail)
         zh, en = f"经营异常名录 {ref}（{d} 列入，原因：{rz}）", f"abnormal list entry {ref} (listed {d}: {re_})"
+    elif kind == "dept_list":
+        code, dept, doc, end = (parts + ["", "", "", ""])[:4]
+        kz, ke = _dept_kind(code)
+        doc_zh, doc_en = (f"，文书号 {doc}" if doc else ""), (f", document {doc}" if doc else "")
+        end_zh, end_en = (f"，期限至 {end}" if end else "，至移出之日"), (f", until {end}" if end else ", until removed")
+        zh = f"{kz}名单 {ref}（{dept or '其他部门'} {d} 列入{doc_zh}{end_zh}）"
+        en = f"{ke} list entry {ref} ({dept or 'another department'}, listed {d}{doc_en}{end_en})"
     elif kind == "inspection":
         rz, re_ = _lab(_results(), parts[-1])
         zh, en = f"检查 {ref}（{d}，{rz}）", f"inspection {ref} ({d}: {re_})"
@@ -155,6 +170,8 @@ def _describe(kind: str, ref: str | None, day: date | None, detail: str | None) 
         flags_zh = "，列入严重违法失信名单" if serious == "1" else ("，列入经营异常名录" if abnormal == "1" else "")
         flags_en = ", on the serious list" if serious == "1" else (", on the abnormal list" if abnormal == "1" else "")
         zh, en = f"关联企业 {ref}（{vz}{flags_zh}）", f"affiliate {ref} (via {ve}{flags_en})"
+    elif kind in ("commitment_breach", "sampling", "leniency"):
+        zh, en = _describe_issue15(kind, ref, d, parts)
     elif kind == "entity":
         tz, te = _lab(_TYPES, parts[0])
         cap = _money(parts[1]) if len(parts) > 1 and parts[1] else ""
@@ -163,6 +180,40 @@ def _describe(kind: str, ref: str | None, day: date | None, detail: str | None) 
     else:
         zh = en = f"{kind} {ref or ''} {d}".strip()
     return RecordRef(kind, ref, day, zh, en)
+
+
+_COMMITMENT_KINDS = {"notify_commit": ("告知承诺", "notify-and-commit"),
+                     "repair_commit": ("信用修复承诺", "repair commitment"),
+                     "self_discipline": ("行业自律承诺", "self-discipline commitment")}
+_FOUND_BY = {"inspection": ("检查发现", "found by inspection"), "penalty": ("行政处罚认定", "found by a penalty"),
+             "verification": ("事后核查发现", "found by post-approval verification"), "other": ("其他途径发现", "found otherwise")}
+_SAMPLING = {"food": ("食品", "food"), "edible_agri": ("食用农产品", "edible agricultural product"),
+             "industrial_product": ("工业产品", "industrial product"), "other_product": ("其他产品", "other product")}
+
+
+def _describe_issue15(kind: str, ref: str | None, d: str, parts: list[str]) -> tuple[str, str]:
+    """Text of a commitment breach, a failed sample or a leniency decision (with its later offence)."""
+    if kind == "commitment_breach":
+        ck, by, cid, rid = (parts + ["", "", "", ""])[:4]
+        kz, ke = _lab(_COMMITMENT_KINDS, ck)
+        bz, be = _lab(_FOUND_BY, by)
+        via_zh, via_en = (f"，依据 {rid}", f", by {rid}") if rid else ("", "")
+        return (f"违背{kz} {cid}（{d} {bz}{via_zh}，认定编号 {ref}）",
+                f"breach of {ke} {cid} ({d}, {be}{via_en}; finding {ref})")
+    if kind == "sampling":
+        cat, product, item, resolved = (parts + ["", "", "", ""])[:4]
+        cz, ce = _lab(_SAMPLING, cat)
+        open_zh, open_en = ("，已核查处置", ", follow-up closed") if resolved == "1" else ("，核查处置未完成", ", follow-up open")
+        return (f"{cz}监督抽检不合格 {ref}（{d}，{product or '样品'}，不合格项目：{item or '未注明'}{open_zh}）",
+                f"failed {ce} sample {ref} ({d}, {product or 'sample'}, failing item: {item or 'not given'}{open_en})")
+    domain, next_id, next_date = (parts + ["", "", ""])[:3]
+    dz, de = _lab(_DOMAINS, domain)
+    zh = f"首违不罚（不予行政处罚）决定 {ref}（{d}，{dz}领域，不计入行政处罚）"
+    en = f"first-violation leniency decision {ref} ({d}, {de}; not a penalty)"
+    if next_id:
+        zh += f"；此后再次违法 {next_id}（{next_date}）"
+        en += f"; later offence {next_id} ({next_date})"
+    return zh, en
 
 
 def reason_records(con: duckdb.DuckDBPyConnection, *, as_of: date, uscc: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import inspection_results, progress, rules
+from core import dept_lists, inspection_results, progress, rules
 from core.errors import UserError
 from core.publicity import months_sql, penalty_class_sql, penalty_classes, publicity_rules
 from core.workdays import WorkdayCalendar
@@ -42,6 +42,7 @@ _STAGES = (
     ("_penalties_held", "penalties_held.sql"),
     ("_penalties_in_effect", "penalties_in_effect.sql"),
     ("_listings_in_effect", "listings_in_effect.sql"),
+    ("_dept_lists_in_effect", "dept_lists_in_effect.sql"),
     ("_list_status", "list_status.sql"),
     ("_size_band", "size_band.sql"),
     ("_relations_current", "relations_current.sql"),
@@ -191,15 +192,28 @@ def params(as_of: date) -> dict[str, Any]:
     # error is void at every as_of
     void = ", ".join("'" + r.replace("'", "''") + "'" for r in pub["serious_void_removals"]) or "NULL"
     out["void_serious_listings"] = Sql(f"SELECT v.listing_id FROM serious_list v WHERE v.removal_reason IN ({void})")
+    out["dept_list_end"] = Sql(dept_list_end_sql("d"))
     out["finding_results"] = _in_list(inspection_results.codes(finding=True))
     out["adverse_results"] = _in_list(inspection_results.codes(adverse_event=True))
     out["unreachable_results"] = _in_list(inspection_results.codes(unreachable=True))
+    for _, module_name in catalog.EXTRA_MODULES:
+        extra = getattr(importlib.import_module(module_name), "params", None)
+        if extra is not None:
+            out.update(extra(as_of))
     band = cfg["size_band"]
     for k, v in band["employees_min"].items():
         out[f"employees_min_{k}"] = int(v)
     for k, v in band["capital_min_yuan"].items():
         out[f"capital_min_{k}"] = float(v)
     return out
+
+
+def dept_list_end_sql(alias: str) -> str:
+    """SQL for the end of a dept_lists row's effect period when the department stated none: the listing date
+    plus its kind's effect period (core/rules/dept_lists.toml); NULL for kinds without a fixed period."""
+    whens = " ".join(f"WHEN '{k.code}' THEN CAST({alias}.listed_date + INTERVAL {k.effect_months} MONTH AS DATE)"
+                     for k in dept_lists.kinds() if k.effect_months > 0)
+    return f"CASE {alias}.list_kind {whens} ELSE CAST(NULL AS DATE) END" if whens else "CAST(NULL AS DATE)"
 
 
 def _in_list(values) -> list | Sql:
@@ -233,7 +247,7 @@ def _penalty_params(as_of: date, pub: dict[str, Any]) -> dict[str, Any]:
 
 def rules_versions() -> dict[str, str]:
     return {"features": rules.version("features"), "publicity": publicity_rules()["version"],
-            "inspection_results": rules.version("inspection_results")}
+            "inspection_results": rules.version("inspection_results"), "dept_lists": dept_lists.version()}
 
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
@@ -277,9 +291,20 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
                     "WHERE FALSE")
     create_views(con, as_of)  # _pit_<table>: every source table as known at as_of
     _mentions_view(con)
-    for table, file in _STAGES:
+    for table, file in _STAGES + _extra_stages():
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
     return p
+
+
+def _extra_stages() -> tuple[tuple[str, str], ...]:
+    """The stages the extra feature modules declare (features.catalog.EXTRA_MODULES), in their order."""
+    return tuple(s for _, m in catalog.EXTRA_MODULES for s in getattr(importlib.import_module(m), "STAGES", ()))
+
+
+def _module_table(dimension: str, module_name: str) -> str:
+    """The temp table holding one feature module's columns: ``_d_<dimension>``, ``_d_<module>`` for extras."""
+    main = catalog.DIMENSION_MODULES[dimension] == module_name
+    return f"_d_{dimension}" if main else f"_d_{module_name.rsplit('.', 1)[-1]}"
 
 
 def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
@@ -288,6 +313,12 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
     (e.g. features/reason_records.py) reads these stages instead of repeating their rules."""
     _quiet(con)
     return _prepare(con, as_of)
+
+
+def prepare_views(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Only the ``_pit_<table>`` views at ``as_of`` on ``con`` (for SQL that needs a few stages, not all)."""
+    _quiet(con)
+    create_views(con, as_of)
 
 
 def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:
@@ -305,23 +336,26 @@ def _mentions_view(con: duckdb.DuckDBPyConnection) -> None:
                 f"SELECT * FROM known UNION ALL {fallback} AND p.opinion_id NOT IN (SELECT opinion_id FROM known)")
 
 
-def _select_list(features: tuple[Feature, ...]) -> str:
+def _select_list(features: tuple[Feature, ...], alias: dict[str, str]) -> str:
     cols = ["s.uscc", "CAST(:as_of AS DATE) AS as_of", "s.entity_type", "s.industry_code", "s.town_code",
             "sb.size_band"]
     for f in features:
         typ = "VARCHAR" if f.kind == "categorical" else "DOUBLE"
-        cols.append(f"CAST(d_{f.dimension}.{f.name} AS {typ}) AS {f.name}")
+        cols.append(f"CAST({alias[f.name]}.{f.name} AS {typ}) AS {f.name}")
     return ",\n       ".join(cols)
 
 
 def _dimensions(con: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> str:
-    """Build one temp table ``_d_<dimension>`` per dimension; return the SELECT joining them to the spine."""
-    joins = []
-    for dimension, module_name in catalog.DIMENSION_MODULES.items():
+    """Build one temp table per feature module; return the SELECT joining them to the spine."""
+    features = all_features()
+    joins, alias = [], {}
+    for dimension, module_name in catalog.feature_modules():
         module = importlib.import_module(module_name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _d_{dimension} AS {render(sql_text(module.SQL), p)}")
-        joins.append(f"LEFT JOIN _d_{dimension} d_{dimension} ON d_{dimension}.uscc = s.uscc")
-    sql = (f"SELECT {_select_list(all_features())}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
+        table = _module_table(dimension, module_name)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(module.SQL), p)}")
+        joins.append(f"LEFT JOIN {table} {table[1:]} ON {table[1:]}.uscc = s.uscc")
+        alias.update({f.name: table[1:] for f in module.FEATURES})
+    sql = (f"SELECT {_select_list(features, alias)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
            + "\n".join(joins))
     return render(sql, p)
 
@@ -449,7 +483,7 @@ def build_snapshot(con: duckdb.DuckDBPyConnection, *, as_of: date, classifier=No
         # straight from the dimension tables into the store, in uscc order (read back in batches in that order)
         con.execute(f"INSERT INTO {VALUES_TABLE} SELECT ? AS snapshot_id, * FROM ({select}) ORDER BY uscc", [sid])
         _drop(con, ["_spine", "_size_band", "_report_deadlines",
-                    *(f"_d_{d}" for d in catalog.DIMENSION_MODULES)])
+                    *(_module_table(d, m) for d, m in catalog.feature_modules())])
         entities = con.execute(f"SELECT COUNT(*) FROM {VALUES_TABLE} WHERE snapshot_id = ?", [sid]).fetchall()[0][0]
         seconds = time.perf_counter() - start
         info = {"rules_versions": rules_versions(), "build_seconds": round(seconds, 3)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core import inspection_results
+from core import dept_lists, inspection_results
 
 # Column kinds. "money" is an amount in 元: ingest also accepts "12.5万元" / "125000元" strings.
 KINDS = ("str", "int", "float", "money", "date", "bool", "enum", "list", "uscc")
@@ -43,6 +43,9 @@ INSPECTION_RESULTS = inspection_results.codes()
 OPINION_SOURCES = ("news", "weibo", "wechat", "forum", "video", "travel_review")
 SENTIMENTS = ("negative", "neutral", "positive")
 RELATION_TYPES = ("legal_rep", "shareholder", "executive", "enterprise_shareholder", "parent_branch")
+# other departments' dishonesty lists: kinds, labels and effect periods in core/rules/dept_lists.toml
+DEPT_LIST_KINDS = dept_lists.codes()
+DEPT_LIST_REMOVALS = ("fulfilled", "repaired", "expired", "revoked_in_error")
 
 
 @dataclass(frozen=True)
@@ -241,4 +244,84 @@ SOURCES: dict[str, Table] = {t.name: t for t in (
     )),
 )}
 
+
+# ------------------------------------------------------------------ other departments' lists (其他部门失信名单)
+SOURCES["dept_lists"] = Table(
+    "dept_lists", "其他部门失信名单", "other departments' dishonesty lists", key=("listing_id",),
+    event_date="listed_date", columns=(
+        _c("listing_id", "str", "名单编号", "list entry id (the department's, else the sharing platform's)",
+           required=True),
+        _c("uscc", "uscc", "统一社会信用代码", "credit code", required=True),
+        _c("list_kind", "enum", "名单类型", "which list (core/rules/dept_lists.toml); its zh label is accepted",
+           required=True, values=DEPT_LIST_KINDS, aliases={k.zh: k.code for k in dept_lists.kinds()}),
+        _c("department", "str", "认定部门", "department that listed the entity", required=True),
+        _c("document_number", "str", "认定文书号", "number of the listing decision or judgment"),
+        _c("listed_date", "date", "列入日期", "date listed", required=True),
+        _c("end_date", "date", "失信期限届满日期", "end of the listing period the department states; empty: the "
+           "kind's effect period (core/rules/dept_lists.toml)"),
+        _c("removed_date", "date", "移出日期", "date removed; empty while listed"),
+        _c("removal_reason", "enum", "移出原因", "reason removed", values=DEPT_LIST_REMOVALS),
+        _KNOWN,
+    ))
+
 PERSON_KEY_COLUMN = "person_key"  # what person_id_number becomes in the warehouse
+
+# ------------------------------------------------------------------ credit commitments and sampling (issue 15)
+# Credit commitments (信用承诺): 告知承诺 for a licence, a credit-repair commitment, an industry self-discipline
+# commitment. Which kind a serious-listed entity may not use: core/rules/commitments.toml.
+COMMITMENT_KINDS = ("notify_commit", "repair_commit", "self_discipline")
+COMMITMENT_STATUSES = ("in_force", "fulfilled", "breached", "withdrawn")
+BREACH_FOUND_BY = ("inspection", "penalty", "verification", "other")
+SAMPLING_CATEGORIES = ("food", "edible_agri", "industrial_product", "other_product")
+SAMPLING_RESULTS = ("pass", "fail")
+SAMPLING_FOLLOWUPS = ("pending", "handling", "closed")
+
+SOURCES.update({t.name: t for t in (
+    Table("commitments", "信用承诺", "credit commitments", key=("commitment_id",), event_date="made_date", columns=(
+        _c("commitment_id", "str", "承诺编号", "commitment id", required=True),
+        _c("uscc", "uscc", "统一社会信用代码", "credit code of the entity that made the commitment", required=True),
+        _c("kind", "enum", "承诺类型", "告知承诺 (for a licence), 信用修复承诺, 行业自律承诺", required=True,
+           values=COMMITMENT_KINDS, aliases={"告知承诺": "notify_commit", "信用修复承诺": "repair_commit",
+                                              "守信承诺": "repair_commit", "行业自律承诺": "self_discipline"}),
+        _c("licence_type", "enum", "承诺事项许可类型", "licence applied for under 告知承诺", values=LICENCE_TYPES),
+        _c("made_date", "date", "承诺日期", "date the commitment was made", required=True),
+        _c("term_end", "date", "承诺期限届满", "end of the commitment's term; empty: open-ended"),
+        _c("content", "str", "承诺内容", "what is committed"),
+        _c("department", "str", "受理部门", "department that accepted the commitment"),
+        _c("status", "enum", "履约状态", "in force, fulfilled, breached or withdrawn (as of status_date)",
+           required=True, values=COMMITMENT_STATUSES,
+           aliases={"履约中": "in_force", "已履约": "fulfilled", "违诺": "breached", "失信": "breached",
+                    "撤回": "withdrawn"}),
+        _c("status_date", "date", "状态日期", "date the status took effect (empty while in force)"),
+        _KNOWN,
+    )),
+    Table("commitment_breaches", "违背承诺记录", "commitment breaches", key=("breach_id",), event_date="found_date",
+          columns=(
+        _c("breach_id", "str", "违诺认定编号", "breach finding id", required=True),
+        _c("commitment_id", "str", "承诺编号", "commitment breached", required=True),
+        _c("uscc", "uscc", "统一社会信用代码", "credit code", required=True),
+        _c("found_date", "date", "认定日期", "date the breach was found", required=True),
+        _c("found_by", "enum", "发现方式", "found by an inspection, a penalty, post-approval verification or other",
+           required=True, values=BREACH_FOUND_BY),
+        _c("record_id", "str", "关联记录", "inspection id or penalty decision number that found it"),
+        _c("description", "str", "违诺情形", "what was not kept"),
+        _KNOWN,
+    )),
+    Table("sampling_results", "监督抽检结果", "product and food sampling results", key=("sample_id",),
+          event_date="sample_date", columns=(
+        _c("sample_id", "str", "抽样单编号", "sample id", required=True),
+        _c("uscc", "uscc", "统一社会信用代码", "credit code of the sampled entity", required=True),
+        _c("sample_date", "date", "抽样日期", "date sampled", required=True),
+        _c("category", "enum", "抽检类别", "food, edible agricultural product, industrial product, other product",
+           required=True, values=SAMPLING_CATEGORIES),
+        _c("product", "str", "样品名称", "product sampled"),
+        _c("batch", "str", "批号", "batch number or production date"),
+        _c("result", "enum", "检验结论", "pass or fail (不合格)", required=True, values=SAMPLING_RESULTS,
+           aliases={"合格": "pass", "不合格": "fail"}),
+        _c("failing_item", "str", "不合格项目", "item that failed (empty when passed)"),
+        _c("followup_status", "enum", "核查处置状态", "follow-up of a failure: pending, handling, closed",
+           values=SAMPLING_FOLLOWUPS, aliases={"待核查": "pending", "核查处置中": "handling", "已处置": "closed"}),
+        _c("followup_date", "date", "处置完成日期", "date the follow-up was closed"),
+        _KNOWN,
+    )),
+)})

@@ -10,8 +10,9 @@ import duckdb
 
 from core import uscc as uscc_codes
 from core.errors import NotFound, UserError
-from core.publicity import publicity_rules
+from core.publicity import penalty_class, publicity_end, publicity_rules
 from core.settings import Settings
+from core.workdays import add_months
 from features.warehouse import first_row
 from repair import rules
 
@@ -199,7 +200,7 @@ def _listing_in_effect(row: dict[str, Any], record_kind: str, facts: _Facts, *, 
     removed = row["removed_date"]
     if removed is not None and removed <= facts.as_of:
         return False
-    if auto_months is not None and rules.add_months(row["listed_date"], auto_months) <= facts.as_of:
+    if auto_months is not None and add_months(row["listed_date"], auto_months) <= facts.as_of:
         return False
     return not _repair_status(facts, record_kind, row["listing_id"])[0]
 
@@ -237,39 +238,40 @@ def _finish(kind: str, record_kind: str, row_id: str, event: date, earliest: dat
 
 
 def _penalty(p: dict[str, Any], facts: _Facts) -> RecordCheck:
-    r, pub = rules.section("penalty_publicity"), publicity_rules()
+    r = rules.section("penalty_publicity")
     kind, rid, decided = "penalty_publicity", p["penalty_id"], p["decided_date"]
     sanctions = _sanctions(p)
     repaired, revoked_on = _repair_status(facts, "penalty", rid)
-    short = _is_short_publicity(p, sanctions, facts.entity_type, pub)
+    cls = penalty_class(procedure=p["procedure"], severity=p["severity"], sanctions=sanctions,
+                        fine_amount=p.get("fine_amount"), entity_type=facts.entity_type)
     start = revoked_on or decided  # a revoked repair restarts the publicity
     if revoked_on is None and p.get("publicity_end") is not None:
         end = p["publicity_end"]
     else:
-        months = pub["short_months"] if short else pub["standard_months"]
-        end = rules.add_months(start, months)
+        end = publicity_end(cls, decided=decided, published=revoked_on or p.get("published_date"),
+                            restriction_end=p.get("restriction_end"))
     details = {"domain": p["domain"], "severity": p["severity"], "sanctions": sorted(sanctions), "fine_amount": p.get("fine_amount"),
-               "publicity_start": start, "publicity_end": end, "restarted_on": revoked_on}
+               "publicity_class": cls.code, "publicity_start": start, "publicity_end": end, "restarted_on": revoked_on}
     never = sorted(sanctions & set(r["never_repairable_sanctions"]))
     if never:
         return _closed(kind, "penalty", rid, decided, IN_EFFECT if end > facts.as_of else ENDED,
                        "never_repairable_sanction", {**details, "blocking_sanctions": never})
     if repaired:
         return _closed(kind, "penalty", rid, decided, REPAIRED, "already_repaired", details)
+    if not cls.published:  # a simple-procedure penalty or a warning alone is never in publicity
+        return _closed(kind, "penalty", rid, decided, ENDED, "not_published", details)
     if end <= facts.as_of:
         return _closed(kind, "penalty", rid, decided, ENDED, "ended", details)
-    if p["procedure"] not in r["published_procedures"]:
-        return _closed(kind, "penalty", rid, decided, IN_EFFECT, "not_published", details)
-    if short:
+    months = r["min_publicity_months_by_domain"].get(p["domain"], r["min_publicity_months"])
+    if cls.months <= months:  # the publicity ends by itself before it could be ended early (3-month class)
         return _closed(kind, "penalty", rid, decided, IN_EFFECT, "short_publicity", details)
 
-    months = r["min_publicity_months_by_domain"].get(p["domain"], r["min_publicity_months"])
-    earliest = rules.add_months(start, months)
+    earliest = add_months(start, months)
     if revoked_on is not None:
-        earliest = max(earliest, rules.add_months(revoked_on, r["reapply_bar_months_after_revocation"]))
+        earliest = max(earliest, add_months(revoked_on, r["reapply_bar_months_after_revocation"]))
     missing = []
     if facts.as_of < earliest:
-        missing.append("reapply_bar" if revoked_on is not None and earliest > rules.add_months(start, months)
+        missing.append("reapply_bar" if revoked_on is not None and earliest > add_months(start, months)
                        else "waiting_period")
     if _needs_payment(p, r["payment_sanctions"]) and not _paid(p, facts.as_of):
         missing.append("fine_paid")
@@ -279,21 +281,10 @@ def _penalty(p: dict[str, Any], facts: _Facts) -> RecordCheck:
         missing.append("no_new_same_domain_penalty")
     if _on_list(facts.abnormal, "abnormal_list", facts, auto_months=None):
         missing.append("not_on_abnormal_list")
-    if _on_list(facts.serious, "serious_list", facts, auto_months=pub["serious_auto_removal_months"]):
+    if _on_list(facts.serious, "serious_list", facts, auto_months=publicity_rules()["serious_auto_removal_months"]):
         missing.append("not_on_serious_list")
     return _finish(kind, "penalty", rid, decided, earliest, missing, ["harm_removed"],
                    {**details, "waiting_months": months})
-
-
-def _is_short_publicity(p: dict[str, Any], sanctions: set[str], entity_type: str | None,
-                        pub: dict[str, Any]) -> bool:
-    """Warning, criticism or a low fine only: the 3-month publicity that is not repairable."""
-    rest = sanctions - set(pub["short_sanctions"]) - {"fine"}
-    if rest or not sanctions:
-        return False
-    limits = pub["low_fine_max_yuan"]
-    limit = limits.get(entity_type or "", limits["default"])
-    return (p.get("fine_amount") or 0) <= limit
 
 
 # ---------------------------------------------------------------- serious list early removal
@@ -304,7 +295,7 @@ def _serious(s: dict[str, Any], facts: _Facts) -> RecordCheck:
     kind, rid, listed = "serious_list_removal", s["listing_id"], s["listed_date"]
     repaired, revoked_on = _repair_status(facts, "serious_list", rid)
     start = revoked_on or listed
-    auto = rules.add_months(start, publicity_rules()["serious_auto_removal_months"])
+    auto = add_months(start, publicity_rules()["serious_auto_removal_months"])
     details = {"domain": s["domain"], "penalty_id": s.get("penalty_id"), "auto_removal_date": auto,
                "restarted_on": revoked_on}
     if repaired:
@@ -313,9 +304,9 @@ def _serious(s: dict[str, Any], facts: _Facts) -> RecordCheck:
     if (removed is not None and removed <= facts.as_of and revoked_on is None) or auto <= facts.as_of:
         return _closed(kind, "serious_list", rid, listed, ENDED, "ended", details)
 
-    earliest = rules.add_months(start, r["min_listed_months"])
+    earliest = add_months(start, r["min_listed_months"])
     if revoked_on is not None:
-        earliest = max(earliest, rules.add_months(revoked_on, r["reapply_bar_months_after_revocation"]))
+        earliest = max(earliest, add_months(revoked_on, r["reapply_bar_months_after_revocation"]))
     missing, to_verify = [], ["harm_removed", "no_statutory_restriction"]
     if facts.as_of < earliest:
         missing.append("listed_one_year" if revoked_on is None else "reapply_bar")
@@ -349,7 +340,7 @@ def _abnormal(a: dict[str, Any], facts: _Facts) -> RecordCheck:
         return _closed(kind, "abnormal_list", rid, listed, ENDED, "ended", details)
 
     start = revoked_on or listed
-    earliest: date | None = rules.add_months(start, r["reapply_bar_months_after_revocation"])
+    earliest: date | None = add_months(start, r["reapply_bar_months_after_revocation"])
     missing: list[str] = []
     to_verify: list[str] = []
     if revoked_on is not None and facts.as_of < earliest:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.rules import RulesError
+from core.workdays import add_months
 from repair import deadlines, rules
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "repair"
@@ -123,7 +124,7 @@ def _remedy(code: str, issued_on: date) -> Remedy:
     elif "days" in spec:
         by = issued_on + timedelta(days=int(spec["days"]))
     else:
-        by = rules.add_months(issued_on, int(spec["months"]))
+        by = add_months(issued_on, int(spec["months"]))
     text = spec["text"].format(workdays=spec.get("workdays"), days=spec.get("days"), months=spec.get("months"),
                                by=zh_date(by))
     return Remedy(code=code, zh=spec["zh"], text=text, by=by, source=spec["source"])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import asdict, dataclass
-from datetime import date
 from typing import Any
 
 from core import rules
@@ -65,8 +63,3 @@ def label(group: str, code: str) -> dict[str, str]:
     return asdict(label_of(group, code))
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later, clamped to the month's end (2024-02-29 + 12 -> 2025-02-28)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

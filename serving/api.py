@@ -1,6 +1,7 @@
 """The service's resource routes (FastAPI, mounted at /v1): entity lookup, tier list, model info, overrides.
 
-The repair and inspection routers (``repair/api.py``, ``inspection/api.py``) are included beside them.
+The repair, inspection and restriction-check routers (``repair/api.py``, ``inspection/api.py``,
+``serving/api_restrictions.py``) are included beside them.
 Every refused input answers 400 with :class:`~serving.schemas.ErrorResponse` (never FastAPI's 422).
 """
 
@@ -21,14 +22,16 @@ from core.opdb import engine
 from inspection.api import router as inspection_router
 from repair.api import router as repair_router
 from serving import lookup, overrides
+from serving.api_restrictions import router as restrictions_router
 from serving.auth import Caller, SettingsDep, require_role
+from serving.commitments_api import router as commitments_router
 from serving.limits import MAX_ID, MAX_PAGE
 from serving.lists import MEDIA_TYPES, annotate_list, warehouse_names
 from serving.runtime import FieldError, Runtime, current
 from serving.schemas import MAX_PAGE_SIZE, ErrorResponse, ModelInfo, OverrideRequest, TierList
 
 log = logging.getLogger(__name__)
-ROUTERS = (repair_router, inspection_router)  # beside this module's own routes
+ROUTERS = (repair_router, inspection_router, restrictions_router, commitments_router)  # beside this module's own routes
 
 router = APIRouter(tags=["tiers"])
 Reader = Annotated[Caller, Depends(require_role("planner", "repair_officer", "model_operator"))]
@@ -126,7 +129,8 @@ def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
 def build_app() -> FastAPI:
     """The /v1 FastAPI app: these routes, the repair and the inspection routers."""
     app = FastAPI(title="credit-risk resources (企业信用风险分类)", version="1",
-                  description="Tiers, entities, overrides, repair and inspection. Authorization: Bearer <key>.",
+                  description="Tiers, entities, overrides, repair, inspection and restriction checks. "
+                              "Authorization: Bearer <key>.",
                   docs_url=None, redoc_url=None)  # the service's OpenAPI page is /docs.json
     app.include_router(router)
     for r in ROUTERS:

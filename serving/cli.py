@@ -23,7 +23,7 @@ def register(sub, common) -> None:
     keys = sub.add_parser("keys", help="API keys: create, list, revoke")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     k = ksub.add_parser("create", parents=[common], help="create a key (printed once)")
-    k.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin")
+    k.add_argument("--role", required=True, help="planner | repair_officer | model_operator | admin | external_dept (restriction checks only)")
     k.add_argument("--label", help="what the key is for (no personal data)")
     k.add_argument("--rate-limit", type=float, help="requests per second this key may send (default: the "
                    "service's CREDIT_RISK_RATE_LIMIT)")
@@ -137,7 +137,34 @@ def _entity(args: argparse.Namespace, settings: Settings) -> Outcome:
              f"{pub['tier']} p={pub['probability']:.4f} in {pub['publication_id']}, as_of {pub['as_of']})",
              "reasons 原因:", *reason_lines(cur["reasons"]),
              "history: " + ", ".join(f"{h['as_of']} {h['tier']}" for h in view["history"])]
+    lines += _credit_records(settings, view)
     return Outcome(view, lines)
+
+
+def _credit_records(settings: Settings, view: dict) -> list[str]:
+    """首违不罚 decisions, failed samples and commitment breaches of the entity (features.commitments), shown beside
+    its reasons whether or not one is behind a reason; ``view["credit_records"]`` holds them for ``--json``."""
+    from datetime import date
+
+    from core.errors import Busy
+    from features.commitments import entity_records
+    from features.warehouse import reader
+
+    if not settings.warehouse_path.exists():
+        return []
+    try:
+        con = reader(settings)
+    except Busy:
+        return []
+    try:
+        records = [r.describe() for r in entity_records(con, view["uscc"], as_of=date.today())]
+    finally:
+        con.close()
+    view["credit_records"] = [r.to_dict() for r in records]
+    if not records:
+        return []
+    return ["首违不罚、抽检不合格与违背承诺记录 / leniency, failed samples, commitment breaches:",
+            *(f"  {r.zh} / {r.en}" for r in records)]
 
 
 def serve_hint(settings: Settings, *, port: int = 3000) -> list[str]:

@@ -15,7 +15,8 @@ from core.errors import Conflict, NotFound, UserError
 from core.opdb import engine
 from core.settings import Settings
 
-ROLES = ("planner", "repair_officer", "model_operator", "admin")
+# external_dept: other departments' keys, for the restriction checks only (/v1/restrictions)
+ROLES = ("planner", "repair_officer", "model_operator", "admin", "external_dept")
 KEY_PREFIX = "crk_"
 
 API_KEYS = sa.table(

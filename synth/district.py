@@ -47,10 +47,13 @@ LIFECYCLE = {
     "licences": ("status_date", ["status_date"], {"status": "valid"}),
     "abnormal_list": ("removed_date", ["removed_date", "removal_reason"], {}),
     "serious_list": ("removed_date", ["removed_date", "removal_reason"], {}),
+    "dept_lists": ("removed_date", ["removed_date", "removal_reason"], {}),
     "complaints": ("handled_date", ["handled_date", "upheld"], {}),
     "penalties": [("fine_paid_date", ["fine_paid_date"], {}),
                   ("published_date", ["published_date", "publicity_end"], {})],
     "relations": ("end_date", ["end_date"], {}),
+    "commitments": ("status_date", ["status_date"], {"status": "in_force"}),
+    "sampling_results": ("followup_date", ["followup_date"], {"followup_status": "handling"}),
     "annual_reports": ("filed_date", ["filed_date", "employees", "social_insurance_staff", "revenue", "assets",
                                       "liabilities", "tax", "profit"], {}),
 }

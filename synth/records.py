@@ -13,11 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core import dept_lists as dept_list_rules
 from core import rules
 from core.workdays import WorkdayCalendar
 from features.sources import PENALTY_DOMAINS
 from synth import names as nm
 from synth import opinions as op
+from synth.credit_records import credit_records
 from synth.params import DAY, NAT, Frame, add_months, district, penalty_classes_of, publicity, sigmoid
 from synth.population import EXIT_FORCED, EXIT_VOLUNTARY, Population, industries, silent_before_exit
 from synth.world import KINDS, RESULTS, SEVERITY, World, inspection_items
@@ -84,7 +86,59 @@ def chunk_records(pop: Population, world: World, frame: Frame, *, seed: int, chu
     out["changes"] = changes
     out["relations"] = _relations(rng, pop, world, changes, heads, frame, seed=seed)
     out["opinions"] = _opinions(rng, pop, world, frame, chunk, all_names)
+    out["dept_lists"] = dept_lists(np.random.default_rng([seed, 210, chunk]), pop, world, frame, chunk)
+    # credit commitments, their breaches and sampling results (synth/credit_records.py, own random stream)
+    out.update(credit_records(pop, world, frame, seed=seed, chunk=chunk, records=out))
     return out
+
+
+# ------------------------------------------------------------------------ other departments' lists
+def dept_lists(rng, pop: Population, world: World, frame: Frame, chunk: int) -> pd.DataFrame:
+    """Other departments' dishonesty-list entries (dept_lists) drawn month by month from the latent propensity
+    (rates and removals: synth/district.toml [dept_lists]; effect periods: core/rules/dept_lists.toml)."""
+    cfg = district()["dept_lists"]
+    place = district()["district"]
+    region = place["region_code"][2:]
+    n, months = world.propensity.shape
+    is_ent = pop.is_ent[world.lo:world.hi]
+    p = np.clip(world.propensity.astype(np.float64), 1e-6, 1 - 1e-6)
+    lift = np.exp(cfg["risk_slope"] * (np.log(p / (1 - p)) - cfg["reference_logit"]))
+    parts = []
+    for code, k in cfg["kind"].items():
+        effect = dept_list_rules.kind(code).effect_months
+        rate = np.where(is_ent, k["rate_per_year"]["enterprise"], k["rate_per_year"]["individual"]) / 12
+        hazard = np.minimum(rate[:, None] * lift, 0.5) * world.alive
+        i, t = np.nonzero(rng.random((n, months)) < hazard)
+        m = len(i)
+        if not m:
+            continue
+        listed = frame.month_start(t) + rng.integers(0, 28, m) * DAY
+        stated = rng.random(m) < k["end_date_share"]
+        period_end = add_months(listed, effect) if effect else np.full(m, NAT)
+        end_date = np.where(stated & (effect > 0), period_end, NAT)
+        early = rng.random(m) < k["early_share"]
+        early_d = add_months(listed, rng.integers(k["early_months"][0], k["early_months"][1] + 1, m))
+        early &= np.isnat(period_end) | (early_d < period_end)
+        recorded = rng.random(m) < cfg["expiry_recorded_share"]
+        removed = np.where(early, early_d, np.where(recorded, period_end, NAT))
+        reason = np.where(early, k["early_reason"], "expired").astype(object)
+        removed = _clip(removed, frame)
+        reason[np.isnat(removed)] = None
+        year = _year(listed)
+        ids = _ids(k["prefix"], year, chunk)
+        serial = rng.integers(1, 9999, m)
+        docs = [k["document"].format(district=place["name"], region=region, year=y, n=s)
+                for y, s in zip(year.tolist(), serial.tolist(), strict=True)]
+        known = listed + rng.integers(cfg["known_days"][0], cfg["known_days"][1] + 1, m) * DAY
+        parts.append(pd.DataFrame({
+            "listing_id": ids, "uscc": pop.codes(i + world.lo), "list_kind": code,
+            "department": k["department"].format(district=place["name"]), "document_number": docs,
+            "listed_date": listed, "end_date": end_date, "removed_date": removed, "removal_reason": reason,
+            "known_date": known, "_ent": i + world.lo}))
+    cols = ["listing_id", "uscc", "list_kind", "department", "document_number", "listed_date", "end_date",
+            "removed_date", "removal_reason", "known_date", "_ent"]
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in cols})
+    return df[df["listed_date"].to_numpy("datetime64[D]") <= frame.d_end].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- inspections

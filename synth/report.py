@@ -54,6 +54,13 @@ def calibration(pop: Population, tables: dict[str, pd.DataFrame], *, entities: i
         c = tables["complaints"]
         rd = c["received_date"].to_numpy("datetime64[D]")
         add("complaints received 2016-2020", cal["complaints_5y"] * s, ((rd > d15) & (rd <= d20)).sum(), 0.25)
+        sm = tables.get("sampling_results")
+        if sm is not None:
+            sd = sm["sample_date"].to_numpy("datetime64[D]")
+            food = sm["category"].isin(["food", "edible_agri"]).to_numpy() & (sd > d15) & (sd <= d20)
+            add("food samples tested 2016-2020", cal["food_samples_5y"] * s, food.sum(), 0.25)
+            add("food sample pass rate 2016-2020", cal["food_pass_rate"],
+                float(np.mean(sm["result"].to_numpy()[food] == "pass")) if food.any() else 0.0, 0.01)
         ar = tables["annual_reports"]
         ent_rows = pop.is_ent[ar["_ent"].to_numpy()] & ar["year"].between(2016, 2020).to_numpy()
         fd = ar["filed_date"].to_numpy("datetime64[D]")[ent_rows]

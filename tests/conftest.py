@@ -78,6 +78,36 @@ def db_settings(request, home, monkeypatch) -> Settings:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def cycle_rules(version: str, *, max_champion_age_months: int, spine_months: int, num_boost_round: int,
+                search_configs: int | None = None) -> str:
+    """A cycle rules table (core/rules/cycle.toml's shape) for tests: real monitoring thresholds, and a cheap
+    but real retraining (a quarterly spine, few trees) with the given champion age limit."""
+    search = f"search_configs = {search_configs}\n" if search_configs is not None else ""
+    return f"""
+[meta]
+version = "{version}"
+source = "tests"
+effective = "2026-01-01"
+[drift]
+psi_bins = 10
+psi_warn = 0.10
+psi_alert = 0.25
+[monitor]
+jump_tiers = 2
+max_listed = 50
+max_quarantine_share = 0.05
+[cadence]
+retrain_on_score_psi = 0.25
+retrain_on_features_drifting = 5
+max_champion_age_months = {max_champion_age_months}
+min_months_between = 12
+[retrain]
+freq = "quarterly"
+spine_months = {spine_months}
+num_boost_round = {num_boost_round}
+{search}"""
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface now."""
     with socket.socket() as s:

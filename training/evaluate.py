@@ -236,6 +236,24 @@ def importance_by_dimension(model: ScoringModel) -> dict[str, float]:
     return {k: v / total for k, v in sorted(dims.items(), key=lambda kv: -kv[1])}
 
 
+def importance_by_source(model: ScoringModel) -> dict[str, float]:
+    """Share of total importance per source table (features.catalog ``source``; a feature read from several
+    tables splits its share equally; a feature outside the catalog counts under its dimension)."""
+    from features.catalog import feature as catalog_feature
+
+    gain = model.feature_importance()
+    out: dict[str, float] = {}
+    for f, g in zip(model.features, gain, strict=True):
+        try:
+            sources = [t.strip() for t in catalog_feature(f["name"]).source.split(",") if t.strip()]
+        except KeyError:
+            sources = [f["dimension"]]
+        for t in sources:
+            out[t] = out.get(t, 0.0) + float(g) / len(sources)
+    total = sum(out.values()) or 1.0
+    return {k: v / total for k, v in sorted(out.items(), key=lambda kv: -kv[1])}
+
+
 def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | None = None,
              ground_truth: str | Path | None = None, seed: int = 0,
              candidates: dict[str, ScoringModel] | None = None) -> dict[str, Any]:
@@ -291,6 +309,7 @@ def evaluate(model: ScoringModel, dataset: Dataset, *, champion: ScoringModel | 
                    "calibration": calibration_table(y, p).to_dict("records"),
                    "valid_vs_test": _hists(p_valid, p)},
         "importance": importance_by_dimension(model),
+        "importance_by_source": importance_by_source(model),
         "champion": None,
         "candidates": shown,
         "model_kind": model.kind,

@@ -144,6 +144,9 @@ def render(ev: dict[str, Any], *, title: str, meta: dict[str, Any], gate: dict[s
     imp_rows = [{"dimension": f"{d} {DIMENSIONS.get(d, (d, d))[0]}", "gain_share": v}
                 for d, v in ev["importance"].items()]
     parts.append("<h2>Importance by dimension 维度重要性</h2>" + _table(imp_rows, ["dimension", "gain_share"]))
+    src_rows = [{"source": t, "gain_share": v} for t, v in (ev.get("importance_by_source") or {}).items()]
+    if src_rows:
+        parts.append("<h2>Importance by source table 数据来源重要性</h2>" + _table(src_rows, ["source", "gain_share"]))
     codes = list(ev["tiers"])
     for col, rows in ev.get("population_tiers", {}).items():
         parts.append(f"<h2>Tier rates by {html.escape(col)} 分主体类别/规模的风险分类</h2>" + _table(

@@ -1,6 +1,7 @@
 -- Compliance (合规信息) at :as_of: penalties still in effect (_penalties_in_effect), current abnormal and
--- serious listings (_list_status), and inspection findings in a window (not voided by an objection): results
--- that are findings, adverse events or an unreachable entity by core/rules/inspection_results.toml.
+-- serious listings (_list_status), inspection findings in a window (not voided by an objection): results
+-- that are findings, adverse events or an unreachable entity by core/rules/inspection_results.toml; and
+-- other departments' dishonesty lists in effect (_dept_lists_in_effect).
 WITH pen AS (
   SELECT p.uscc,
          COUNT(*) AS penalty_in_effect_count,
@@ -21,6 +22,16 @@ WITH pen AS (
          SUM(CASE WHEN i.result IN (:unreachable_results) THEN 1 ELSE 0 END) AS inspection_not_found_count_730d
   FROM _inspections_recent i
   GROUP BY i.uscc
+), dept AS (  -- other departments' lists in effect (dept_lists_in_effect.sql)
+  SELECT d.uscc,
+         COUNT(*) AS dept_list_in_effect_count,
+         COUNT(DISTINCT d.list_kind) AS dept_list_kind_count_in_effect,
+         MAX(CASE WHEN d.list_kind = 'court_dishonest' THEN 1 ELSE 0 END) AS dept_list_court_dishonest_flag,
+         SUM(CASE WHEN d.list_kind IN ('tax_abnormal', 'tax_major_violation') THEN 1 ELSE 0 END)
+           AS dept_list_tax_count_in_effect,
+         DATE_DIFF('day', MAX(d.listed_date), :as_of) AS dept_list_days_since_last
+  FROM _dept_lists_in_effect d
+  GROUP BY d.uscc
 )
 SELECT s.uscc,
        COALESCE(pen.penalty_in_effect_count, 0) AS penalty_in_effect_count,
@@ -38,8 +49,14 @@ SELECT s.uscc,
        COALESCE(insp.inspection_count_730d, 0) AS inspection_count_730d,
        COALESCE(insp.inspection_issue_count_730d, 0) AS inspection_issue_count_730d,
        COALESCE(insp.inspection_case_opened_count_730d, 0) AS inspection_case_opened_count_730d,
-       COALESCE(insp.inspection_not_found_count_730d, 0) AS inspection_not_found_count_730d
+       COALESCE(insp.inspection_not_found_count_730d, 0) AS inspection_not_found_count_730d,
+       COALESCE(dept.dept_list_in_effect_count, 0) AS dept_list_in_effect_count,
+       COALESCE(dept.dept_list_kind_count_in_effect, 0) AS dept_list_kind_count_in_effect,
+       COALESCE(dept.dept_list_court_dishonest_flag, 0) AS dept_list_court_dishonest_flag,
+       COALESCE(dept.dept_list_tax_count_in_effect, 0) AS dept_list_tax_count_in_effect,
+       dept.dept_list_days_since_last AS dept_list_days_since_last
 FROM _spine s
 LEFT JOIN pen ON pen.uscc = s.uscc
 LEFT JOIN _list_status ls ON ls.uscc = s.uscc
 LEFT JOIN insp ON insp.uscc = s.uscc
+LEFT JOIN dept ON dept.uscc = s.uscc

@@ -1,12 +1,18 @@
 -- The records behind each dimension's reasons at :as_of for the active entities (_spine), one row per
--- record, read from the same stages as the features (penalties and listings in effect, due report years,
--- current affiliates, ...), newest and most serious first; at most :records_per_dimension per entity and
+-- record, read from the same stages as the features (penalties, listings and other departments' lists in
+-- effect, due report years, current affiliates, ...), newest and most serious first; at most :records_per_dimension per entity and
 -- dimension. `detail` holds what the record says (codes), put into Chinese and English by
 -- features/reason_records.py.
 WITH rec AS (
   SELECT uscc, 'compliance' AS dimension, list_kind AS kind, listing_id AS ref, listed_date AS record_date,
          COALESCE(reason, domain) AS detail, CASE WHEN list_kind = 'serious_list' THEN 0 ELSE 1 END AS prio
   FROM _listings_in_effect
+  UNION ALL
+  SELECT uscc, 'compliance', 'dept_list', listing_id, listed_date,
+         list_kind || '|' || COALESCE(department, '') || '|' || COALESCE(document_number, '') || '|'
+         || COALESCE(CAST(effect_end AS VARCHAR), ''),
+         CASE WHEN list_kind IN ('court_dishonest', 'tax_major_violation', 'safety_production') THEN 1 ELSE 2 END
+  FROM _dept_lists_in_effect
   UNION ALL
   SELECT uscc, 'compliance', 'penalty', penalty_id, decided_date,
          domain || '|' || severity || '|' || sanctions || '|' || CAST(fine_amount AS VARCHAR),
@@ -15,6 +21,23 @@ WITH rec AS (
   UNION ALL
   SELECT uscc, 'compliance', 'inspection', inspection_id, inspection_date, kind || '|' || result, 4
   FROM _inspections_recent WHERE result IN (:finding_results)
+  -- credit commitments, sampling failures and leniency decisions (features/commitments.py, sampling.py,
+  -- leniency.py): a breach, a failed sample in the window or with its follow-up open, a leniency decision
+  -- (shown, never counted as a penalty) and the later offence that made a second one
+  UNION ALL
+  SELECT uscc, 'compliance', 'commitment_breach', breach_id, found_date,
+         COALESCE(kind, '') || '|' || found_by || '|' || commitment_id || '|' || COALESCE(record_id, ''), 3
+  FROM _commitment_breaches_known WHERE found_date >= :start_730d
+  UNION ALL
+  SELECT uscc, 'compliance', 'sampling', sample_id, sample_date,
+         category || '|' || COALESCE(product, '') || '|' || COALESCE(failing_item, '') || '|'
+         || CAST(resolved AS VARCHAR), CASE WHEN resolved = 0 THEN 3 ELSE 4 END
+  FROM _sampling_failures WHERE sample_date >= :start_730d OR resolved = 0
+  UNION ALL
+  SELECT uscc, 'compliance', 'leniency', penalty_id, decided_date,
+         domain || '|' || COALESCE(next_offence_id, '') || '|' || COALESCE(CAST(next_offence_date AS VARCHAR), ''),
+         CASE WHEN next_offence_date >= :start_730d THEN 3 ELSE 5 END
+  FROM _leniency_known WHERE decided_date >= :start_730d OR next_offence_date >= :start_730d
   UNION ALL
   SELECT uscc, 'annual_report', 'annual_report', CAST(year AS VARCHAR), due_date,
          CASE WHEN filed_date IS NULL THEN 'missing' ELSE 'late|' || CAST(late_days AS VARCHAR) END,

@@ -10,36 +10,15 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
+from tests.conftest import cycle_rules
 
 ENTITIES = 400  # entities at the end of 2020; about 430 are active in 2025
 SEED = 8
 BASE_UNTIL = date(2024, 12, 31)
 # Cheap but real retraining for tests: a short quarterly spine, few trees; the champion ages out after
 # 5 months (its data ends 2024-12-31, so the 2025-07-01 cycle retrains) and drift never retrains twice.
-TEST_RULES = """
-[meta]
-version = "cycle-test"
-source = "tests/cycle"
-effective = "2026-01-01"
-[drift]
-psi_bins = 10
-psi_warn = 0.10
-psi_alert = 0.25
-[monitor]
-jump_tiers = 2
-max_listed = 50
-max_quarantine_share = 0.05
-[cadence]
-retrain_on_score_psi = 0.25
-retrain_on_features_drifting = 5
-max_champion_age_months = 5
-min_months_between = 12
-[retrain]
-freq = "quarterly"
-spine_months = 27
-num_boost_round = 40
-search_configs = 1
-"""
+TEST_RULES = cycle_rules("cycle-test", max_champion_age_months=5, spine_months=27, num_boost_round=40,
+                         search_configs=1)
 
 
 @dataclass

@@ -19,36 +19,14 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from tests.conftest import free_port, wait_ready
+from tests.conftest import cycle_rules, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "credit-risk")
 ENTITIES = 200
 SEED = 21
 BASE_UNTIL = date(2024, 12, 31)
-RULES = """
-[meta]
-version = "faults-test"
-source = "tests/faults"
-effective = "2026-01-01"
-[drift]
-psi_bins = 10
-psi_warn = 0.10
-psi_alert = 0.25
-[monitor]
-jump_tiers = 2
-max_listed = 50
-max_quarantine_share = 0.05
-[cadence]
-retrain_on_score_psi = 0.25
-retrain_on_features_drifting = 5
-max_champion_age_months = 24
-min_months_between = 12
-[retrain]
-freq = "quarterly"
-spine_months = 12
-num_boost_round = 10
-"""
+RULES = cycle_rules("faults-test", max_champion_age_months=24, spine_months=12, num_boost_round=10)
 
 
 def env_for(home: Path) -> dict[str, str]:

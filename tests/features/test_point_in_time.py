@@ -25,6 +25,7 @@ def _history(wh, before: date, *, tag: str = "") -> None:
         wh.add("penalties", uscc=u, decided_date=before, **pen)
         wh.add("abnormal_list", uscc=u, listed_date=before, reason="unreachable")
         wh.add("serious_list", uscc=u, listed_date=before, domain="food")
+        wh.add("dept_lists", uscc=u, list_kind="court_dishonest", department="法院", listed_date=before)
         wh.add("inspections", uscc=u, inspection_date=before, kind="random", result="case_opened")
         wh.add("complaints", uscc=u, received_date=before, upheld=True, handled_date=before)
         wh.add("opinions", uscc=u, published_date=before, source="news", title="餐厅被曝食品安全问题",
@@ -33,6 +34,20 @@ def _history(wh, before: date, *, tag: str = "") -> None:
         wh.add("relations", uscc=u, relation_type="legal_rep", person_key=f"P{tag}{u[-4:]}", start_date=before)
         wh.add("relations", uscc=other, relation_type="shareholder", person_key=f"P{tag}{u[-4:]}",
                start_date=before)
+        _commitments_and_sampling(wh, u, before)
+
+
+def _commitments_and_sampling(wh, u: str, before: date) -> None:
+    """Credit commitments, a breach, a failed sample and a leniency decision (features/commitments.py,
+    sampling.py, leniency.py) dated ``before``."""
+    c = wh.add("commitments", uscc=u, kind="notify_commit", licence_type="food_business", made_date=before,
+               status="breached", status_date=before)
+    wh.add("commitments", uscc=u, kind="self_discipline", made_date=before, status="in_force")
+    wh.add("commitment_breaches", commitment_id=c["commitment_id"], uscc=u, found_date=before, found_by="inspection")
+    wh.add("sampling_results", uscc=u, sample_date=before, category="food", result="fail", failing_item="菌落总数",
+           followup_status="pending")
+    wh.add("penalties", uscc=u, decided_date=before, domain="price", procedure="simple", severity="minor",
+           sanctions="warning", leniency=True)
 
 
 def _base(wh) -> None:
@@ -52,6 +67,8 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
            severity="serious", sanctions="fine", fine_amount=1.0, known_date=late)
     wh.add("abnormal_list", uscc=B, listed_date=date(2024, 6, 1), reason="unreachable", known_date=late)
     wh.add("serious_list", uscc=C, listed_date=date(2024, 6, 1), domain="food", known_date=late)
+    wh.add("dept_lists", uscc=A, list_kind="tax_major_violation", department="税务局", listed_date=date(2024, 6, 1),
+           known_date=late)
     wh.add("inspections", uscc=A, inspection_date=date(2024, 7, 1), kind="targeted", result="case_opened",
            known_date=late)
     wh.add("opinions", uscc=A, published_date=date(2024, 7, 1), source="news", title="曝光", text="曝光",
@@ -61,6 +78,14 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
            known_date=late)  # names B too: counts against neither before it is known
     wh.add("complaints", uscc=A, received_date=date(2024, 7, 1), known_date=late)
     wh.add("changes", uscc=A, change_date=date(2024, 7, 1), item="address", known_date=late)
+    cm = wh.add("commitments", uscc=A, kind="repair_commit", made_date=date(2024, 7, 1), status="in_force",
+                known_date=late)
+    wh.add("commitment_breaches", commitment_id=cm["commitment_id"], uscc=A, found_date=date(2024, 7, 1),
+           found_by="verification", known_date=late)
+    wh.add("sampling_results", uscc=A, sample_date=date(2024, 7, 1), category="food", result="fail",
+           known_date=late)
+    wh.add("penalties", uscc=B, decided_date=date(2024, 7, 1), domain="price", procedure="ordinary",
+           severity="minor", sanctions="fine", fine_amount=100.0, known_date=late)  # a second offence
     wh.add("repairs", record_kind="penalty", record_id="x", uscc=A, repaired_date=date(2024, 9, 1))
     # new entities registered after as_of, one at the same address and linked to A
     wh.entity(code(9), established=date(2024, 8, 1), address="同一地址8号")
@@ -72,6 +97,11 @@ def test_records_dated_or_known_after_as_of_change_no_feature(wh):
     later = wh.snapshot(date(2024, 10, 1)).loc[before.index]
     assert (later["penalty_count_365d"] > before["penalty_count_365d"]).all()
     assert (later["opinion_negative_count_90d"] > before["opinion_negative_count_90d"]).all()
+    assert (later["dept_list_in_effect_count"] > before["dept_list_in_effect_count"]).all()
+    for name in ("commitment_breach_count_730d", "commitment_in_force_count", "sampling_fail_count_365d",
+                 "leniency_count_730d"):
+        assert (later[name] > before[name]).all(), name
+    assert later.loc[B, "leniency_then_offence_flag_730d"] == 1 > before.loc[B, "leniency_then_offence_flag_730d"]
 
 
 def _penalty_counts(wh, days: list[date]) -> list[float]:

@@ -44,12 +44,12 @@ class Warehouse:
     def penalty(self, uscc: str, *, decided: date, domain: str = "price", sanctions: str = "fine",
                 fine: float | None = 100_000.0, paid: date | None = None, procedure: str = "ordinary",
                 severity: str = "ordinary", publicity_end: date | None = None, pid: str | None = None,
-                leniency: bool = False) -> str:
+                leniency: bool = False, restriction_end: date | None = None) -> str:
         self._n += 1
         pid = pid or f"PEN-{self._n:04d}"
         self.add("penalties", penalty_id=pid, uscc=uscc, decided_date=decided, domain=domain, procedure=procedure,
                  severity=severity, sanctions=sanctions, fine_amount=fine, fine_paid_date=paid, leniency=leniency,
-                 publicity_end=publicity_end, known_date=decided)
+                 publicity_end=publicity_end, restriction_end=restriction_end, known_date=decided)
         return pid
 
     def abnormal(self, uscc: str, *, listed: date, reason: str = "no_annual_report",

@@ -50,8 +50,22 @@ def test_heavy_sanctions_are_never_repairable(settings, wh, sanction):
     assert c.details["blocking_sanctions"] == [sanction]
 
 
+def test_a_warning_alone_is_not_published_so_not_repairable(settings, wh):
+    u = wh.entity()
+    pid = wh.penalty(u, decided=date(2025, 1, 15), sanctions="warning", paid=date(2025, 1, 20))
+    c = _check(settings, u, date(2025, 3, 1), pid)
+    assert (c.not_repairable_reason, c.state, c.details["publicity_class"]) == ("not_published", "ended", "warning_only")
+
+
+def test_publicity_runs_from_publication_and_until_a_longer_restriction_ends(settings, wh):
+    u = wh.entity()
+    pid = wh.penalty(u, decided=date(2024, 1, 15), fine=200_000, paid=date(2024, 2, 1),
+                     restriction_end=date(2028, 6, 30))
+    c = _check(settings, u, date(2027, 6, 1), pid)  # past 3 years from publication, before the restriction ends
+    assert c.state == "in_effect" and c.details["publicity_end"] == date(2028, 6, 30)
+
+
 @pytest.mark.parametrize(("sanctions", "fine", "entity_type", "short"), [
-    ("warning", None, "limited_company", True),
     ("criticism", None, "limited_company", True),
     ("warning;fine", 50_000, "limited_company", True),  # the low-fine ceiling itself is still low
     ("fine", 50_000.01, "limited_company", False),
@@ -187,3 +201,31 @@ def test_check_lists_every_record_with_the_agreed_json_fields(settings, wh):
         eligibility.check(settings, u[:-1] + ("0" if u[-1] != "0" else "1"), as_of=date(2025, 8, 1))
     with pytest.raises(NotFound):
         eligibility.check(settings, "91350100M000100Y43", as_of=date(2025, 8, 1))
+
+
+def test_repair_and_features_agree_on_which_penalties_are_in_publicity(settings, wh):
+    """Repair's publicity end (core.publicity.publicity_end) and the features' SQL (penalties_in_effect.sql)
+    decide the same for every class: not published, 3 months, 3 years, a longer restriction."""
+    from features.snapshot import compute_features
+
+    u = wh.entity()
+    cases = [  # (decided, sanctions, fine, procedure, restriction_end)
+        (date(2025, 1, 15), "warning", None, "ordinary", None),
+        (date(2025, 1, 15), "fine", 200_000, "simple", None),
+        (date(2025, 3, 10), "criticism", None, "ordinary", None),  # 3 months from publication: ends in July
+        (date(2025, 4, 20), "fine", 20_000, "ordinary", None),  # 3 months: still in publicity on 2025-08-01
+        (date(2022, 7, 20), "fine", 200_000, "ordinary", None),  # published in Aug 2022 (+20 working days): in effect
+        (date(2022, 6, 1), "fine", 200_000, "ordinary", None),  # published in June 2022: ended by 2025-08-01
+        (date(2021, 9, 1), "fine", 200_000, "ordinary", date(2026, 1, 1)),  # the restriction runs longer
+    ]
+    ids = [wh.penalty(u, decided=d, sanctions=s, fine=f, procedure=pr, paid=d, restriction_end=r)
+           for d, s, f, pr, r in cases]
+    as_of = date(2025, 8, 1)
+    con = connect(settings)
+    try:
+        compute_features(con, as_of=as_of)
+        in_features = {r[0] for r in con.execute("SELECT penalty_id FROM _penalties_in_effect").fetchall()}
+        in_repair = {pid for pid in ids if eligibility.find(con, u, pid, as_of=as_of).state == "in_effect"}
+    finally:
+        con.close()
+    assert in_repair == in_features == {ids[3], ids[4], ids[6]}

@@ -140,3 +140,24 @@ def test_an_individual_business_with_no_data_is_not_above_b_by_missingness_alone
     pushed = [(u, a, b) for u, a, b in zip(silent["uscc"], as_is, disclosed, strict=True)
               if a in ("C", "D") and b in ("A", "B")]
     assert not pushed, pushed[:5]
+
+
+def test_credit_risk_entity_shows_a_leniency_decision_that_is_never_a_penalty(district, capsys):
+    from core.cli import main
+    from features.warehouse import connect
+
+    con = connect(district["settings"])
+    try:
+        rows = con.execute("SELECT uscc, penalty_id FROM penalties WHERE leniency ORDER BY penalty_id").fetchall()
+    finally:
+        con.close()
+    published = [(u, pid) for u, pid in rows if u in district["published"]]
+    assert published, "the simulated district has first-violation leniency decisions"
+    uscc, pid = published[0]
+    assert main(["entity", uscc, "--home", str(district["settings"].home), "--json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    shown = [r for r in view["credit_records"] if r["kind"] == "leniency"]
+    assert pid in [r["ref"] for r in shown] and all("不计入行政处罚" in r["zh"] for r in shown)
+    penalty_refs = {rec["ref"] for reason in view["current"]["reasons"] for rec in reason["records"]
+                    if rec["kind"] == "penalty"}
+    assert pid not in penalty_refs
