@@ -48,15 +48,16 @@ def _ids(prefix: str, n: int) -> np.ndarray:
     return np.array([f"{prefix}{i:09d}" for i in range(n)], dtype=object)
 
 
-def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0) -> dict[str, int]:
-    """Write source tables with district-like volumes into ``con``; return row counts."""
+def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0, prefix: str = "") -> dict[str, int]:
+    """Write source tables with district-like volumes into ``con``; return row counts. ``prefix`` starts every key
+    (entities, records, persons), so that several calls write one larger district (bench_scale.py)."""
     from features.warehouse import create_ingest_tables, create_source_tables
 
     create_source_tables(con)
     create_ingest_tables(con)
     rng = np.random.default_rng(seed)
     n = entities
-    uscc = _ids("E", n)
+    uscc = _ids(prefix + "E", n)
     est = END - (rng.exponential(8 * 365, n).clip(0, 40 * 365)).astype("timedelta64[D]")
     individual = rng.random(n) < 0.77
     etype = np.where(individual, "individual", rng.choice(["limited_company", "sole_proprietorship", "partnership",
@@ -99,7 +100,7 @@ def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0) 
     light = rng.random(k) < 0.4
     sanctions = np.where(light, "warning", np.where(rng.random(k) < 0.1, "fine;suspend_business", "fine"))
     tables["penalties"] = pd.DataFrame({
-        "penalty_id": _ids("P", k), "uscc": uscc[who], "decided_date": decided,
+        "penalty_id": _ids(prefix + "P", k), "uscc": uscc[who], "decided_date": decided,
         "known_date": decided + rng.integers(0, 30, k).astype("timedelta64[D]"),
         "domain": rng.choice(["food", "price", "quality", "advertising"], k),
         "procedure": np.where(light, "simple", "ordinary"), "severity": rng.choice(["minor", "ordinary", "serious"], k),
@@ -114,25 +115,25 @@ def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0) 
     listed = _days(rng, k, START, END)
     removed = rng.random(k) < 0.6
     tables["abnormal_list"] = pd.DataFrame({
-        "listing_id": _ids("A", k), "uscc": uscc[pick(k)], "listed_date": listed, "known_date": listed,
+        "listing_id": _ids(prefix + "A", k), "uscc": uscc[pick(k)], "listed_date": listed, "known_date": listed,
         "reason": rng.choice(["no_annual_report", "unreachable"], k, p=[.8, .2]),
         "removed_date": np.where(removed, listed + rng.integers(10, 700, k).astype("timedelta64[D]"),
                                  np.datetime64("NaT"))})
     k = int(0.004 * n)
     listed = _days(rng, k, START, END)
-    tables["serious_list"] = pd.DataFrame({"listing_id": _ids("S", k), "uscc": uscc[pick(k)], "listed_date": listed,
+    tables["serious_list"] = pd.DataFrame({"listing_id": _ids(prefix + "S", k), "uscc": uscc[pick(k)], "listed_date": listed,
                                            "known_date": listed, "domain": "food"})
     k = int(0.5 * n)
     d = _days(rng, k, START, END)
     tables["inspections"] = pd.DataFrame({
-        "inspection_id": _ids("I", k), "uscc": uscc[pick(k)], "inspection_date": d, "known_date": d,
+        "inspection_id": _ids(prefix + "I", k), "uscc": uscc[pick(k)], "inspection_date": d, "known_date": d,
         "kind": rng.choice(["random", "targeted", "complaint"], k),
         "result": rng.choice(["no_issue", "issue_corrected", "case_opened", "not_found_at_address"], k,
                              p=[.8, .12, .05, .03])})
     k = int(0.12 * n)
     d = _days(rng, k, START, END)
     tables["complaints"] = pd.DataFrame({
-        "complaint_id": _ids("C", k), "uscc": uscc[pick(k)], "received_date": d, "known_date": d,
+        "complaint_id": _ids(prefix + "C", k), "uscc": uscc[pick(k)], "received_date": d, "known_date": d,
         "upheld": rng.random(k) < 0.4, "handled_date": d + rng.integers(1, 60, k).astype("timedelta64[D]")})
     k = int(0.3 * n)
     d = _days(rng, k, START, END)
@@ -141,17 +142,17 @@ def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0) 
     text = np.where(neg, rng.choice(["被曝食品变质遭投诉", "游客投诉强制购物", "涉嫌虚假宣传被查处"], k),
                     rng.choice(["开业活动获得好评", "推出特色美食", "服务周到值得推荐"], k))
     tables["opinions"] = pd.DataFrame({
-        "opinion_id": _ids("O", k), "published_date": d, "known_date": d, "source": "news", "title": text,
+        "opinion_id": _ids(prefix + "O", k), "published_date": d, "known_date": d, "source": "news", "title": text,
         "uscc": np.where(rng.random(k) < 0.8, uscc[pick(k)], None), "vendor_sentiment": vendor,
         "reach": rng.integers(0, 5000, k)})
     k = int(0.2 * n)
     d = _days(rng, k, START, END)
-    tables["changes"] = pd.DataFrame({"change_id": _ids("G", k), "uscc": uscc[pick(k)], "change_date": d,
+    tables["changes"] = pd.DataFrame({"change_id": _ids(prefix + "G", k), "uscc": uscc[pick(k)], "change_date": d,
                                       "known_date": d, "item": rng.choice(["legal_rep", "address", "scope"], k)})
     k = int(0.3 * n)
     d = _days(rng, k, START - 3650, END)
     tables["licences"] = pd.DataFrame({
-        "licence_id": _ids("L", k), "uscc": uscc[pick(k)], "licence_type": rng.choice(["food_business",
+        "licence_id": _ids(prefix + "L", k), "uscc": uscc[pick(k)], "licence_type": rng.choice(["food_business",
                                                                                         "special_equipment"], k),
         "issued": d, "known_date": d, "expires": d + 5 * 365, "status": "valid"})
     # relations: one legal rep per entity (15% shared from a pool, a few nominees with hundreds of entities),
@@ -162,9 +163,9 @@ def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0) 
     comp = np.flatnonzero(~individual)
     sh = rng.integers(0, pool, len(comp))
     tables["relations"] = pd.DataFrame({
-        "relation_id": _ids("R", n + len(comp)), "uscc": np.concatenate([uscc, uscc[comp]]),
+        "relation_id": _ids(prefix + "R", n + len(comp)), "uscc": np.concatenate([uscc, uscc[comp]]),
         "relation_type": np.concatenate([np.full(n, "legal_rep"), np.full(len(comp), "shareholder")]),
-        "person_key": np.char.add("P", np.concatenate([person, sh]).astype(str)),
+        "person_key": np.char.add(prefix + "P", np.concatenate([person, sh]).astype(str)),
         "start_date": np.concatenate([est, est[comp]]), "known_date": np.concatenate([est, est[comp]])})
     counts = {}
     for name, frame in tables.items():

@@ -87,12 +87,131 @@ def feature_psi(previous: pd.DataFrame, current: pd.DataFrame, *, bins: int = 10
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _scores(conn, publication_id: str) -> pd.DataFrame:
+def _probabilities(conn, publication_id: str, rows: int = 200_000) -> np.ndarray:
+    """The published probabilities of one publication (a float array, not the rows with their reasons)."""
     from serving.publish import PUBLISHED_SCORES as S
 
-    rows = conn.execute(sa.select(S.c.uscc, S.c.probability, S.c.tier, S.c.reasons)
-                        .where(S.c.publication_id == publication_id)).all()
-    return pd.DataFrame(rows, columns=["uscc", "probability", "tier", "reasons"])
+    result = conn.execution_options(yield_per=rows).execute(
+        sa.select(S.c.probability).where(S.c.publication_id == publication_id))
+    parts = [np.fromiter((r[0] for r in chunk), float, len(chunk)) for chunk in result.partitions()]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _tiers_of(conn, publication_id: str | None, usccs: list[str]) -> dict[str, str]:
+    from serving.publish import PUBLISHED_SCORES as S
+
+    if publication_id is None or not usccs:
+        return {}
+    out: dict[str, str] = {}
+    for lo in range(0, len(usccs), 500):
+        out.update(conn.execute(sa.select(S.c.uscc, S.c.tier).where(
+            S.c.publication_id == publication_id, S.c.uscc.in_(usccs[lo:lo + 500]))).all())
+    return out
+
+
+def _rank_sql(column: str) -> str:
+    return "CASE " + " ".join(f"WHEN {column} = '{c}' THEN {i}" for i, c in enumerate(core_tiers.codes())) + " END"
+
+
+def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, limit: int) -> dict[str, Any]:
+    """:func:`jumpers` computed in the operational DB over the two publications (nothing held in memory but the
+    listed rows): the same counts, and the same rows listed (ties in uscc order, the published order)."""
+    codes = core_tiers.codes()
+    top = codes[-1]
+    if previous_id is None:
+        return {"count": 0, "jumped": 0, "entered_top": 0, "entered_top_new": 0, "top_tier": top, "listed": []}
+    up = f"COALESCE({_rank_sql('c.tier')} - {_rank_sql('p.tier')}, 0)"
+    entered = f"(c.tier = '{top}' AND (p.tier IS NULL OR p.tier <> '{top}'))"
+    base = ("FROM published_scores c LEFT JOIN published_scores p ON p.publication_id = :prev AND p.uscc = c.uscc "
+            "WHERE c.publication_id = :cur")
+    args = {"prev": previous_id, "cur": current_id, "jump": jump, "limit": limit}
+    count, jumped, entered_top, entered_new = conn.execute(sa.text(
+        f"SELECT COALESCE(SUM(CASE WHEN {up} >= :jump OR {entered} THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {up} >= :jump THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {entered} THEN 1 ELSE 0 END), 0), "
+        f"COALESCE(SUM(CASE WHEN {entered} AND p.tier IS NULL THEN 1 ELSE 0 END), 0) {base}"), args).one()
+    listed = []
+    for u, before, tier, jmp, pb, prob, reasons in conn.execute(sa.text(
+            f"SELECT c.uscc, p.tier, c.tier, {up}, p.probability, c.probability, c.reasons {base} "
+            f"AND ({up} >= :jump OR {entered}) ORDER BY {up} DESC, c.probability DESC, c.uscc LIMIT :limit"), args):
+        listed.append({"uscc": u, "from": before, "to": tier, "jump": int(jmp),
+                       "probability_before": None if pb is None else round(float(pb), 5),
+                       "probability": round(float(prob), 5),
+                       "reasons": json.loads(reasons) if isinstance(reasons, str) else []})
+    return {"count": int(count), "jumped": int(jumped), "entered_top": int(entered_top),
+            "entered_top_new": int(entered_new), "top_tier": top, "listed": listed}
+
+
+def feature_psi_sql(con, *, previous_id: str, current_id: str, bins: int = 10) -> dict[str, float]:
+    """:func:`feature_psi` of two snapshots stored in the warehouse, by aggregates in DuckDB (one feature at a
+    time: the quantile edges of the previous snapshot, then the bin counts of both), highest first."""
+    from features.catalog import all_features
+    from features.snapshot import VALUES_TABLE
+
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                                       [VALUES_TABLE]).fetchall()}
+    ids = [previous_id, current_id]
+    where = f"FROM {VALUES_TABLE} WHERE snapshot_id = ?"
+    out = {}
+    for f in all_features():
+        if f.name not in have:
+            continue
+        col = f'"{f.name}"'
+        if f.kind == "categorical":
+            rows = con.execute(f"SELECT snapshot_id = ?, COALESCE(CAST({col} AS VARCHAR), '<NA>') AS v, COUNT(*) "
+                               f"FROM {VALUES_TABLE} WHERE snapshot_id IN (?, ?) GROUP BY ALL",
+                               [current_id, *ids]).fetchall()
+            cats = sorted({v for _, v, _ in rows})
+            pos = {c: i for i, c in enumerate(cats)}
+            counts = np.zeros((2, len(cats)))
+            for is_cur, v, n in rows:
+                counts[int(is_cur), pos[v]] = n
+            e, a = counts
+            value = _index(_shares(e), _shares(a)) if e.sum() and a.sum() else 0.0
+        else:
+            probs = [float(x) for x in np.linspace(0, 1, bins + 1)[1:]]
+            q = con.execute(f"SELECT quantile_cont({col}, ?) {where} AND {col} IS NOT NULL AND NOT isnan({col})",
+                            [probs, previous_id]).fetchall()[0][0]
+            edges = np.unique(np.asarray(q, float)) if q is not None else np.array([])
+            binned = " + ".join(f"CAST({col} > CAST('{float(e)!r}' AS DOUBLE) AS INTEGER)" for e in edges) or "0"
+            rows = con.execute(
+                f"SELECT snapshot_id = ?, CASE WHEN {col} IS NULL OR isnan({col}) THEN -1 ELSE {binned} END, COUNT(*) "
+                f"FROM {VALUES_TABLE} WHERE snapshot_id IN (?, ?) GROUP BY ALL", [current_id, *ids]).fetchall()
+            counts = np.zeros((2, len(edges) + 2))
+            for is_cur, b, n in rows:
+                counts[int(is_cur), len(edges) + 1 if b == -1 else b] = n
+            e, a = counts
+            value = _index(_shares(e), _shares(a)) if e.sum() and a.sum() else 0.0
+        out[f.name] = round(value, 5)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _continuity(con, eng, *, snapshot_id: str, publication_id: str, rows: int = 200_000) -> dict[str, int]:
+    """Active entities of the stored snapshot against the published ones: the published codes go to DuckDB in
+    chunks and one anti-join counts both differences."""
+    import pyarrow as pa
+
+    from features.snapshot import VALUES_TABLE
+    from serving.publish import PUBLISHED_SCORES as S
+
+    con.execute("CREATE OR REPLACE TEMP TABLE _published (uscc VARCHAR)")
+    with eng.connect() as conn:
+        result = conn.execution_options(yield_per=rows).execute(
+            sa.select(S.c.uscc).where(S.c.publication_id == publication_id))
+        for chunk in result.partitions():
+            part = pa.table({"uscc": pa.array([r[0] for r in chunk], pa.string())})
+            con.register("_published_part", part)
+            con.execute("INSERT INTO _published SELECT uscc FROM _published_part")
+            con.unregister("_published_part")
+    active, published, not_published, not_active = con.execute(
+        f"WITH a AS (SELECT uscc FROM {VALUES_TABLE} WHERE snapshot_id = ?) "
+        "SELECT (SELECT COUNT(DISTINCT uscc) FROM a), (SELECT COUNT(DISTINCT uscc) FROM _published), "
+        "(SELECT COUNT(DISTINCT uscc) FROM a WHERE uscc NOT IN (SELECT uscc FROM _published)), "
+        "(SELECT COUNT(DISTINCT uscc) FROM _published WHERE uscc NOT IN (SELECT uscc FROM a))",
+        [snapshot_id]).fetchall()[0]
+    con.execute("DROP TABLE _published")
+    return {"active_in_snapshot": int(active), "published": int(published),
+            "active_not_published": int(not_published), "published_not_active": int(not_active)}
 
 
 def jumpers(previous: pd.DataFrame, current: pd.DataFrame, *, jump: int, limit: int) -> dict[str, Any]:
@@ -122,9 +241,9 @@ def jumpers(previous: pd.DataFrame, current: pd.DataFrame, *, jump: int, limit: 
             "listed": listed}
 
 
-def repairs_in_effect(con, *, since: date | None, as_of: date, scores: dict[str, pd.DataFrame],
-                      limit: int) -> dict[str, Any]:
-    """Repairs that started (or were revoked) counting in this cycle's snapshot, with each entity's tiers."""
+def repairs_in_effect(con, *, since: date | None, as_of: date, tiers: Any, limit: int) -> dict[str, Any]:
+    """Repairs that started (or were revoked) counting in this cycle's snapshot, with each entity's tiers
+    (``tiers(usccs)`` gives the previous and current publications' tiers of those entities)."""
     lower = since or date.min
     rows = con.execute(
         "SELECT record_kind, record_id, uscc, case_id, repaired_date, revoked_date FROM repairs "
@@ -132,8 +251,7 @@ def repairs_in_effect(con, *, since: date | None, as_of: date, scores: dict[str,
         "  AND GREATEST(repaired_date, COALESCE(known_date, repaired_date)) <= ? "
         "   OR (revoked_date > ? AND revoked_date <= ?) ORDER BY repaired_date, case_id",
         [lower, as_of, lower, as_of]).fetchall()
-    before = scores["previous"].set_index("uscc")["tier"] if len(scores["previous"]) else pd.Series(dtype=object)
-    now = scores["current"].set_index("uscc")["tier"]
+    before, now = tiers(sorted({r[2] for r in rows}))  # {uscc: tier} previous and current, of these entities
     listed = []
     for kind, record_id, uscc, case_id, repaired, revoked in rows:
         listed.append({"record_kind": kind, "record_id": record_id, "uscc": uscc, "case_id": case_id,
@@ -195,35 +313,52 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
     drift, mon = cfg["drift"], cfg["monitor"]
     bins = int(drift["psi_bins"])
     eng = engine(settings)
+    jump_tiers, limit = int(mon["jump_tiers"]), int(mon["max_listed"])
     with eng.connect() as conn:
         pub = dict(conn.execute(sa.select(PUBLICATIONS).where(
             PUBLICATIONS.c.publication_id == publication["publication_id"])).mappings().one())
         prev = previous_publication(conn, pub)
-        cur_scores = _scores(conn, pub["publication_id"])
-        prev_scores = _scores(conn, prev["publication_id"]) if prev else cur_scores.iloc[0:0]
-        mig = migration(conn, previous_id=prev["publication_id"], current_id=pub["publication_id"]) if prev else None
+        prev_id = prev["publication_id"] if prev else None
+        cur_p = _probabilities(conn, pub["publication_id"])
+        prev_p = _probabilities(conn, prev_id) if prev else np.zeros(0)
+        mig = migration(conn, previous_id=prev_id, current_id=pub["publication_id"]) if prev else None
+        jump = jumpers_sql(conn, previous_id=prev_id, current_id=pub["publication_id"], jump=jump_tiers, limit=limit)
+
+    def tiers(usccs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        with eng.connect() as conn:
+            return _tiers_of(conn, prev_id, usccs), _tiers_of(conn, pub["publication_id"], usccs)
+
     con = connect(settings)
     try:
-        prev_frame = None
-        if prev:
+        stored = _is_stored(con, snapshot.snapshot_id)
+        prev_stored = bool(prev) and _is_stored(con, prev["snapshot_id"])
+        psi_features: dict[str, float] = {}
+        if prev_stored and stored:
+            psi_features = feature_psi_sql(con, previous_id=prev["snapshot_id"], current_id=snapshot.snapshot_id,
+                                           bins=bins)
+        elif prev:
             try:
                 prev_frame = load_snapshot(con, prev["snapshot_id"]).frame
             except Exception:  # noqa: BLE001 - the previous snapshot may be gone or of another feature set
                 prev_frame = None
+            if prev_frame is not None:
+                psi_features = feature_psi(prev_frame, snapshot.frame, bins=bins)
         since = prev["as_of"] if prev else None
-        repairs = repairs_in_effect(con, since=since, as_of=as_of,
-                                    scores={"previous": prev_scores, "current": cur_scores},
-                                    limit=int(mon["max_listed"]))
+        repairs = repairs_in_effect(con, since=since, as_of=as_of, tiers=tiers, limit=limit)
+        if stored:
+            continuity = _continuity(con, eng, snapshot_id=snapshot.snapshot_id, publication_id=pub["publication_id"])
+        else:
+            with eng.connect() as conn:
+                published = {u for (u,) in conn.execute(sa.text(
+                    "SELECT uscc FROM published_scores WHERE publication_id = :p"), {"p": pub["publication_id"]})}
+            active = set(snapshot.frame["uscc"])
+            continuity = {"active_in_snapshot": len(active), "published": len(published),
+                          "active_not_published": len(active - published),
+                          "published_not_active": len(published - active)}
     finally:
         con.close()
-    psi_score = round(psi(prev_scores["probability"], cur_scores["probability"], bins=bins), 5) if prev else None
-    psi_features = feature_psi(prev_frame, snapshot.frame, bins=bins) if prev_frame is not None else {}
-    jump = jumpers(prev_scores, cur_scores, jump=int(mon["jump_tiers"]), limit=int(mon["max_listed"]))
+    psi_score = round(psi(prev_p, cur_p, bins=bins), 5) if prev else None
     quality = data_quality(ingest, max_share=float(mon["max_quarantine_share"]))
-    active = set(snapshot.frame["uscc"])
-    published = set(cur_scores["uscc"])
-    continuity = {"active_in_snapshot": len(active), "published": len(published),
-                  "active_not_published": len(active - published), "published_not_active": len(published - active)}
     alerts = []
     if psi_score is not None and psi_score >= float(drift["psi_alert"]):
         alerts.append(_alert("score_drift", "评分分布漂移", "score distribution shifted", value=psi_score,
@@ -254,11 +389,24 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
         "features_warn": [k for k, v in psi_features.items() if float(drift["psi_warn"]) <= v],
         "migration": mig, "jumpers": jump, "repairs": repairs, "data_quality": quality,
         "continuity": continuity, "alerts": alerts,
-        "score_hist": _hist(prev_scores["probability"], cur_scores["probability"]),
+        "score_hist": _hist(prev_p, cur_p),
     }
 
 
-def _hist(before: pd.Series, after: pd.Series, bins: int = 20) -> dict[str, list]:
+def _is_stored(con, snapshot_id: str) -> bool:
+    """True when the snapshot's rows are in the warehouse's store of the current feature set."""
+    from features.snapshot import META_TABLE, VALUES_TABLE
+    from features.warehouse import has_table
+
+    if not (has_table(con, META_TABLE) and has_table(con, VALUES_TABLE)):
+        return False
+    from features.catalog import FEATURE_SET
+
+    return bool(con.execute(f"SELECT COUNT(*) FROM {META_TABLE} WHERE snapshot_id = ? AND feature_set = ?",
+                            [snapshot_id, FEATURE_SET]).fetchall()[0][0])
+
+
+def _hist(before: Any, after: Any, bins: int = 20) -> dict[str, list]:
     """Score histograms on a shared log-spaced grid (for the report)."""
     values = np.concatenate([np.asarray(before, float), np.asarray(after, float)])
     values = values[np.isfinite(values) & (values > 0)]

@@ -234,6 +234,18 @@ def reason_records(con: duckdb.DuckDBPyConnection, *, as_of: date, uscc: str | N
     return out
 
 
+def stage_reason_records(con: duckdb.DuckDBPyConnection, *, as_of: date, table: str = "_reason_rows") -> int:
+    """The records of every active entity at ``as_of`` into the temporary table ``table`` (uscc, dimension,
+    kind, ref, record_date, detail), stored in the query's order (uscc, dimension, rank): the same set-based query
+    as :func:`reason_records`, kept in DuckDB (spilled to disk when large) for a caller that reads it back batch by
+    batch. The point-in-time stages stay on ``con`` for :func:`penalties_with_sanction`. Returns the row count."""
+    params = {**snapshot.prepare(con, as_of), "records_per_dimension": RECORDS_PER_DIMENSION,
+              "all_entities": True, "uscc": ""}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                + snapshot.render(snapshot.sql_text("reason_records.sql"), params))
+    return int(con.execute(f"SELECT COUNT(*) FROM {table}").fetchall()[0][0])
+
+
 def penalties_with_sanction(con: duckdb.DuckDBPyConnection, sanctions: list[str]) -> dict[str, dict[str, list[Record]]]:
     """``{sanction: {uscc: [penalty Record]}}`` for penalties in effect carrying each sanction.
 

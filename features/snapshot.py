@@ -8,7 +8,6 @@ import importlib
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,9 @@ DESCRIPTIVE = ("entity_type", "industry_code", "town_code", "size_band")
 FREQS = {"monthly": 1, "quarterly": 3}
 VALUES_TABLE = f"snapshot_{FEATURE_SET}"
 META_TABLE = "feature_snapshots"
+# A stored snapshot of more entities is not fetched whole: Snapshot.frame loads it on first use and
+# Snapshot.batches streams it (publication, monitoring); smaller ones are fetched at once.
+EAGER_ROWS = 250_000
 # Helper tables built before the dimension SQL, in order: (temp table, SQL file).
 _STAGES = (
     ("_spine", "spine.sql"),
@@ -55,24 +57,71 @@ _STAGES = (
 )
 
 
-@dataclass
 class Snapshot:
-    """A feature snapshot: ``frame`` holds uscc, as_of, the descriptive columns and one column per feature."""
+    """A feature snapshot: ``frame`` holds uscc, as_of, the descriptive columns and one column per feature.
 
-    snapshot_id: str
-    as_of: date
-    frame: pd.DataFrame
-    feature_set: str = FEATURE_SET
-    data_fingerprint: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
+    A snapshot built or loaded from the warehouse stays there: ``frame`` is fetched on first use, and
+    :meth:`batches` streams the rows in Arrow record batches without holding them all (large districts).
+    """
+
+    def __init__(self, snapshot_id: str, as_of: date, frame: pd.DataFrame | None = None,
+                 feature_set: str = FEATURE_SET, data_fingerprint: str = "", info: dict[str, Any] | None = None,
+                 *, warehouse: str | Path | None = None, entities: int | None = None) -> None:
+        self.snapshot_id, self.as_of, self.feature_set = snapshot_id, as_of, feature_set
+        self.data_fingerprint, self.info = data_fingerprint, dict(info or {})
+        self.warehouse = Path(warehouse) if warehouse is not None else None
+        self._frame, self._entities = frame, entities
+        if frame is None and self.warehouse is None:
+            raise ValueError("a Snapshot needs its frame or the warehouse it is stored in")
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            con = _open(self.warehouse)
+            try:
+                self._frame = _frame(con, _stored_sql(), [self.snapshot_id])
+            finally:
+                con.close()
+        return self._frame
+
+    @frame.setter
+    def frame(self, value: pd.DataFrame) -> None:
+        self._frame = value
+
+    @property
+    def stored(self) -> bool:
+        """True when the rows can be streamed from the warehouse (:meth:`batches`)."""
+        return self.warehouse is not None
 
     @property
     def entities(self) -> int:
-        return int(len(self.frame))
+        if self._entities is None:
+            self._entities = int(len(self.frame))
+        return self._entities
 
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in all_features()]
+
+    def batches(self, rows: int = 100_000, columns: list[str] | None = None):
+        """The rows as pandas frames of at most ``rows`` rows, categories as in ``frame``; from the warehouse in
+        Arrow record batches when the snapshot is stored there (memory: one batch), in the stored order."""
+        if self._frame is not None or self.warehouse is None:
+            frame = self.frame if columns is None else self.frame[columns]
+            for lo in range(0, len(frame), rows):
+                yield frame.iloc[lo:lo + rows].reset_index(drop=True)
+            return
+        con = _open(self.warehouse)
+        try:
+            cols = "* EXCLUDE (snapshot_id)" if columns is None else ", ".join(f'"{c}"' for c in columns)
+            # stored in uscc order (build_snapshot), read back in that order (insertion order is kept)
+            reader = con.sql(f"SELECT {cols} FROM {VALUES_TABLE} WHERE snapshot_id = ?",
+                             params=[self.snapshot_id]).to_arrow_reader(rows)
+            for batch in reader:
+                if batch.num_rows:
+                    yield _to_pandas(batch)
+        finally:
+            con.close()
 
 
 class Sql(str):
@@ -300,9 +349,8 @@ def _select_list(features: tuple[Feature, ...], alias: dict[str, str]) -> str:
     return ",\n       ".join(cols)
 
 
-def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """Build the temp table ``_snapshot`` for ``as_of``."""
-    p = _prepare(con, as_of)
+def _dimensions(con: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> str:
+    """Build one temp table per feature module; return the SELECT joining them to the spine."""
     features = all_features()
     joins, alias = [], {}
     for dimension, module_name in catalog.feature_modules():
@@ -313,7 +361,13 @@ def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
         alias.update({f.name: table[1:] for f in module.FEATURES})
     sql = (f"SELECT {_select_list(features, alias)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
            + "\n".join(joins))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _snapshot AS {render(sql, p)}")
+    return render(sql, p)
+
+
+def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Build the temp table ``_snapshot`` for ``as_of``."""
+    p = _prepare(con, as_of)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _snapshot AS {_dimensions(con, p)}")
 
 
 def compute_features(con: duckdb.DuckDBPyConnection, *, as_of: date, uscc: str | None = None) -> pd.DataFrame:
@@ -355,12 +409,46 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     import pyarrow.compute as pc
 
     table = con.sql(sql, params=params or None).to_arrow_table()
-    table = table.take(pc.sort_indices(table, sort_keys=[("uscc", "ascending")]))
+    return _to_pandas(table.take(pc.sort_indices(table, sort_keys=[("uscc", "ascending")])))
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """An Arrow table or record batch of snapshot rows as pandas, string columns other than uscc as categories."""
+    import pyarrow.compute as pc
+
     cats = [*DESCRIPTIVE, *(f.name for f in all_features() if f.kind == "categorical")]
     for name in cats:
         i = table.schema.get_field_index(name)
-        table = table.set_column(i, name, pc.dictionary_encode(table.column(name)))
+        if i >= 0:
+            table = table.set_column(i, name, pc.dictionary_encode(table.column(name)))
     return table.to_pandas(date_as_object=False)
+
+
+def _stored_sql() -> str:
+    return f"SELECT * EXCLUDE (snapshot_id) FROM {VALUES_TABLE} WHERE snapshot_id = ?"
+
+
+def _database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return Path(row[0][0]) if row and row[0][0] else None
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file a stored snapshot lives in (read-only when the process holds it so)."""
+    from features.warehouse import limit_memory
+
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.ConnectionException:  # already open read-only in this process
+        con = duckdb.connect(str(path), read_only=True)
+    _quiet(con)
+    limit_memory(con, path.parent / "duckdb-tmp")
+    return con
+
+
+def _drop(con: duckdb.DuckDBPyConnection, tables) -> None:
+    for table in tables:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def build_snapshot(con: duckdb.DuckDBPyConnection, *, as_of: date, classifier=None,
@@ -388,22 +476,38 @@ def build_snapshot(con: duckdb.DuckDBPyConnection, *, as_of: date, classifier=No
     sid = snapshot_id_for(as_of, fp)
     con.execute("BEGIN TRANSACTION")
     try:
-        _compute(con, as_of)
+        p = _prepare(con, as_of)
+        select = _dimensions(con, p)
+        # the stages are read by the dimensions only: free them before the final join (temp tables otherwise
+        # live as long as the connection)
+        _drop(con, [t for t, _ in _STAGES if t not in ("_spine", "_size_band")])
         _ensure_store(con)
         con.execute(f"DELETE FROM {VALUES_TABLE} WHERE snapshot_id = ?", [sid])
         con.execute(f"DELETE FROM {META_TABLE} WHERE snapshot_id = ?", [sid])
-        con.execute(f"INSERT INTO {VALUES_TABLE} SELECT ? AS snapshot_id, * FROM _snapshot", [sid])
-        frame = _frame(con, "SELECT * FROM _snapshot")
+        # straight from the dimension tables into the store, in uscc order (read back in batches in that order)
+        con.execute(f"INSERT INTO {VALUES_TABLE} SELECT ? AS snapshot_id, * FROM ({select}) ORDER BY uscc", [sid])
+        _drop(con, ["_spine", "_size_band", "_report_deadlines",
+                    *(_module_table(d, m) for d, m in catalog.feature_modules())])
+        entities = con.execute(f"SELECT COUNT(*) FROM {VALUES_TABLE} WHERE snapshot_id = ?", [sid]).fetchall()[0][0]
         seconds = time.perf_counter() - start
         info = {"rules_versions": rules_versions(), "build_seconds": round(seconds, 3)}
         con.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
-                    [sid, FEATURE_SET, as_of, len(frame), len(all_features()), fp,
+                    [sid, FEATURE_SET, as_of, entities, len(all_features()), fp,
                      json.dumps(info["rules_versions"], sort_keys=True), seconds])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return Snapshot(sid, as_of, frame, FEATURE_SET, fp, info)
+    return _stored(con, sid, as_of, FEATURE_SET, fp, info, entities)
+
+
+def _stored(con, sid: str, as_of: date, feature_set: str, fp: str, info: dict[str, Any], entities: int) -> Snapshot:
+    """A stored snapshot: its frame fetched now when small (``EAGER_ROWS``), else when first used (or streamed)."""
+    path = _database_path(con)
+    if path is None or entities <= EAGER_ROWS:
+        frame = _frame(con, _stored_sql(), [sid])
+        return Snapshot(sid, as_of, frame, feature_set, fp, info, warehouse=path, entities=entities)
+    return Snapshot(sid, as_of, None, feature_set, fp, info, warehouse=path, entities=entities)
 
 
 def load_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> Snapshot:
@@ -411,19 +515,18 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> Snapshot:
     _quiet(con)
     if not has_table(con, META_TABLE):
         raise UserError(f"no snapshot {snapshot_id!r}: no snapshots built yet (run `credit-risk features`)")
-    rows = con.execute(f"SELECT as_of, feature_set, data_fingerprint, rules_versions, build_seconds "
+    rows = con.execute(f"SELECT as_of, feature_set, data_fingerprint, rules_versions, build_seconds, entities "
                        f"FROM {META_TABLE} WHERE snapshot_id = ?", [snapshot_id]).fetchall()
     row = rows[0] if rows else None  # fetchall: a pending fetchone() result blocks con.sql() in DuckDB 2
     if row is None:
         from core.errors import NotFound
 
         raise NotFound(f"no snapshot {snapshot_id!r} in the warehouse")
-    as_of, feature_set, fp, versions, seconds = row
+    as_of, feature_set, fp, versions, seconds, entities = row
     if feature_set != FEATURE_SET:
         raise UserError(f"snapshot {snapshot_id} has feature set {feature_set}, expected {FEATURE_SET}")
-    frame = _frame(con, f"SELECT * EXCLUDE (snapshot_id) FROM {VALUES_TABLE} WHERE snapshot_id = ?", [snapshot_id])
     info = {"rules_versions": json.loads(versions or "{}"), "build_seconds": seconds}
-    return Snapshot(snapshot_id, as_of, frame, feature_set, fp, info)
+    return _stored(con, snapshot_id, as_of, feature_set, fp, info, int(entities))
 
 
 def spine_dates(start: date, end: date, freq: str = "quarterly") -> list[date]:
@@ -485,6 +588,25 @@ def run(settings, *, as_of: date, export: str | Path | None = None) -> dict[str,
     if export:
         path = Path(export)
         path.parent.mkdir(parents=True, exist_ok=True)
-        snap.frame.to_parquet(path, index=False)
+        _export(snap, path)
         out["export"] = str(path.resolve())
     return out
+
+
+def _export(snap: Snapshot, path: Path, rows: int = 100_000) -> None:
+    """Write the snapshot to Parquet batch by batch (the stored rows, not a frame of them all)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for frame in snap.batches(rows):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(str(path), table.schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no rows: the columns only
+        snap.frame.to_parquet(path, index=False)

@@ -38,6 +38,7 @@ EXTRA_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "relations": [(PERSON_KEY_COLUMN, "VARCHAR")],
     "opinions": [("match_method", "VARCHAR")],  # vendor | name_exact | unmatched
 }
+DUCKDB_MEMORY = "6GB"  # operational, not a rule: the warehouse connections' memory bound (see limit_memory)
 LINEAGE_COLUMNS = [("_row_hash", "VARCHAR"), ("_ingest_id", "VARCHAR")]
 # Storage hints: a row hash (or a pseudonym) is random text that no string compression shrinks much, and DuckDB's attempt to
 # dictionary/FSST-compress it more than doubles the cost of a bulk insert (bench/README.md, ingest).
@@ -48,12 +49,23 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     """Open the warehouse file under the home, creating it (and its source tables) on first use."""
     path: Path = settings.warehouse_path
     if read_only and path.exists():
-        return duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True)
+        limit_memory(con, path.parent / "duckdb-tmp")
+        return con
     settings.ensure_home()
     con = duckdb.connect(str(path))
+    limit_memory(con, path.parent / "duckdb-tmp")
     create_source_tables(con)
     create_ingest_tables(con)
     return con
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path) -> None:
+    """Bound DuckDB's memory (``CREDIT_RISK_DUCKDB_MEMORY``, default 6GB; DuckDB's own default is 80% of the
+    machine) and spill to ``temp_dir`` under the home, so that a large district runs out of core."""
+    limit = os.environ.get("CREDIT_RISK_DUCKDB_MEMORY", DUCKDB_MEMORY)
+    con.execute(f"SET memory_limit = '{limit}'")
+    con.execute(f"SET temp_directory = '{temp_dir}'")
 
 
 def warehouse_columns(table: Table) -> list[tuple[str, str]]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from core import audit, rules
 from core import tiers as core_tiers
@@ -17,6 +21,7 @@ from core.errors import Conflict, UserError
 from core.opdb import engine
 from core.progress import say, step
 from core.settings import Settings
+from serving import triggers as trig
 from serving.reasons import Outcome, finalise
 from serving.triggers import triggers
 
@@ -38,6 +43,7 @@ UNPUBLISHED = sa.table(
 )
 DESCRIPTIVE = ("entity_type", "industry_code", "town_code")
 _CHUNK = 5_000
+BATCH_ROWS = 100_000  # snapshot rows scored and written at a time (memory: a few batches, not the district)
 
 
 def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
@@ -47,7 +53,7 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
 
 
 def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
-            closed: Any = None) -> dict:
+            closed: Any = None, batch_rows: int = BATCH_ROWS) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
     Args:
@@ -75,8 +81,8 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         snapshot = _snapshot(settings, as_of)
     if snapshot.as_of != as_of:
         raise UserError(f"as_of: expected a snapshot at {as_of}, got one at {snapshot.as_of}")
-    frame = _active(snapshot.frame)
-    missing = [f for f in model.feature_names if f not in frame.columns]
+    columns = _columns(snapshot)
+    missing = [f for f in model.feature_names if f not in columns]
     if missing:
         raise UserError(f"snapshot {snapshot.snapshot_id} lacks {len(missing)} feature(s) model "
                         f"{model.version} expects: {missing[:10]}")
@@ -93,30 +99,38 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
                 snapshot_id=snapshot.snapshot_id, status="publishing", entity_count=0,
                 created_at=datetime.now(UTC), created_by=actor,
             ))
-    with step(f"scoring {len(frame):,} entities with model {model.version}"):
-        scores = model.score(frame)
-    with step("direct triggers and the records behind the reasons"):
-        records, hits = _records(settings, as_of)
-        outcome = finalise(scores, frame, records=records, sanction_hits=hits)
-    rows = _rows(pub_id, scores, frame, outcome)
-    left_out = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), rows)
-    tier_counts = {c: 0 for c in core_tiers.codes()} | dict(Counter(r["tier"] for r in rows))
-    trigger_counts = outcome.fired.counts()
+        conn.execute(sa.delete(PUBLISHED_SCORES).where(PUBLISHED_SCORES.c.publication_id == pub_id))
+        conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
+    entities = getattr(snapshot, "entities", None)
+    source = _RecordSource.open(settings, as_of)
+    try:
+        tally = _Tally()
+        seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
+        with step(f"scoring and writing {entities or 0:,} entities with model {model.version} as {pub_id}"):
+            batches = score_batches(model, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
+                                    seen=seen)
+            store_scores(eng, pub_id, batches)
+        with step("entities left out (closed before as_of)"):
+            if seen is not None:
+                rows = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), seen)
+                left_out = [pd.DataFrame(rows[i:i + _CHUNK]) for i in range(0, len(rows), _CHUNK)]
+            else:
+                left_out = source.closed(pub_id, snapshot.snapshot_id, as_of, _CHUNK) if source is not None else []
+            _store(eng, UNPUBLISHED, left_out)
+    finally:
+        if source is not None:
+            source.close()
+    tier_counts = {c: 0 for c in core_tiers.codes()} | dict(tally.tiers)
+    trigger_counts = dict(tally.triggers)
     versions = {"model_version": model.version, "model_source": model_source, "snapshot_id": snapshot.snapshot_id,
                 "schema_hash": getattr(model, "schema_hash", None), "rules": {"tiers": rules.version("tiers")}}
-    with step(f"writing publication {pub_id}"), eng.begin() as conn:
+    with step(f"completing publication {pub_id}"), eng.begin() as conn:
         status = conn.execute(sa.select(PUBLICATIONS.c.status).where(
             PUBLICATIONS.c.publication_id == pub_id).with_for_update()).scalar()
         if status == "published":
             raise Conflict(f"publication {pub_id} was completed by another run meanwhile")
-        conn.execute(sa.delete(PUBLISHED_SCORES).where(PUBLISHED_SCORES.c.publication_id == pub_id))
-        conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
-        for i in range(0, len(rows), _CHUNK):
-            conn.execute(sa.insert(PUBLISHED_SCORES), rows[i:i + _CHUNK])
-        for i in range(0, len(left_out), _CHUNK):
-            conn.execute(sa.insert(UNPUBLISHED), left_out[i:i + _CHUNK])
         conn.execute(sa.update(PUBLICATIONS).where(PUBLICATIONS.c.publication_id == pub_id).values(
-            status="published", entity_count=len(rows), tier_counts=json.dumps(tier_counts),
+            status="published", entity_count=tally.entities, tier_counts=json.dumps(tier_counts),
             trigger_counts=json.dumps(trigger_counts),
             rules_versions=json.dumps(versions["rules"]),
         ))
@@ -124,10 +138,197 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             PUBLICATIONS.c.publication_id == pub_id)).mappings().one())
         result = _summary(conn, pub, model_source=model_source, already=False)
         audit.record(conn, actor=actor, action="publish", subject=pub_id, outcome="published",
-                     inputs={"as_of": as_of, "entities": len(rows), "triggers_fired": trigger_counts,
-                             "triggers_not_evaluated": list(outcome.fired.not_evaluated)}, versions=versions)
-    say(f"published {len(rows):,} scores as {pub_id}")
+                     inputs={"as_of": as_of, "entities": tally.entities, "triggers_fired": trigger_counts,
+                             "triggers_not_evaluated": list(tally.not_evaluated)}, versions=versions)
+    say(f"published {tally.entities:,} scores as {pub_id}")
     return result
+
+
+@dataclass
+class _Tally:
+    """Counts over the scored batches: entities, final tiers, triggers fired, triggers not evaluated."""
+
+    entities: int = 0
+    tiers: Counter = field(default_factory=Counter)
+    triggers: Counter = field(default_factory=Counter)
+    not_evaluated: tuple[str, ...] = ()
+
+
+def _stored(snapshot: Any) -> bool:
+    return bool(getattr(snapshot, "stored", False))
+
+
+def _columns(snapshot: Any) -> list[str]:
+    """The snapshot's columns without fetching its rows when it is stored in the warehouse."""
+    if _stored(snapshot) and getattr(snapshot, "_frame", None) is None:
+        return list(next(iter(snapshot.batches(1)), pd.DataFrame()).columns) or list(snapshot.frame.columns)
+    return list(snapshot.frame.columns)
+
+
+def _batches(snapshot: Any, rows: int) -> Iterator[pd.DataFrame]:
+    """The active rows of a snapshot in frames of at most ``rows`` (streamed when stored in the warehouse)."""
+    if hasattr(snapshot, "batches"):
+        parts = snapshot.batches(rows)
+    else:
+        frame = snapshot.frame
+        parts = (frame.iloc[lo:lo + rows] for lo in range(0, len(frame), rows))
+    for part in parts:
+        part = _active(part)
+        if len(part):
+            yield part
+
+
+def score_batches(model: Any, batches: Callable[[], Iterable[pd.DataFrame]], *, source: _RecordSource | None = None,
+                  tally: _Tally | None = None, seen: set[str] | None = None) -> Iterator[pd.DataFrame]:
+    """Score snapshot rows batch by batch: the published rows (uscc, probability, tier after the direct
+    triggers, reasons as JSON, descriptive columns) of each batch.
+
+    ``batches`` is called once, or twice when a warehouse gives the reasons their records: a first pass fixes
+    every entity's tier, which an affiliate's record names (serving.reasons), and the second scores with reasons.
+    """
+    tally = tally if tally is not None else _Tally()
+    hits = source.hits if source is not None else None
+    if source is not None:
+        usccs, tiers = [], []
+        for frame in batches():
+            scores = model.score(frame, reasons=False)
+            fired = trig.evaluate(frame, sanction_hits=hits)
+            usccs.append(pa.array(scores["uscc"].astype(str).to_numpy(), pa.string()))
+            tiers.append(pa.array(trig.raise_tiers(scores["tier"].astype(str).tolist(), fired), pa.string()))
+        source.set_tiers(usccs, tiers)
+        del usccs, tiers
+    for frame in batches():
+        scores = model.score(frame)
+        records, affiliates = (source.records(scores["uscc"].astype(str).tolist()) if source is not None
+                               else (None, None))
+        outcome = finalise(scores, frame, records=records, sanction_hits=hits, affiliate_tiers=affiliates)
+        rows = _rows(scores, frame, outcome)
+        tally.entities += len(rows)
+        tally.tiers.update(rows["tier"].tolist())
+        tally.triggers.update(outcome.fired.counts())
+        tally.not_evaluated = outcome.fired.not_evaluated
+        if seen is not None:
+            seen.update(rows["uscc"].tolist())
+        yield rows
+
+
+def store_scores(eng: Engine, pub_id: str, batches: Iterable[pd.DataFrame | pa.RecordBatch | pa.Table]) -> int:
+    """Write published rows into ``published_scores`` of publication ``pub_id``, batch by batch, each in its own
+    transaction (the publication stays ``publishing`` until completed, so no reader sees it half written).
+
+    Each batch has the columns uscc, probability, tier, reasons (JSON text) and entity_type, industry_code,
+    town_code (pandas or Arrow: a Spark job's ``toArrow``/``mapInArrow`` output fits); PostgreSQL is written
+    with COPY, SQLite with executemany in chunks. Returns the number of rows written.
+    """
+    cols = ["uscc", "probability", "tier", "reasons", *DESCRIPTIVE]
+
+    def frames():
+        for b in batches:
+            frame = b.to_pandas() if isinstance(b, (pa.RecordBatch, pa.Table)) else b
+            yield frame.assign(publication_id=pub_id)[["publication_id", *cols]]
+
+    return _store(eng, PUBLISHED_SCORES, frames())
+
+
+def _store(eng: Engine, table: sa.TableClause, frames: Iterable[pd.DataFrame]) -> int:
+    n = 0
+    for frame in frames:
+        if not len(frame):
+            continue
+        names = list(frame.columns)
+        columns = []
+        for c in names:
+            values = frame[c].tolist()
+            if frame[c].isna().any():  # NaN / NaT / pd.NA become NULL
+                missing = frame[c].isna().tolist()
+                values = [None if m else v for v, m in zip(values, missing, strict=True)]
+            columns.append(values)
+        rows = list(zip(*columns, strict=True))
+        with eng.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:  # SQLite: executemany of plain tuples, in chunks
+                sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+                for i in range(0, len(rows), _CHUNK):
+                    conn.exec_driver_sql(sql, rows[i:i + _CHUNK])
+        n += len(frame)
+    return n
+
+
+class _RecordSource:
+    """The records behind the reasons at ``as_of``, from one warehouse connection: the set-based query of
+    features.reason_records run once into a temporary table (spilled to disk when large) and read back per
+    batch; the penalties that fire sanction triggers; this publication's tiers for the affiliates' records."""
+
+    def __init__(self, con, hits) -> None:
+        self.con, self.hits = con, hits
+
+    @classmethod
+    def open(cls, settings: Settings, as_of: date) -> _RecordSource | None:
+        if not settings.warehouse_path.exists():
+            return None
+        from features.reason_records import penalties_with_sanction, stage_reason_records
+        from features.warehouse import connect
+
+        con = connect(settings)
+        try:
+            stage_reason_records(con, as_of=as_of, table="_reason_rows")
+            hits = penalties_with_sanction(con, [t.sanction for t in triggers() if t.sanction])
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, hits)
+
+    def set_tiers(self, usccs: list[pa.Array], tiers: list[pa.Array]) -> None:
+        table = pa.table({"uscc": pa.chunked_array(usccs, pa.string()), "tier": pa.chunked_array(tiers, pa.string())})
+        self.con.register("_pub_tiers_arrow", table)
+        try:
+            # the tiers of the affiliates the records name, in the records' uscc order (read back by range)
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _affiliate_tiers AS SELECT DISTINCT r.uscc, r.ref, t.tier "
+                             "FROM _reason_rows r JOIN _pub_tiers_arrow t ON t.uscc = r.ref "
+                             "WHERE r.kind = 'affiliate' ORDER BY r.uscc")
+        finally:
+            self.con.unregister("_pub_tiers_arrow")
+
+    def records(self, usccs: list[str]) -> tuple[dict[str, dict[str, list]], dict[str, str]]:
+        """The records of these entities (in the query's order) and the tiers of the affiliates they name."""
+        from features.reason_records import Record
+
+        if not usccs:
+            return {}, {}
+        lo, hi = min(usccs), max(usccs)
+        wanted = set(usccs)
+        out: dict[str, dict[str, list]] = {}
+        # a filtered scan keeps the staged order (uscc, dimension, rank)
+        got = self.con.sql("SELECT uscc, dimension, kind, ref, record_date, detail FROM _reason_rows "
+                           "WHERE uscc BETWEEN ? AND ?", params=[lo, hi]).to_arrow_table()
+        for u, dim, kind, ref, day, detail in zip(*(got.column(i).to_pylist() for i in range(6)), strict=True):
+            if u in wanted:
+                out.setdefault(u, {}).setdefault(dim, []).append(Record(kind, ref, day, detail))
+        tiers = dict(self.con.execute("SELECT ref, tier FROM _affiliate_tiers WHERE uscc BETWEEN ? AND ?",
+                                      [lo, hi]).fetchall())
+        return out, tiers
+
+    def closed(self, pub_id: str, snapshot_id: str, as_of: date, rows: int) -> Iterator[pd.DataFrame]:
+        """Entities closed before ``as_of`` that the snapshot leaves out, in frames of ``rows``."""
+        from features.snapshot import VALUES_TABLE
+
+        reader = self.con.sql(
+            "SELECT ? AS publication_id, e.uscc, e.status, e.status_date FROM entities e "
+            "WHERE e.status IN ('deregistered', 'revoked') AND COALESCE(e.status_date, e.established) < ? "
+            f"AND NOT EXISTS (SELECT 1 FROM {VALUES_TABLE} s WHERE s.snapshot_id = ? AND s.uscc = e.uscc) "
+            "QUALIFY row_number() OVER (PARTITION BY e.uscc ORDER BY e.rowid) = 1",
+            params=[pub_id, as_of, snapshot_id]).to_arrow_reader(rows)
+        for batch in reader:
+            frame = batch.to_pandas()
+            frame["status_date"] = [None if pd.isna(d) else d.date() for d in pd.to_datetime(frame["status_date"])]
+            yield frame
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def _snapshot(settings: Settings, as_of: date):
@@ -158,33 +359,13 @@ def _closed(settings: Settings, as_of: date):
         con.close()
 
 
-def _closed_rows(pub_id: str, closed, published: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _closed_rows(pub_id: str, closed, seen: set[str]) -> list[dict[str, Any]]:
     if closed is None or len(closed) == 0:
         return []
-    import pandas as pd
-
-    seen = {r["uscc"] for r in published}
     rows = closed.drop_duplicates("uscc")
     dates = pd.to_datetime(rows["status_date"])
     return [{"publication_id": pub_id, "uscc": str(u), "status": str(st), "status_date": None if pd.isna(d) else d.date()}
             for u, st, d in zip(rows["uscc"], rows["status"], dates, strict=True) if u not in seen]
-
-
-def _records(settings: Settings, as_of: date):
-    """The records behind the reasons and the penalties that fire sanction triggers, from the warehouse at
-    ``as_of`` in one pass for the whole publication; (None, None) when the home has no warehouse."""
-    if not settings.warehouse_path.exists():
-        return None, None
-    from features.reason_records import penalties_with_sanction, reason_records
-    from features.warehouse import connect
-
-    con = connect(settings)
-    try:
-        records = reason_records(con, as_of=as_of)
-        hits = penalties_with_sanction(con, [t.sanction for t in triggers() if t.sanction])
-    finally:
-        con.close()
-    return records, hits
 
 
 def _active(frame):
@@ -194,21 +375,21 @@ def _active(frame):
     return frame.reset_index(drop=True)
 
 
-def _rows(pub_id: str, scores, frame, outcome: Outcome) -> list[dict[str, Any]]:
+def _rows(scores, frame, outcome: Outcome) -> pd.DataFrame:
+    """The published rows of one scored batch (without the publication id)."""
     desc = frame.set_index("uscc")[[c for c in DESCRIPTIVE if c in frame.columns]]
     desc = desc.reindex(scores["uscc"].to_numpy())
-    cols = {c: (desc[c].astype("object").where(desc[c].notna(), None).tolist() if c in desc.columns
-                else [None] * len(scores)) for c in DESCRIPTIVE}
     valid = set(core_tiers.codes())
-    rows = []
-    for i, (u, p, t, r) in enumerate(zip(scores["uscc"], scores["probability"], outcome.tiers,
-                                         outcome.reasons, strict=True)):
-        if t not in valid:
-            raise UserError(f"model returned tier {t!r} for {u}; expected one of {sorted(valid)}")
-        rows.append({"publication_id": pub_id, "uscc": str(u), "probability": float(p), "tier": str(t),
-                     "reasons": json.dumps(list(r), ensure_ascii=False),
-                     **{c: (None if cols[c][i] is None else str(cols[c][i])) for c in DESCRIPTIVE}})
-    return rows
+    bad = [(u, t) for u, t in zip(scores["uscc"], outcome.tiers, strict=True) if t not in valid]
+    if bad:
+        raise UserError(f"model returned tier {bad[0][1]!r} for {bad[0][0]}; expected one of {sorted(valid)}")
+    out = {"uscc": scores["uscc"].astype(str).to_numpy(), "probability": scores["probability"].astype(float).to_numpy(),
+           "tier": [str(t) for t in outcome.tiers],
+           "reasons": [json.dumps(list(r), ensure_ascii=False) for r in outcome.reasons]}
+    for c in DESCRIPTIVE:
+        out[c] = ([None if v is None or v != v else str(v) for v in desc[c].astype("object").tolist()]
+                  if c in desc.columns else [None] * len(scores))
+    return pd.DataFrame(out)
 
 
 def previous_publication(conn: Connection, pub: dict[str, Any]) -> dict[str, Any] | None:

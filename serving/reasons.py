@@ -59,18 +59,24 @@ def model_reason(reason: dict[str, Any], records: list[Any] | None,
 
 def finalise(scores: pd.DataFrame, frame: pd.DataFrame, *,
              records: dict[str, dict[str, list]] | None = None,
-             sanction_hits: dict[str, dict[str, list]] | None = None) -> Outcome:
+             sanction_hits: dict[str, dict[str, list]] | None = None,
+             affiliate_tiers: dict[str, str] | None = None) -> Outcome:
     """Apply the direct triggers to scored rows and give every reason its records.
 
     Args:
         scores: ``model.score(frame)`` (uscc, probability, tier, reasons), in the rows' order.
         frame: the scored rows (snapshot rows or live feature records).
         records, sanction_hits: from features.reason_records for the same as_of, when a warehouse is at hand.
+        affiliate_tiers: the publication's tiers of the affiliates the records name, when ``frame`` is one batch
+            of a larger publication (serving.publish); by default the tiers of the rows of ``frame``.
     """
     usccs = scores["uscc"].astype("object").tolist() if "uscc" in scores.columns else [None] * len(scores)
     fired = trig.evaluate(frame, records=records, sanction_hits=sanction_hits)
     tiers = trig.raise_tiers(scores["tier"].astype(str).tolist(), fired)
-    by_uscc = dict(zip(usccs, tiers, strict=True)) if records else {}  # affiliates' tiers in this publication
+    if affiliate_tiers is not None:
+        by_uscc = affiliate_tiers if records else {}
+    else:
+        by_uscc = dict(zip(usccs, tiers, strict=True)) if records else {}  # affiliates' tiers in this publication
     empty: dict[str, list] = {}
     reasons = [[model_reason(r, (records or {}).get(u, empty).get(r["dimension"]), by_uscc) for r in rs]
                for u, rs in zip(usccs, scores["reasons"], strict=True)]

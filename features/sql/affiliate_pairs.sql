@@ -2,11 +2,14 @@
 -- (legal representative, shareholder or executive), an enterprise link (enterprise shareholder,
 -- parent/branch relation) or a parent_uscc. A person linked to more than :person_group_cap entities is
 -- not used for pairing (k entities would make k*k pairs).
-WITH pairs_raw AS (
+-- Both sides of the person self-join are the links of persons with 2..cap entities (grouped once in
+-- _person_links), so the join's build side holds no hub and the pairs grow with the entities, not faster.
+WITH small_groups AS (
+  SELECT uscc, person_key FROM _person_links WHERE n_entities BETWEEN 2 AND :person_group_cap
+), pairs_raw AS (
   SELECT a.uscc, b.uscc AS other, 'person' AS via
-  FROM _person_links a
-  JOIN _person_links b ON b.person_key = a.person_key AND b.uscc <> a.uscc
-  WHERE a.n_entities BETWEEN 2 AND :person_group_cap
+  FROM small_groups a
+  JOIN small_groups b ON b.person_key = a.person_key AND b.uscc <> a.uscc
   UNION ALL
   SELECT uscc, related_uscc, 'enterprise' FROM _relations_current WHERE related_uscc IS NOT NULL AND related_uscc <> uscc
   UNION ALL
