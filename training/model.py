@@ -52,12 +52,17 @@ def to_matrix(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray
 
 
 class _Encoder:
-    """Turns frames into booster matrices; built once per model so single rows stay cheap."""
+    """Turns frames into booster matrices; built once per model so single rows stay cheap.
+
+    Every column is written straight into one preallocated C-order float64 matrix (the layout the
+    compiled trees read); categoricals go through ``pd.factorize`` (a category column's own codes),
+    so only the distinct values are looked up, never one Python object per row.
+    """
 
     def __init__(self, features: list[dict[str, Any]]) -> None:
         self.names = [f["name"] for f in features]
         self.numeric = [j for j, f in enumerate(features) if f.get("kind") != "categorical"]
-        self.categorical = [(j, f["name"], {str(c): float(i) for i, c in enumerate(f.get("categories") or [])})
+        self.categorical = [(j, f["name"], pd.Index([str(c) for c in f.get("categories") or []], dtype=object))
                             for j, f in enumerate(features) if f.get("kind") == "categorical"]
         self.fills = [(j, float(f["missing_as"])) for j, f in enumerate(features) if f.get("missing_as") is not None]
 
@@ -78,13 +83,20 @@ class _Encoder:
                 except (ValueError, TypeError) as exc:
                     raise UserError(f"feature {self.names[j]!r} must be numeric, got values such as "
                                     f"{col.dropna().astype(str).head(3).tolist()}") from exc
-        for j, name, lookup in self.categorical:
-            values = frame[name].to_numpy(dtype=object)
-            out[:, j] = [lookup.get(str(v), np.nan) if v is not None and v == v else np.nan for v in values]
+        for j, name, index in self.categorical:
+            out[:, j] = _category_codes(frame[name], index)
         for j, value in self.fills:  # declared meaning of a missing value (e.g. "never happened")
             col = out[:, j]
             col[np.isnan(col)] = value
         return out
+
+
+def _category_codes(col: pd.Series, index: pd.Index) -> np.ndarray:
+    """Training codes (as floats) of a column's values by their text; unknown and missing values are NaN."""
+    codes, uniques = pd.factorize(col)  # missing values get -1; a category column keeps its own codes
+    known = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)).astype(str)).astype(np.float64)
+    known[known < 0] = np.nan
+    return np.append(known, np.nan)[codes]  # code -1 picks the trailing NaN
 
 
 class ScoringModel:
