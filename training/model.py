@@ -94,7 +94,12 @@ class _Encoder:
 def _category_codes(col: pd.Series, index: pd.Index) -> np.ndarray:
     """Training codes (as floats) of a column's values by their text; unknown and missing values are NaN."""
     codes, uniques = pd.factorize(col)  # missing values get -1; a category column keeps its own codes
-    known = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)).astype(str)).astype(np.float64)
+    values = np.asarray(uniques, dtype=object)
+    known = index.get_indexer(pd.Index([str(v) for v in values], dtype=object)).astype(np.float64)
+    for i in np.flatnonzero(known < 0):  # 3.0 read back from a float column is the category "3"
+        v = values[i]
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            known[i] = index.get_indexer([str(int(v))])[0]
     known[known < 0] = np.nan
     return np.append(known, np.nan)[codes]  # code -1 picks the trailing NaN
 
