@@ -32,7 +32,8 @@ BUNDLE_FORMAT = 1
 MAX_REASONS = 3
 KINDS = ("lightgbm", "logistic")
 # Above this many rows score() walks the trees with the numba evaluator instead of LightGBM; above
-# NATIVE_MIN_ROWS with trees compiled to C (built once per model and cached: worth it for big batches).
+# NATIVE_MIN_ROWS with trees compiled to C (built once per model and cached: worth it for big batches;
+# once built, the C trees also serve every batch from FAST_PATH_MIN_ROWS up).
 FAST_PATH_MIN_ROWS = 2000
 NATIVE_MIN_ROWS = 500_000
 
@@ -62,8 +63,12 @@ class _Encoder:
     def __init__(self, features: list[dict[str, Any]]) -> None:
         self.names = [f["name"] for f in features]
         self.numeric = [j for j, f in enumerate(features) if f.get("kind") != "categorical"]
-        self.categorical = [(j, f["name"], pd.Index([str(c) for c in f.get("categories") or []], dtype=object))
-                            for j, f in enumerate(features) if f.get("kind") == "categorical"]
+        self.categorical = []
+        for j, f in enumerate(features):
+            if f.get("kind") == "categorical":
+                text = [str(c) for c in f.get("categories") or []]
+                self.categorical.append((j, f["name"], pd.Index(text, dtype=object),
+                                         {c: float(i) for i, c in enumerate(text)}))
         self.fills = [(j, float(f["missing_as"])) for j, f in enumerate(features) if f.get("missing_as") is not None]
 
     def __call__(self, frame: pd.DataFrame) -> np.ndarray:
@@ -83,12 +88,30 @@ class _Encoder:
                 except (ValueError, TypeError) as exc:
                     raise UserError(f"feature {self.names[j]!r} must be numeric, got values such as "
                                     f"{col.dropna().astype(str).head(3).tolist()}") from exc
-        for j, name, index in self.categorical:
-            out[:, j] = _category_codes(frame[name], index)
+        small = len(frame) < _SMALL_FRAME
+        for j, name, index, lookup in self.categorical:
+            out[:, j] = _few_category_codes(frame[name], lookup) if small else _category_codes(frame[name], index)
         for j, value in self.fills:  # declared meaning of a missing value (e.g. "never happened")
             col = out[:, j]
             col[np.isnan(col)] = value
         return out
+
+
+_SMALL_FRAME = 64  # below this many rows a plain look-up per value beats factorize's fixed cost (single rows)
+
+
+def _few_category_codes(col: pd.Series, lookup: dict[str, float]) -> np.ndarray:
+    """As :func:`_category_codes`, value by value through a dict (for a handful of rows)."""
+    out = np.full(len(col), np.nan)
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if v is None or v is pd.NA or v != v:
+            continue
+        hit = lookup.get(str(v))
+        if hit is None and isinstance(v, float | np.floating) and float(v).is_integer():
+            hit = lookup.get(str(int(v)))
+        if hit is not None:
+            out[i] = hit
+    return out
 
 
 def _category_codes(col: pd.Series, index: pd.Index) -> np.ndarray:
@@ -179,7 +202,7 @@ class ScoringModel:
         """Uncalibrated probabilities for a feature matrix (compiled trees for large batches)."""
         if self.linear is not None:
             return self.linear.predict(x)
-        if len(x) >= NATIVE_MIN_ROWS:
+        if len(x) >= NATIVE_MIN_ROWS or (self._native is not None and len(x) >= FAST_PATH_MIN_ROWS):
             native = self.native()
             if native is not None:
                 return native.predict(x)

@@ -148,9 +148,18 @@ def _cond(node: dict, cats: list[str]) -> str:
         bits = [0] * (max(values) + 1)
         for c in values:
             bits[c] = 1
-        idx = len(cats)
-        cats.append("{" + ",".join(map(str, bits)) + "}")
-        cond = f"({v} > -1.0 && {v} < {len(bits)}.0 && cat_{idx}[(int){v}])"
+        n = len(bits)
+        # no branch: the range test and the bit are both computed; the clamp keeps the conversion defined
+        # (fmax sends NaN to 0, which the range test then refuses)
+        at = f"(int)fmin(fmax({v}, 0.0), {n - 1}.0)"
+        in_range = f"(({v} > -1.0) & ({v} < {n}.0))"
+        if n <= 64:
+            mask = sum(1 << c for c in values)
+            cond = f"({in_range} & (int)(({mask}ULL >> {at}) & 1ULL))"
+        else:
+            idx = len(cats)
+            cats.append("{" + ",".join(map(str, bits)) + "}")
+            cond = f"({in_range} & cat_{idx}[{at}])"
     elif node["decision_type"] == "<=":
         cond = _numeric_cond(v, float(node["threshold"]), node.get("missing_type", "None"),
                              bool(node.get("default_left")))

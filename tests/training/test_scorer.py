@@ -66,11 +66,12 @@ def test_c_scorer_gives_lightgbm_raw_scores_and_probabilities(params):
     assert np.abs(forest.predict(x) - booster.predict(x)).max() <= 1e-12
 
 
-def test_c_scorer_matches_on_categorical_splits_with_many_categories():
+@pytest.mark.parametrize("categories", [20, 200], ids=["bitmask", "table"])
+def test_c_scorer_matches_on_categorical_splits(categories):
     rng = np.random.default_rng(3)
-    n = 5000
+    n = 8000
     x = rng.normal(size=(n, 3))
-    x[:, 0] = rng.integers(0, 60, size=n)
+    x[:, 0] = rng.integers(0, categories, size=n)
     y = (rng.random(n) < np.where(x[:, 0] % 7 < 3, 0.7, 0.2)).astype(int)
     booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7, "num_threads": 1,
                          "max_cat_to_onehot": 4, "min_data_per_group": 10},
@@ -80,7 +81,10 @@ def test_c_scorer_matches_on_categorical_splits_with_many_categories():
                                                 *kinds(node["right_child"])]
     assert "==" in {k for t in booster.dump_model()["tree_info"] for k in kinds(t["tree_structure"])}
     probe = x.copy()
-    probe[:100, 0] = rng.integers(-3, 90, size=100)  # codes unseen at training
+    probe[:100, 0] = rng.integers(-3, categories + 30, size=100)  # codes unseen at training
+    probe[100:110, 0] = [np.nan, -0.5, -1.0, -1e300, 1e300, np.inf, -np.inf, 0.99, categories - 0.5, 63.9]
+    if categories > 64:
+        assert "cat_0[" in native.source(booster)  # a split whose codes do not fit a 64-bit mask
     forest = native.NativeForest.from_booster(booster)
     assert np.abs(forest.raw(probe) - booster.predict(probe, raw_score=True)).max() <= 1e-12
 
@@ -166,6 +170,9 @@ def test_the_frame_reads_category_text_and_float_columns_alike():
         got = to_matrix(frame, FEATURES)
         assert got.flags.c_contiguous and got.dtype == np.float64, label
         np.testing.assert_array_equal(got, expected, err_msg=label)
+        # a large frame goes through factorize, a small one value by value: the same codes
+        big = to_matrix(pd.concat([frame] * 20, ignore_index=True), FEATURES)
+        np.testing.assert_array_equal(big, np.tile(expected, (20, 1)), err_msg=label)
 
 
 def test_a_missing_feature_column_is_named():
