@@ -1,7 +1,7 @@
 """Benchmark: batch scoring kernels on one 300-tree × 31-leaf model and one 1M × 65 matrix, interleaved.
 
 Run (lleaves and treelite live in a bench-only venv, see bench/README.md; without them they are skipped):
-    PYTHONPATH=. /work/venv-bench/bin/python bench/bench_scorer.py [--rows 1000000] [--rounds 5] [--threads 2]
+    PYTHONPATH=. /work/venv-bench/bin/python bench/bench_scorer.py [--rows 1000000] [--rounds 5] [--threads 2] [--skip project_numba]
 
 Contestants, each scoring the same matrix with ``--threads`` threads, one after another in every round:
 LightGBM's ``Booster.predict``, the project's C trees (:mod:`training.native`), the numba trees
@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip", nargs="*", default=[], help="contestants to leave out (e.g. project_numba)")
     parser.add_argument("--work", default=None, help="folder for compiled models (default: a temporary one)")
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-scorer-"))
@@ -135,7 +136,8 @@ def main() -> None:
     rng = np.random.default_rng(20260101)
     booster = _model(rng)
     x = _matrix(rng, args.rows)
-    contestants = _contestants(booster, x, args.threads, work)
+    contestants = {n: f for n, f in _contestants(booster, x, args.threads, work).items()
+                   if n == "lightgbm" or n not in args.skip}
     reference = booster.predict(x, num_threads=args.threads)
     for name, run in contestants.items():  # warm-up (JIT, page faults) and the equality check
         diff = float(np.abs(run() - reference).max())
