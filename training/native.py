@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 _ZERO = "1e-35f"
+_ZERO_VALUE = float(np.float32(1e-35))  # the same number as a double
 THREADS = 2
 CHUNK = 65_536
 BLOCK = 128
@@ -99,9 +100,9 @@ def _numeric_cond(v: str, thr: float, missing: str, default_left: bool) -> str:
     if missing == "NaN":  # NaN follows default_left
         return not_gt if default_left else le
     if missing == "Zero":  # NaN is read as 0.0, and |v| <= 1e-35 (LightGBM's kZeroThreshold, a float) follows default_left
-        if default_left and thr >= 1e-35:
+        if default_left and thr >= _ZERO_VALUE:
             return not_gt
-        if not default_left and thr < -1e-35:
+        if not default_left and thr < -_ZERO_VALUE:
             return le
         return f"((isnan({v}) || fabs({v}) <= {_ZERO}) ? {int(default_left)} : {le})"
     return not_gt if thr >= 0.0 else le  # None: NaN is read as 0.0
