@@ -32,7 +32,8 @@ BUNDLE_FORMAT = 1
 MAX_REASONS = 3
 KINDS = ("lightgbm", "logistic")
 # Above this many rows score() walks the trees with the numba evaluator instead of LightGBM; above
-# NATIVE_MIN_ROWS with trees compiled to C (built once per model and cached: worth it for big batches).
+# NATIVE_MIN_ROWS with trees compiled to C (built once per model and cached: worth it for big batches;
+# once built, the C trees also serve every batch from FAST_PATH_MIN_ROWS up).
 FAST_PATH_MIN_ROWS = 2000
 NATIVE_MIN_ROWS = 500_000
 
@@ -52,13 +53,22 @@ def to_matrix(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray
 
 
 class _Encoder:
-    """Turns frames into booster matrices; built once per model so single rows stay cheap."""
+    """Turns frames into booster matrices; built once per model so single rows stay cheap.
+
+    Every column is written straight into one preallocated C-order float64 matrix (the layout the
+    compiled trees read); categoricals go through ``pd.factorize`` (a category column's own codes),
+    so only the distinct values are looked up, never one Python object per row.
+    """
 
     def __init__(self, features: list[dict[str, Any]]) -> None:
         self.names = [f["name"] for f in features]
         self.numeric = [j for j, f in enumerate(features) if f.get("kind") != "categorical"]
-        self.categorical = [(j, f["name"], {str(c): float(i) for i, c in enumerate(f.get("categories") or [])})
-                            for j, f in enumerate(features) if f.get("kind") == "categorical"]
+        self.categorical = []
+        for j, f in enumerate(features):
+            if f.get("kind") == "categorical":
+                text = [str(c) for c in f.get("categories") or []]
+                self.categorical.append((j, f["name"], pd.Index(text, dtype=object),
+                                         {c: float(i) for i, c in enumerate(text)}))
         self.fills = [(j, float(f["missing_as"])) for j, f in enumerate(features) if f.get("missing_as") is not None]
 
     def __call__(self, frame: pd.DataFrame) -> np.ndarray:
@@ -78,13 +88,43 @@ class _Encoder:
                 except (ValueError, TypeError) as exc:
                     raise UserError(f"feature {self.names[j]!r} must be numeric, got values such as "
                                     f"{col.dropna().astype(str).head(3).tolist()}") from exc
-        for j, name, lookup in self.categorical:
-            values = frame[name].to_numpy(dtype=object)
-            out[:, j] = [lookup.get(str(v), np.nan) if v is not None and v == v else np.nan for v in values]
+        small = len(frame) < _SMALL_FRAME
+        for j, name, index, lookup in self.categorical:
+            out[:, j] = _few_category_codes(frame[name], lookup) if small else _category_codes(frame[name], index)
         for j, value in self.fills:  # declared meaning of a missing value (e.g. "never happened")
             col = out[:, j]
             col[np.isnan(col)] = value
         return out
+
+
+_SMALL_FRAME = 64  # below this many rows a plain look-up per value beats factorize's fixed cost (single rows)
+
+
+def _few_category_codes(col: pd.Series, lookup: dict[str, float]) -> np.ndarray:
+    """As :func:`_category_codes`, value by value through a dict (for a handful of rows)."""
+    out = np.full(len(col), np.nan)
+    for i, v in enumerate(col.to_numpy(dtype=object)):
+        if v is None or v is pd.NA or v != v:
+            continue
+        hit = lookup.get(str(v))
+        if hit is None and isinstance(v, float | np.floating) and float(v).is_integer():
+            hit = lookup.get(str(int(v)))
+        if hit is not None:
+            out[i] = hit
+    return out
+
+
+def _category_codes(col: pd.Series, index: pd.Index) -> np.ndarray:
+    """Training codes (as floats) of a column's values by their text; unknown and missing values are NaN."""
+    codes, uniques = pd.factorize(col)  # missing values get -1; a category column keeps its own codes
+    values = np.asarray(uniques, dtype=object)
+    known = index.get_indexer(pd.Index([str(v) for v in values], dtype=object)).astype(np.float64)
+    for i in np.flatnonzero(known < 0):  # 3.0 read back from a float column is the category "3"
+        v = values[i]
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            known[i] = index.get_indexer([str(int(v))])[0]
+    known[known < 0] = np.nan
+    return np.append(known, np.nan)[codes]  # code -1 picks the trailing NaN
 
 
 class ScoringModel:
@@ -162,7 +202,7 @@ class ScoringModel:
         """Uncalibrated probabilities for a feature matrix (compiled trees for large batches)."""
         if self.linear is not None:
             return self.linear.predict(x)
-        if len(x) >= NATIVE_MIN_ROWS:
+        if len(x) >= NATIVE_MIN_ROWS or (self._native is not None and len(x) >= FAST_PATH_MIN_ROWS):
             native = self.native()
             if native is not None:
                 return native.predict(x)

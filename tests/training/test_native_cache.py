@@ -60,9 +60,9 @@ def test_a_record_naming_another_source_is_not_trusted(tmp_path, monkeypatch):
     (lib,) = cache.glob("forest-*.so")
     record = lib.with_suffix(".json")
     meta = json.loads(record.read_text())
-    source_sha = meta["source_sha256"]
+    key = meta["build_key"]
     assert not native._verified(lib, record, "0" * 64)
-    assert native._verified(lib, record, source_sha)
+    assert native._verified(lib, record, key)
 
 
 def test_a_cache_folder_others_can_write_is_refused(tmp_path, monkeypatch):
