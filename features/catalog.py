@@ -10,7 +10,8 @@ import importlib
 from dataclasses import dataclass
 from functools import cache
 
-FEATURE_SET = "enterprise_features_v1"
+# v2: other departments' lists, commitments, sampling, leniency, opinion handling (unfounded items no longer count)
+FEATURE_SET = "enterprise_features_v2"
 
 # code -> (zh, en); the seven dimensions of the district plan (domain.md §2)
 DIMENSIONS: dict[str, tuple[str, str]] = {
