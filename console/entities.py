@@ -184,9 +184,15 @@ _WAREHOUSE_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="entity-
 
 
 def _facts(settings: Settings, uscc: str) -> dict[str, Any]:
+    from features.commitments import entity_records
+
     con = queries.warehouse(settings)  # a cursor on the copy's connection kept open
     try:
-        return queries.entity_facts(con, uscc)
+        facts = queries.entity_facts(con, uscc)
+        # 首违不罚 decisions, failed samples and commitment breaches: visible whether or not a reason names them
+        facts["credit_records"] = ([r.describe() for r in entity_records(con, uscc, as_of=date.today())]
+                                   if con is not None else [])
+        return facts
     finally:
         if con is not None:
             con.close()

@@ -327,3 +327,21 @@ def test_repeated_wrong_passwords_lock_the_account_in_the_browser(browser, conso
     with engine(console.settings).connect() as conn:
         refused = [e for e in audit.entries(conn, action="console.login", limit=200) if e["outcome"].startswith("refused")]
     assert len(refused) >= int(rules.load("console")["login"]["max_failures"]) + 1
+
+
+def test_entity_page_shows_leniency_decisions_that_are_not_penalties(staff, console):
+    """A 首违不罚 decision counts as no penalty but stays visible on the entity page (a second offence is seen)."""
+    from features.warehouse import reader
+
+    con = reader(console.settings)
+    try:
+        row = con.execute("SELECT uscc, penalty_id FROM penalties WHERE leniency AND uscc IN "
+                          "(SELECT uscc FROM entities WHERE status = 'active') ORDER BY decided_date DESC LIMIT 1"
+                          ).fetchone()
+    finally:
+        con.close()
+    assert row is not None, "the simulated district should hold a first-violation leniency decision"
+    planner = staff("planner")
+    planner.open(f"/entities/{row[0]}")
+    card = planner.page.locator("div.card", has_text="首违不罚、抽检不合格与违背承诺").inner_text()
+    assert row[1] in card and "不计入行政处罚" in card
