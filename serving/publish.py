@@ -47,7 +47,7 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
 
 
 def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
-            closed: Any = None) -> dict:
+            closed: Any = None, scores: Any = None) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
     Args:
@@ -59,6 +59,8 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         closed: entities the publication leaves out because they closed before ``as_of`` (frame of
             ``uscc``, ``status``, ``status_date``; default: read from the warehouse when there is one),
             so that a lookup of their code can say so.
+        scores: the model's scores of the snapshot's active rows when already computed elsewhere (``model.score``
+            output, e.g. from Spark executors: training.spark_scoring), in any row order.
 
     Returns:
         publication id, counts per tier, the migration matrix against the previous publication,
@@ -94,7 +96,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
                 created_at=datetime.now(UTC), created_by=actor,
             ))
     with step(f"scoring {len(frame):,} entities with model {model.version}"):
-        scores = model.score(frame)
+        scores = model.score(frame) if scores is None else _aligned(scores, frame)
     with step("direct triggers and the records behind the reasons"):
         records, hits = _records(settings, as_of)
         outcome = finalise(scores, frame, records=records, sanction_hits=hits)
@@ -111,8 +113,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             raise Conflict(f"publication {pub_id} was completed by another run meanwhile")
         conn.execute(sa.delete(PUBLISHED_SCORES).where(PUBLISHED_SCORES.c.publication_id == pub_id))
         conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
-        for i in range(0, len(rows), _CHUNK):
-            conn.execute(sa.insert(PUBLISHED_SCORES), rows[i:i + _CHUNK])
+        write_scores(conn, [rows])
         for i in range(0, len(left_out), _CHUNK):
             conn.execute(sa.insert(UNPUBLISHED), left_out[i:i + _CHUNK])
         conn.execute(sa.update(PUBLICATIONS).where(PUBLICATIONS.c.publication_id == pub_id).values(
@@ -128,6 +129,21 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
                              "triggers_not_evaluated": list(outcome.fired.not_evaluated)}, versions=versions)
     say(f"published {len(rows):,} scores as {pub_id}")
     return result
+
+
+def write_scores(conn: Connection, batches) -> int:
+    """Append published-score rows to ``published_scores`` in bulk (PostgreSQL COPY): ``batches`` is an iterable
+    of pandas frames, Arrow batches or lists of row dicts with the table's columns."""
+    from serving import bulk
+
+    return bulk.write(conn, "published_scores", batches, [c.name for c in PUBLISHED_SCORES.columns])
+
+
+def _aligned(scores, frame):
+    """Precomputed scores in the order of ``frame``'s rows; every row must have exactly one."""
+    if len(scores) != len(frame) or set(scores["uscc"]) != set(frame["uscc"].astype(str)):
+        raise UserError(f"expected one precomputed score per active entity ({len(frame):,}), got {len(scores):,}")
+    return scores.set_index("uscc").loc[frame["uscc"].astype(str).to_numpy()].reset_index()
 
 
 def _snapshot(settings: Settings, as_of: date):
