@@ -107,7 +107,7 @@ def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None
     with (locks.hold(settings.home, CYCLE_LOCK, purpose=f"cycle --as-of {as_of}", actor=actor, wait=wait),
           batch(settings, purpose=f"cycle --as-of {as_of}", actor=actor, wait=True)):
         return _run(settings, as_of=as_of, drop=drop, actor=actor, cadence_mode=cadence_mode, rules_file=rules_file,
-                    engine=_Engine(engine, spark_master))
+                    compute=_Engine(engine, spark_master))
 
 
 class _Engine:
@@ -130,7 +130,7 @@ class _Engine:
 
 
 def _run(settings: Settings, *, as_of: date, drop: str | Path | None, actor: str, cadence_mode: str,
-         rules_file: str | None, engine: _Engine | None = None) -> dict[str, Any]:
+         rules_file: str | None, compute: _Engine | None = None) -> dict[str, Any]:
     from core.opdb import engine
     from features.warehouse import publish_serving_copy
 
@@ -151,12 +151,12 @@ def _run(settings: Settings, *, as_of: date, drop: str | Path | None, actor: str
     ingest = steps.run("ingest", lambda pins: _ingest(settings, Path(stored_drop), actor=actor),
                        skip_reason=None if stored_drop else "no drop given")
     repairs = steps.run("repairs", lambda pins: _sync_repairs(settings))
-    engine = engine or _Engine("duckdb")
-    snap = steps.run("snapshot", lambda pins: _snapshot(settings, as_of, snapshots, engine))
+    compute = compute or _Engine("duckdb")  # which engine builds and scores the snapshot
+    snap = steps.run("snapshot", lambda pins: _snapshot(settings, as_of, snapshots, compute))
     publish_serving_copy(settings, only_if_stale=True)  # the service sees the month's records from now on
     pub = steps.run("publish", lambda pins: _publish(settings, eng, as_of=as_of, actor=actor,
                                                       snapshot_id=snap["snapshot_id"], pins=pins, models=models,
-                                                      snapshots=snapshots, engine=engine))
+                                                      snapshots=snapshots, compute=compute))
     mon = steps.run("monitor", lambda pins: _monitor(settings, as_of=as_of, publication=pub,
                                                       snapshot=_load_snapshot(settings, pub["snapshot_id"],
                                                                               snapshots),
@@ -208,7 +208,7 @@ def _sync_repairs(settings: Settings) -> dict[str, Any]:
     return {**out.pop("repairs"), **out}
 
 
-def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any], engine: _Engine) -> dict[str, Any]:
+def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any], compute: _Engine) -> dict[str, Any]:
     """Build the month's feature snapshot (kept in ``snapshots`` for the next steps of this run)."""
     from features import opinions
     from features.snapshot import build_snapshot
@@ -217,14 +217,14 @@ def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any], engine
     con = connect(settings)
     try:
         classifier = opinions.current(settings, con)
-        if engine.name == "duckdb":
+        if compute.name == "duckdb":
             snap = build_snapshot(con, as_of=as_of, classifier=classifier)
     finally:
         con.close()
-    if engine.name == "spark":
+    if compute.name == "spark":
         from features.spark import run as spark_run
 
-        snap = spark_run.snapshot(settings, as_of=as_of, spark=engine.spark)
+        snap = spark_run.snapshot(settings, as_of=as_of, spark=compute.spark)
     snapshots[snap.snapshot_id] = snap
     return {"snapshot_id": snap.snapshot_id, "entities": snap.entities, "features": len(snap.feature_names),
             "feature_set": snap.feature_set, "data_fingerprint": snap.data_fingerprint,
@@ -284,7 +284,7 @@ def _load_model(settings: Settings, version: str, models: dict[str, Any]):
 
 
 def _publish(settings: Settings, eng, *, as_of: date, actor: str, snapshot_id: str, pins: dict[str, Any],
-             models: dict[str, Any], snapshots: dict[str, Any], engine: _Engine | None = None) -> dict[str, Any]:
+             models: dict[str, Any], snapshots: dict[str, Any], compute: _Engine | None = None) -> dict[str, Any]:
     """Publish with the pinned model and snapshot (the champion and this cycle's snapshot the first time)."""
     from serving.publish import publish
 
@@ -306,10 +306,10 @@ def _publish(settings: Settings, eng, *, as_of: date, actor: str, snapshot_id: s
     model = _load_model(settings, version, models)
     snapshot = _load_snapshot(settings, sid, snapshots)
     scores = None
-    if engine is not None and engine.name == "spark":  # scored in the executors from the snapshot's Parquet
+    if compute is not None and compute.name == "spark":  # scored in the executors from the snapshot's Parquet
         from training import spark_scoring
 
-        scores = spark_scoring.scores_of(settings, snapshot, model, engine.spark)
+        scores = spark_scoring.scores_of(settings, snapshot, model, compute.spark)
     result = publish(settings, as_of=as_of, actor=actor, model=model, snapshot=snapshot, scores=scores)
     result["model_meta"] = {"version": model.version, "schema_hash": model.schema_hash,
                             "data_end": _data_end(model.meta)}
