@@ -20,6 +20,10 @@ def register(sub, common) -> None:
     p.add_argument("--rules", help="a cycle rules file instead of core/rules/cycle.toml")
     p.add_argument("--wait", action="store_true", help="when another cycle of this home runs, wait for it "
                    "(default: refuse at once with exit code 75, naming the running cycle)")
+    p.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"],
+                   help="snapshot and scoring: duckdb on this machine (default); spark: the same SQL on Spark over the Parquet layout")
+    p.add_argument("--spark-master", help="with --engine spark: the master URL (default CREDIT_RISK_SPARK_MASTER "
+                   "or local[2])")
     p.set_defaults(handler=_cycle)
 
 
@@ -27,7 +31,7 @@ def _cycle(args: argparse.Namespace, settings: Settings) -> Outcome:
     from cycle.run import run_cycle
 
     out = run_cycle(settings, as_of=args.as_of, drop=args.drop, actor=actor_of(args), retrain=args.retrain,
-                    rules_file=args.rules, wait=args.wait)
+                    rules_file=args.rules, wait=args.wait, engine=args.engine, spark_master=args.spark_master)
     return Outcome(data=out, lines=summary_lines(out))
 
 

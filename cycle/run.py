@@ -71,7 +71,8 @@ def _drop_manifest(drop: Path) -> dict[str, Any]:
 
 
 def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None, actor: str,
-              retrain: str = "auto", rules_file: str | None = None, wait: bool | float = False) -> dict[str, Any]:
+              retrain: str = "auto", rules_file: str | None = None, wait: bool | float = False,
+              engine: str = "duckdb", spark_master: str | None = None) -> dict[str, Any]:
     """Run the monthly reclassification cycle for ``as_of``, resuming an interrupted one.
 
     One cycle per home at a time: while another runs, this one is refused (:class:`~core.errors.Busy`,
@@ -86,6 +87,8 @@ def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None
         retrain: ``auto`` (the cadence rules decide), ``never`` or ``always``.
         rules_file: a cycle rules file instead of core/rules/cycle.toml.
         wait: False refuses when another cycle of the home runs; True waits for it; a number waits so long.
+        engine: ``duckdb`` (one machine) or ``spark`` (snapshot and scoring on Spark: features.spark).
+        spark_master: the Spark master with ``engine="spark"`` (default ``CREDIT_RISK_SPARK_MASTER`` or local).
     Returns:
         ``as_of, cycle_id, published, tier_counts, migration, psi_score, psi_features, alerts, jumpers,
         repairs, data_quality, continuity, retrained, promoted, retrain, report, timings, versions``.
@@ -103,11 +106,31 @@ def run_cycle(settings: Settings, *, as_of: date, drop: str | Path | None = None
         raise UserError(f"--retrain: expected one of {cadence.MODES}, got {retrain!r}")
     with (locks.hold(settings.home, CYCLE_LOCK, purpose=f"cycle --as-of {as_of}", actor=actor, wait=wait),
           batch(settings, purpose=f"cycle --as-of {as_of}", actor=actor, wait=True)):
-        return _run(settings, as_of=as_of, drop=drop, actor=actor, cadence_mode=cadence_mode, rules_file=rules_file)
+        return _run(settings, as_of=as_of, drop=drop, actor=actor, cadence_mode=cadence_mode, rules_file=rules_file,
+                    compute=_Engine(engine, spark_master))
+
+
+class _Engine:
+    """Which engine builds the snapshot and scores it; the Spark session is started on first use."""
+
+    def __init__(self, name: str, master: str | None = None) -> None:
+        from features.spark.run import ENGINES
+
+        if name not in ENGINES:
+            raise UserError(f"--engine: expected one of {ENGINES}, got {name!r}")
+        self.name, self.master, self._spark = name, master, None
+
+    @property
+    def spark(self):
+        if self._spark is None:
+            from features.spark import session
+
+            self._spark = session.session(self.master)
+        return self._spark
 
 
 def _run(settings: Settings, *, as_of: date, drop: str | Path | None, actor: str, cadence_mode: str,
-         rules_file: str | None) -> dict[str, Any]:
+         rules_file: str | None, compute: _Engine | None = None) -> dict[str, Any]:
     from core.opdb import engine
     from features.warehouse import publish_serving_copy
 
@@ -128,11 +151,12 @@ def _run(settings: Settings, *, as_of: date, drop: str | Path | None, actor: str
     ingest = steps.run("ingest", lambda pins: _ingest(settings, Path(stored_drop), actor=actor),
                        skip_reason=None if stored_drop else "no drop given")
     repairs = steps.run("repairs", lambda pins: _sync_repairs(settings))
-    snap = steps.run("snapshot", lambda pins: _snapshot(settings, as_of, snapshots))
+    compute = compute or _Engine("duckdb")  # which engine builds and scores the snapshot
+    snap = steps.run("snapshot", lambda pins: _snapshot(settings, as_of, snapshots, compute))
     publish_serving_copy(settings, only_if_stale=True)  # the service sees the month's records from now on
     pub = steps.run("publish", lambda pins: _publish(settings, eng, as_of=as_of, actor=actor,
                                                       snapshot_id=snap["snapshot_id"], pins=pins, models=models,
-                                                      snapshots=snapshots))
+                                                      snapshots=snapshots, compute=compute))
     mon = steps.run("monitor", lambda pins: _monitor(settings, as_of=as_of, publication=pub,
                                                       snapshot=_load_snapshot(settings, pub["snapshot_id"],
                                                                               snapshots),
@@ -184,7 +208,7 @@ def _sync_repairs(settings: Settings) -> dict[str, Any]:
     return {**out.pop("repairs"), **out}
 
 
-def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any]) -> dict[str, Any]:
+def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any], compute: _Engine) -> dict[str, Any]:
     """Build the month's feature snapshot (kept in ``snapshots`` for the next steps of this run)."""
     from features import opinions
     from features.snapshot import build_snapshot
@@ -193,9 +217,14 @@ def _snapshot(settings: Settings, as_of: date, snapshots: dict[str, Any]) -> dic
     con = connect(settings)
     try:
         classifier = opinions.current(settings, con)
-        snap = build_snapshot(con, as_of=as_of, classifier=classifier)
+        if compute.name == "duckdb":
+            snap = build_snapshot(con, as_of=as_of, classifier=classifier)
     finally:
         con.close()
+    if compute.name == "spark":
+        from features.spark import run as spark_run
+
+        snap = spark_run.snapshot(settings, as_of=as_of, spark=compute.spark)
     snapshots[snap.snapshot_id] = snap
     return {"snapshot_id": snap.snapshot_id, "entities": snap.entities, "features": len(snap.feature_names),
             "feature_set": snap.feature_set, "data_fingerprint": snap.data_fingerprint,
@@ -255,7 +284,7 @@ def _load_model(settings: Settings, version: str, models: dict[str, Any]):
 
 
 def _publish(settings: Settings, eng, *, as_of: date, actor: str, snapshot_id: str, pins: dict[str, Any],
-             models: dict[str, Any], snapshots: dict[str, Any]) -> dict[str, Any]:
+             models: dict[str, Any], snapshots: dict[str, Any], compute: _Engine | None = None) -> dict[str, Any]:
     """Publish with the pinned model and snapshot (the champion and this cycle's snapshot the first time)."""
     from serving.publish import publish
 
@@ -276,7 +305,12 @@ def _publish(settings: Settings, eng, *, as_of: date, actor: str, snapshot_id: s
         store.pin(eng, as_of, "publish", model_version=version, snapshot_id=sid)
     model = _load_model(settings, version, models)
     snapshot = _load_snapshot(settings, sid, snapshots)
-    result = publish(settings, as_of=as_of, actor=actor, model=model, snapshot=snapshot)
+    scores = None
+    if compute is not None and compute.name == "spark":  # scored in the executors from the snapshot's Parquet
+        from training import spark_scoring
+
+        scores = spark_scoring.scores_of(settings, snapshot, model, compute.spark)
+    result = publish(settings, as_of=as_of, actor=actor, model=model, snapshot=snapshot, scores=scores)
     result["model_meta"] = {"version": model.version, "schema_hash": model.schema_hash,
                             "data_end": _data_end(model.meta)}
     return result

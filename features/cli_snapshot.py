@@ -9,6 +9,10 @@ def register(sub, common) -> None:
     p = sub.add_parser("features", parents=[common], help="build a point-in-time feature snapshot into the warehouse")
     p.add_argument("--as-of", type=iso_date, required=True, help="snapshot date YYYY-MM-DD (records known before it)")
     p.add_argument("--export", help="also write the snapshot to this Parquet file")
+    p.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"],
+                   help="duckdb: this machine (default); spark: the same SQL on Spark over the Parquet layout")
+    p.add_argument("--spark-master", help="with --engine spark: the master URL (default CREDIT_RISK_SPARK_MASTER "
+                   "or local[2])")
     p.set_defaults(handler=_features)
 
     o = sub.add_parser("opinions", help="train or apply the negative-opinion text classifier")
@@ -37,10 +41,22 @@ def register(sub, common) -> None:
 def _features(args, settings) -> Outcome:
     from features.snapshot import run
 
-    data = run(settings, as_of=args.as_of, export=args.export)
+    if args.engine == "spark":
+        from features.spark import run as spark_run
+
+        snap = spark_run.snapshot(settings, as_of=args.as_of, master=args.spark_master)
+        data = spark_run.summary(snap)
+        if args.export:
+            from pathlib import Path
+
+            Path(args.export).parent.mkdir(parents=True, exist_ok=True)
+            snap.frame.to_parquet(args.export, index=False)
+            data["export"] = str(Path(args.export).resolve())
+    else:
+        data = run(settings, as_of=args.as_of, export=args.export)
     lines = [f"snapshot {data['snapshot_id']}",
              f"  as of {data['as_of']}: {data['entities']} entities × {data['features']} features "
-             f"({data['feature_set']}, {data['build_seconds']:.1f} s)",
+             f"({data['feature_set']}, {data['build_seconds']:.1f} s, {data.get('engine', 'duckdb')})",
              f"  opinion model: {data['opinion_model'] or 'none (vendor sentiment only)'}"]
     if data.get("export"):
         lines.append(f"  exported to {data['export']}")

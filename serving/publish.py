@@ -21,6 +21,7 @@ from core.errors import Conflict, UserError
 from core.opdb import engine
 from core.progress import say, step
 from core.settings import Settings
+from serving import bulk
 from serving import triggers as trig
 from serving.reasons import Outcome, finalise
 from serving.triggers import triggers
@@ -53,7 +54,7 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
 
 
 def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
-            closed: Any = None, batch_rows: int = BATCH_ROWS) -> dict:
+            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: pd.DataFrame | None = None) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
     Args:
@@ -65,6 +66,8 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         closed: entities the publication leaves out because they closed before ``as_of`` (frame of
             ``uscc``, ``status``, ``status_date``; default: read from the warehouse when there is one),
             so that a lookup of their code can say so.
+        scores: the model's scores of the snapshot's active rows when already computed elsewhere (``model.score``
+            output, e.g. from Spark executors: training.spark_scoring), in any row order.
 
     Returns:
         publication id, counts per tier, the migration matrix against the previous publication,
@@ -107,9 +110,13 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         tally = _Tally()
         seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
         with step(f"scoring and writing {entities or 0:,} entities with model {model.version} as {pub_id}"):
-            batches = score_batches(model, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
+            scorer = model if scores is None else _Precomputed(model, scores)
+            batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
                                     seen=seen)
             store_scores(eng, pub_id, batches)
+        if scores is not None and len(scores) != tally.entities:  # the publication stays 'publishing'
+            raise UserError(f"expected one precomputed score per active entity ({tally.entities:,}), "
+                            f"got {len(scores):,}")
         with step("entities left out (closed before as_of)"):
             if seen is not None:
                 rows = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), seen)
@@ -231,31 +238,34 @@ def store_scores(eng: Engine, pub_id: str, batches: Iterable[pd.DataFrame | pa.R
 
 
 def _store(eng: Engine, table: sa.TableClause, frames: Iterable[pd.DataFrame]) -> int:
+    """Append each frame to ``table`` in its own transaction (serving.bulk: COPY on PostgreSQL)."""
     n = 0
     for frame in frames:
-        if not len(frame):
-            continue
-        names = list(frame.columns)
-        columns = []
-        for c in names:
-            values = frame[c].tolist()
-            if frame[c].isna().any():  # NaN / NaT / pd.NA become NULL
-                missing = frame[c].isna().tolist()
-                values = [None if m else v for v, m in zip(values, missing, strict=True)]
-            columns.append(values)
-        rows = list(zip(*columns, strict=True))
-        with eng.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                raw = conn.connection.driver_connection
-                with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:  # SQLite: executemany of plain tuples, in chunks
-                sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-                for i in range(0, len(rows), _CHUNK):
-                    conn.exec_driver_sql(sql, rows[i:i + _CHUNK])
-        n += len(frame)
+        if len(frame):
+            with eng.begin() as conn:
+                n += bulk.write(conn, table.name, [frame], list(frame.columns))
     return n
+
+
+class _Precomputed:
+    """The champion answering with scores computed elsewhere (``--engine spark``: in the executors, by the same
+    ``model.score``), each batch in its own row order; an active entity without a score is an error."""
+
+    def __init__(self, model: Any, scores: pd.DataFrame) -> None:
+        self._model = model
+        self._scores = scores.set_index(scores["uscc"].astype(str))
+        if not self._scores.index.is_unique:
+            raise UserError("expected one precomputed score per entity, got duplicated credit codes")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def score(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
+        keys = frame["uscc"].astype(str)
+        missing = ~keys.isin(self._scores.index)
+        if missing.any():
+            raise UserError(f"expected a precomputed score for every active entity, {int(missing.sum()):,} have none")
+        return self._scores.loc[keys.to_numpy()].reset_index(drop=True)
 
 
 class _RecordSource:

@@ -51,6 +51,10 @@ def register(sub, common) -> None:
     p.add_argument("--out", help="with --table: where to write the scored table")
     p.add_argument("--reasons", action="store_true", help="with --table: add the top reasons per row")
     p.add_argument("--as-of", type=iso_date, help="publish tiers of every active entity at this snapshot date")
+    p.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"],
+                   help="duckdb: this machine (default); spark: the same SQL on Spark over the Parquet layout")
+    p.add_argument("--spark-master", help="with --as-of --engine spark: the master URL (default CREDIT_RISK_SPARK_MASTER "
+                   "or local[2])")
     p.set_defaults(handler=_score)
 
 
@@ -100,7 +104,12 @@ def _score(args: argparse.Namespace, settings: Settings) -> Outcome:
     if args.as_of:
         from serving.publish import publish, summary_lines
 
-        result = publish(settings, as_of=args.as_of, actor=actor_of(args))
+        if args.engine == "spark":
+            from training import spark_scoring
+
+            result = spark_scoring.publish(settings, as_of=args.as_of, actor=actor_of(args), master=args.spark_master)
+        else:
+            result = publish(settings, as_of=args.as_of, actor=actor_of(args))
         return Outcome(data=result, lines=summary_lines(result))
     if not args.out:
         raise UserError("--table needs --out FILE for the scored table")

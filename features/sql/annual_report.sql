@@ -15,7 +15,7 @@ WITH per_entity AS (
          (CASE WHEN k.employees IS NULL THEN 1 ELSE 0 END + CASE WHEN k.social_insurance_staff IS NULL THEN 1 ELSE 0 END
           + CASE WHEN k.revenue IS NULL THEN 1 ELSE 0 END + CASE WHEN k.assets IS NULL THEN 1 ELSE 0 END
           + CASE WHEN k.liabilities IS NULL THEN 1 ELSE 0 END + CASE WHEN k.tax IS NULL THEN 1 ELSE 0 END
-          + CASE WHEN k.profit IS NULL THEN 1 ELSE 0 END) / 7.0 AS undisclosed_share,
+          + CASE WHEN k.profit IS NULL THEN 1 ELSE 0 END) / CAST(7 AS DOUBLE) AS undisclosed_share,
          CASE WHEN k.revenue = 0 AND k.tax = 0 AND k.employees = 0 THEN 1 ELSE 0 END AS zero_filled
   FROM _reports_known k
   WHERE k.rn = 1
