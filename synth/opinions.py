@@ -63,7 +63,7 @@ def compose(rng: np.random.Generator, *, sentiment: np.ndarray, domain: np.ndarr
         for d, pool in ISSUES.items():
             rows = np.flatnonzero(domain[neg] == d)
             issue[rows] = _pick(rng, pool, len(rows))
-        miss = np.array([i is None for i in issue])
+        miss = np.array([i is None for i in issue], dtype=bool)
         issue[miss] = _pick(rng, ISSUES["other"], int(miss.sum()))
         who, react, place = _pick(rng, WHO, len(neg)), _pick(rng, REACTION, len(neg)), _pick(rng, PLACES, len(neg))
         season, off = _pick(rng, SEASON, len(neg)), _pick(rng, OFFICIAL, len(neg))

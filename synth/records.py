@@ -256,7 +256,7 @@ def _penalties(rng, pop: Population, world: World, frame: Frame, chunk: int) -> 
     restrict = (sev == 2) & ~revoke & (u[7] < rec["penalty_restriction_share"])
     sanctions = np.where(restrict, sanctions + ";restrict_operation", sanctions)
     restriction_end = np.where(restrict, add_months(decided, rng.integers(*rec["penalty_restriction_months"], n)), NAT)
-    has_fine = np.array(["fine" in s or "confiscation" in s for s in sanctions])
+    has_fine = np.array(["fine" in s or "confiscation" in s for s in sanctions], dtype=bool)  # bool when empty too
     median = np.where(is_ent, np.array([5000.0, 20000.0, 100000.0])[sev], np.array([2000.0, 5000.0, 30000.0])[sev])
     fine = np.round(median * np.exp(rng.normal(0, 0.8, n)) / 100.0) * 100.0
     fine = np.where(simple, np.where(is_ent, rng.integers(4, 61, n) * 50.0, rng.integers(1, 5, n) * 50.0), fine)
