@@ -54,7 +54,9 @@ def _pages(settings) -> dict[str, str]:
              "tiers town": f"/tiers?town_code={towns[-1]}", "tiers industry": f"/tiers?industry_code={industries[0]}",
              "tiers individual, C": "/tiers?entity_type=individual&tier=C",
              "tiers town + B, page 5": f"/tiers?town_code={towns[0]}&tier=B&page=5",
-             "entity": f"/entities/{top}", "plans": "/plans", "repair": "/repair", "model": "/model"}
+             "entity": f"/entities/{top}", "plans": "/plans", "repair": "/repair", "model": "/model",
+             "opinion ledger": "/opinions/ledger", "opinion ledger, overdue": "/opinions/ledger?overdue=1",
+             "restriction check": f"/restrictions?uscc={top}"}
     if plans:
         pages["plan"] = f"/plans/{plans[0]['plan_id']}"
     return pages
