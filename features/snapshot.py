@@ -295,14 +295,16 @@ def _prepare(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, Any]:
                     "WHERE FALSE")
     create_views(con, as_of)  # _pit_<table>: every source table as known at as_of
     _mentions_view(con)
-    for table, file in _STAGES + _extra_stages():
+    for table, file in stage_files():
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(file), p)}")
     return p
 
 
-def _extra_stages() -> tuple[tuple[str, str], ...]:
-    """The stages the extra feature modules declare (features.catalog.EXTRA_MODULES), in their order."""
-    return tuple(s for _, m in catalog.EXTRA_MODULES for s in getattr(importlib.import_module(m), "STAGES", ()))
+def stage_files() -> tuple[tuple[str, str], ...]:
+    """Every point-in-time stage (table, SQL file) in build order: the shared ones, then those the extra feature
+    modules declare (features.catalog.EXTRA_MODULES)."""
+    return _STAGES + tuple(s for _, m in catalog.EXTRA_MODULES
+                           for s in getattr(importlib.import_module(m), "STAGES", ()))
 
 
 def _module_table(dimension: str, module_name: str) -> str:
@@ -349,19 +351,27 @@ def _select_list(features: tuple[Feature, ...], alias: dict[str, str]) -> str:
     return ",\n       ".join(cols)
 
 
-def _dimensions(con: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> str:
-    """Build one temp table per feature module; return the SELECT joining them to the spine."""
-    features = all_features()
-    joins, alias = [], {}
+def dimension_plan(p: dict[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    """The feature modules' tables (name, rendered SQL) and the SELECT joining them to the spine: the one plan
+    that DuckDB runs here and Spark runs in features.spark.snapshot."""
+    tables, joins, alias = [], [], {}
     for dimension, module_name in catalog.feature_modules():
         module = importlib.import_module(module_name)
         table = _module_table(dimension, module_name)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {render(sql_text(module.SQL), p)}")
+        tables.append((table, render(sql_text(module.SQL), p)))
         joins.append(f"LEFT JOIN {table} {table[1:]} ON {table[1:]}.uscc = s.uscc")
         alias.update({f.name: table[1:] for f in module.FEATURES})
-    sql = (f"SELECT {_select_list(features, alias)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
+    sql = (f"SELECT {_select_list(all_features(), alias)}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
            + "\n".join(joins))
-    return render(sql, p)
+    return tables, render(sql, p)
+
+
+def _dimensions(con: duckdb.DuckDBPyConnection, p: dict[str, Any]) -> str:
+    """Build one temp table per feature module; return the SELECT joining them to the spine."""
+    tables, select = dimension_plan(p)
+    for table, sql in tables:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+    return select
 
 
 def _compute(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
@@ -480,7 +490,7 @@ def build_snapshot(con: duckdb.DuckDBPyConnection, *, as_of: date, classifier=No
         select = _dimensions(con, p)
         # the stages are read by the dimensions only: free them before the final join (temp tables otherwise
         # live as long as the connection)
-        _drop(con, [t for t, _ in _STAGES if t not in ("_spine", "_size_band")])
+        _drop(con, [t for t, _ in stage_files() if t not in ("_spine", "_size_band")])
         _ensure_store(con)
         con.execute(f"DELETE FROM {VALUES_TABLE} WHERE snapshot_id = ?", [sid])
         con.execute(f"DELETE FROM {META_TABLE} WHERE snapshot_id = ?", [sid])

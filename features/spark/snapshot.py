@@ -9,7 +9,6 @@ Spark tables (``CACHE TABLE``), released at the end. The sources are read from t
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +19,7 @@ from typing import Any
 import sqlglot
 
 from core.errors import UserError
-from features import catalog, opinion_mentions
+from features import opinion_mentions
 from features import snapshot as fsnap
 from features.catalog import FEATURE_SET, all_features
 from features.sources import SOURCES
@@ -114,7 +113,7 @@ def _prepare(spark, stages: _Stages, names: list[str], as_of: date) -> dict[str,
                                          "AND p.opinion_id NOT IN (SELECT opinion_id FROM known)")
     else:
         stages.view("_opinion_mentions", fallback)
-    for table, file in fsnap._STAGES:
+    for table, file in fsnap.stage_files():
         stages.table(table, fsnap.render(fsnap.sql_text(file), p))
     return p
 
@@ -123,14 +122,10 @@ def compute(spark, root: Path, as_of: date, stages: _Stages):
     """The snapshot rows at ``as_of`` as a Spark DataFrame (the stages stay cached until ``stages.release()``)."""
     names = register_sources(spark, root, stages)
     p = _prepare(spark, stages, names, as_of)
-    joins = []
-    for dimension, module_name in catalog.DIMENSION_MODULES.items():
-        module = importlib.import_module(module_name)
-        stages.table(f"_d_{dimension}", fsnap.render(fsnap.sql_text(module.SQL), p))
-        joins.append(f"LEFT JOIN _d_{dimension} d_{dimension} ON d_{dimension}.uscc = s.uscc")
-    sql = (f"SELECT {fsnap._select_list(all_features())}\nFROM _spine s\nLEFT JOIN _size_band sb ON sb.uscc = s.uscc\n"
-           + "\n".join(joins))
-    return spark.sql(to_spark(fsnap.render(sql, p)))
+    tables, select = fsnap.dimension_plan(p)
+    for table, sql in tables:
+        stages.table(table, sql)
+    return spark.sql(to_spark(select))
 
 
 def build(spark, root: Path, *, as_of: date, partitions: int | None = None) -> SparkSnapshot:

@@ -27,8 +27,8 @@ AS_OF = date(2023, 7, 1)
 
 def test_every_feature_statement_transpiles_to_spark_sql():
     p = fsnap.params(AS_OF)
-    files = [f for _, f in fsnap._STAGES] + [importlib.import_module(m).SQL
-                                             for m in catalog.DIMENSION_MODULES.values()]
+    files = [f for _, f in fsnap.stage_files()] + [importlib.import_module(m).SQL
+                                                   for _, m in catalog.feature_modules()]
     for f in files:
         out = to_spark(fsnap.render(fsnap.sql_text(f), p))
         assert sqlglot.parse_one(out, read="spark").find(sqlglot.exp.Select) is not None, f
