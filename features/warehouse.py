@@ -11,6 +11,7 @@ so a cycle beside it neither fails on DuckDB's file lock nor makes the service f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import logging
@@ -221,9 +222,17 @@ def publish_serving_copy(settings: Settings, *, only_if_stale: bool = False) -> 
         return _publish(settings, only_if_stale=only_if_stale)
 
 
+def _schema_key() -> str:
+    """The source contract's tables and columns: a copy taken under another contract (before an upgrade added a
+    table or column) is stale even when the warehouse file did not change."""
+    shape = [[t.name, [c.name for c in t.columns]] for t in SOURCES.values()]
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _publish(settings: Settings, *, only_if_stale: bool) -> dict[str, Any] | None:
     pointer = current_copy(settings)
-    if only_if_stale and pointer and pointer.get("signature") == _signature(settings):
+    if (only_if_stale and pointer and pointer.get("signature") == _signature(settings)
+            and pointer.get("schema") == _schema_key()):
         return pointer
     folder = serving_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -251,7 +260,8 @@ def _publish(settings: Settings, *, only_if_stale: bool) -> dict[str, Any] | Non
         check.close()
     os.chmod(tmp, 0o440)
     os.replace(tmp, folder / name)
-    new = {"file": name, "generation": generation, "signature": _signature(settings), "tables": tables,
+    new = {"file": name, "generation": generation, "signature": _signature(settings), "schema": _schema_key(),
+           "tables": tables,
            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "seconds": round(time.perf_counter() - started, 3)}
     staged = folder / f".current.{os.getpid()}.tmp"
@@ -319,7 +329,8 @@ def reader(settings: Settings) -> duckdb.DuckDBPyConnection:
     """
     pointer = current_copy(settings)
     in_service = os.environ.get(SERVICE_ENV) == "1"
-    if not in_service and (pointer is None or pointer.get("signature") != _signature(settings)):
+    if not in_service and (pointer is None or pointer.get("signature") != _signature(settings)
+                           or pointer.get("schema") != _schema_key()):
         pointer = _refresh(settings) or pointer
     if pointer is None:
         raise Busy("warehouse: expected a published copy for the service, got none yet (a batch job publishes "

@@ -140,3 +140,13 @@ def test_a_held_lock_refuses_naming_its_holder_or_waits_a_bounded_time(settings,
         assert took
         with locks.hold(settings.home, "cycle", purpose="nested") as again:
             assert again is False  # re-entrant within the process
+
+
+def test_a_copy_taken_under_an_older_source_contract_is_refreshed_with_the_new_tables(settings, monkeypatch):
+    """After an upgrade adds a source table, a starting service (ensure_copy) publishes a copy that has it,
+    although the warehouse file itself did not change."""
+    first = warehouse.publish_serving_copy(settings)
+    assert warehouse.publish_serving_copy(settings, only_if_stale=True) == first
+    monkeypatch.setattr(warehouse, "_schema_key", lambda: "a-newer-contract")
+    second = warehouse.ensure_copy(settings)
+    assert second["generation"] == first["generation"] + 1 and second["schema"] == "a-newer-contract"
