@@ -60,11 +60,6 @@ def _generator_home(root: Path, entities: int):
     import duckdb
 
     from core.settings import Settings
-    from features.catalog import all_features
-    from serving.models import export_champion
-    from training.dataset import feature_spec, from_frame
-    from training.toy import catalog_frame
-    from training.train import train
 
     spec = importlib.util.spec_from_file_location("bench_features", Path(__file__).parent / "bench_features.py")
     bench_features = importlib.util.module_from_spec(spec)
@@ -76,12 +71,7 @@ def _generator_home(root: Path, entities: int):
         bench_features.make_district(con, entities=entities, seed=SEED)
     finally:
         con.close()
-    feats = [feature_spec(f) for f in all_features()]
-    frame = catalog_frame(feats, entities=3000, periods=8, seed=SEED)
-    ds = from_frame(frame, id_col="uscc", time_col="as_of", label_col="label", features=feats)
-    model = train(ds, num_boost_round=100, seed=SEED, params={"min_data_in_leaf": 50})
-    model.meta["version"] = "1"
-    export_champion(model, settings)
+    bench_features.export_catalog_champion(settings, seed=SEED)
     return settings, None
 
 

@@ -48,6 +48,23 @@ def _ids(prefix: str, n: int) -> np.ndarray:
     return np.array([f"{prefix}{i:09d}" for i in range(n)], dtype=object)
 
 
+def export_catalog_champion(settings, *, seed: int) -> None:
+    """A 100-tree champion trained on a seeded catalog-shaped frame (every feature, 3,000 entities x 8 periods),
+    exported locally as version "1": a model for districts the generator made (no labels of their own)."""
+    from features.catalog import all_features
+    from serving.models import export_champion
+    from training.dataset import feature_spec, from_frame
+    from training.toy import catalog_frame
+    from training.train import train
+
+    feats = [feature_spec(f) for f in all_features()]
+    frame = catalog_frame(feats, entities=3000, periods=8, seed=seed)
+    ds = from_frame(frame, id_col="uscc", time_col="as_of", label_col="label", features=feats)
+    model = train(ds, num_boost_round=100, seed=seed, params={"min_data_in_leaf": 50})
+    model.meta["version"] = "1"
+    export_champion(model, settings)
+
+
 def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0, prefix: str = "") -> dict[str, int]:
     """Write source tables with district-like volumes into ``con``; return row counts. ``prefix`` starts every key
     (entities, records, persons), so that several calls write one larger district (bench_scale.py)."""

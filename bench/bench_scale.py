@@ -53,11 +53,6 @@ def setup(root: Path, entities: int) -> float:
     """Write the warehouse and the champion once (reused when ``<dir>/ready`` exists)."""
     import duckdb
 
-    from features.catalog import all_features
-    from serving.models import export_champion
-    from training.dataset import feature_spec, from_frame
-    from training.toy import catalog_frame
-    from training.train import train
 
     if (root / "ready").exists():
         return 0.0
@@ -78,12 +73,7 @@ def setup(root: Path, entities: int) -> float:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    feats = [feature_spec(f) for f in all_features()]
-    frame = catalog_frame(feats, entities=3000, periods=8, seed=SEED)
-    ds = from_frame(frame, id_col="uscc", time_col="as_of", label_col="label", features=feats)
-    model = train(ds, num_boost_round=100, seed=SEED, params={"min_data_in_leaf": 50})
-    model.meta["version"] = "1"
-    export_champion(model, settings)
+    bench_features.export_catalog_champion(settings, seed=SEED)
     (root / "ready").write_text(str(entities))
     return time.perf_counter() - start
 

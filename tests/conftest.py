@@ -108,6 +108,27 @@ num_boost_round = {num_boost_round}
 {search}"""
 
 
+def first_champion(settings: Settings, *, data_end, seed: int, num_boost_round: int):
+    """A small model trained on the warehouse's own quarterly spine (2021-04 to 2023-10), exported as the local
+    champion with version "0"."""
+    from datetime import date
+
+    from features.warehouse import connect
+    from serving.models import export_champion
+    from training.dataset import from_warehouse
+    from training.train import train
+
+    con = connect(settings)
+    try:
+        ds = from_warehouse(con, start=date(2021, 4, 1), end=date(2023, 10, 1), freq="quarterly", data_end=data_end)
+    finally:
+        con.close()
+    model = train(ds, num_boost_round=num_boost_round, seed=seed, params={"min_data_in_leaf": 20})
+    model.meta["version"] = "0"
+    export_champion(model, settings)
+    return model
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface now."""
     with socket.socket() as s:

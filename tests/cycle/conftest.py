@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from tests.conftest import cycle_rules
+from tests.conftest import cycle_rules, first_champion
 
 ENTITIES = 400  # entities at the end of 2020; about 430 are active in 2025
 SEED = 8
@@ -43,25 +43,6 @@ class District:
         return Settings.from_env(home)
 
 
-def first_champion(settings: Settings):
-    """A small model trained on the warehouse's own quarterly spine, exported as the local champion."""
-    from features.warehouse import connect
-    from serving.models import export_champion
-    from training.dataset import from_warehouse
-    from training.train import train
-
-    con = connect(settings)
-    try:
-        ds = from_warehouse(con, start=date(2021, 4, 1), end=date(2023, 10, 1), freq="quarterly",
-                            data_end=BASE_UNTIL)
-    finally:
-        con.close()
-    model = train(ds, num_boost_round=40, seed=SEED, params={"min_data_in_leaf": 20})
-    model.meta["version"] = "0"
-    export_champion(model, settings)
-    return model
-
-
 @pytest.fixture(scope="session")
 def district(tmp_path_factory) -> District:
     import synth
@@ -74,7 +55,7 @@ def district(tmp_path_factory) -> District:
     template = root / "template"
     settings = Settings.from_env(template)
     ingest(settings, root / "base", actor="test")
-    first_champion(settings)
+    first_champion(settings, data_end=BASE_UNTIL, seed=SEED, num_boost_round=40)
     rules_file = root / "cycle-test.toml"
     rules_file.write_text(TEST_RULES, encoding="utf-8")
     yield District(root, template, str(rules_file))

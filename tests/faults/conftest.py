@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from tests.conftest import cycle_rules, free_port, wait_ready
+from tests.conftest import cycle_rules, first_champion, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "credit-risk")
@@ -165,11 +165,7 @@ def district(tmp_path_factory) -> District:
     """Base extracts to the end of 2024, ingested, and a first champion exported locally; built once."""
     import synth
     from features.ingest import ingest
-    from features.warehouse import connect
-    from serving.models import export_champion
     from serving.publish import publish
-    from training.dataset import from_warehouse
-    from training.train import train
 
     mp = pytest.MonkeyPatch()
     mp.delenv("CREDIT_RISK_DB_URL", raising=False)
@@ -178,15 +174,7 @@ def district(tmp_path_factory) -> District:
     template = root / "template"
     settings = Settings.from_env(template)
     ingest(settings, root / "base", actor="test")
-    con = connect(settings)
-    try:
-        ds = from_warehouse(con, start=date(2021, 4, 1), end=date(2023, 10, 1), freq="quarterly",
-                            data_end=BASE_UNTIL)
-    finally:
-        con.close()
-    model = train(ds, num_boost_round=20, seed=SEED, params={"min_data_in_leaf": 20})
-    model.meta["version"] = "0"
-    export_champion(model, settings)
+    first_champion(settings, data_end=BASE_UNTIL, seed=SEED, num_boost_round=20)
     publish(settings, as_of=date(2025, 1, 1), actor="test")  # last month's tiers: what the service serves first
     rules_file = root / "faults-test.toml"
     rules_file.write_text(RULES, encoding="utf-8")
