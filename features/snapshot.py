@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import importlib
 import json
@@ -18,7 +17,7 @@ import pandas as pd
 from core import dept_lists, inspection_results, progress, rules
 from core.errors import UserError
 from core.publicity import months_sql, penalty_class_sql, penalty_classes, publicity_rules
-from core.workdays import WorkdayCalendar
+from core.workdays import WorkdayCalendar, add_months
 from features import catalog, opinion_mentions
 from features.catalog import FEATURE_SET, Feature, all_features
 from features.sources import SANCTIONS, SOURCES
@@ -160,13 +159,6 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
-def _minus_months(day: date, months: int) -> date:
-    total = day.year * 12 + day.month - 1 - months
-    year, month = divmod(total, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def due_date(year: int) -> date:
     """The deadline of the annual report for ``year``: the end of the filing season in ``year + 1``."""
     month, day = publicity_rules()["report_due"]
@@ -191,7 +183,7 @@ def params(as_of: date) -> dict[str, Any]:
     for outcome in ("verified", "unverified", "unfounded"):
         out[f"handling_weight_{outcome}"] = float(weights[outcome])
     out.update(_penalty_params(as_of, pub))
-    out["serious_auto_removal_cutoff"] = _minus_months(as_of, pub["serious_auto_removal_months"])
+    out["serious_auto_removal_cutoff"] = add_months(as_of, -pub["serious_auto_removal_months"])
     # the latest version decides (the table itself, not its view at as_of): an entry later revoked as made in
     # error is void at every as_of
     void = ", ".join("'" + r.replace("'", "''") + "'" for r in pub["serious_void_removals"]) or "NULL"
@@ -235,7 +227,7 @@ def _penalty_params(as_of: date, pub: dict[str, Any]) -> dict[str, Any]:
     for c in penalty_classes():
         if not c.published:
             continue
-        cutoff = _minus_months(as_of, c.months)
+        cutoff = add_months(as_of, -c.months)
         day = cutoff
         while cal.add_workdays(day, within) > cutoff:  # the last decision date published by the cutoff
             day -= timedelta(days=1)
