@@ -11,13 +11,8 @@ import duckdb
 from core.publicity import publicity_rules
 from features import snapshot
 
-# the stages the list entries need, in order (a subset of features.snapshot's)
-_STAGES = (
-    ("_repairs_in_effect", "repairs_in_effect.sql"),
-    ("_records_voided", "records_voided.sql"),
-    ("_listings_in_effect", "listings_in_effect.sql"),
-    ("_dept_lists_in_effect", "dept_lists_in_effect.sql"),
-)
+# the stages the list entries need (built from features.snapshot's list, in its order)
+_NEEDED = ("_repairs_in_effect", "_records_voided", "_listings_in_effect", "_dept_lists_in_effect")
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ def entries_in_effect(con: duckdb.DuckDBPyConnection, *, on: date) -> EntriesInE
     as_of = on + timedelta(days=1)
     snapshot.prepare_views(con, as_of)
     params = snapshot.params(as_of)
-    for table, file in _STAGES:
+    for table, file in (s for s in snapshot.stage_files() if s[0] in _NEEDED):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {snapshot.render(snapshot.sql_text(file), params)}")
     entries: dict[str, list[ListEntry]] = {}
     for row in con.execute(_sql()).fetchall():
