@@ -104,12 +104,12 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             ))
         conn.execute(sa.delete(PUBLISHED_SCORES).where(PUBLISHED_SCORES.c.publication_id == pub_id))
         conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
-    entities = getattr(snapshot, "entities", None)
+    entities = getattr(snapshot, "entities", None) or len(snapshot.frame)
     source = _RecordSource.open(settings, as_of)
     try:
         tally = _Tally()
         seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
-        with step(f"scoring and writing {entities or 0:,} entities with model {model.version} as {pub_id}"):
+        with step(f"scoring and writing {entities:,} entities with model {model.version} as {pub_id}"):
             scorer = model if scores is None else _Precomputed(model, scores)
             batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
                                     seen=seen)

@@ -20,6 +20,7 @@ import numpy as np
 
 CLIP_QUANTILES = (0.01, 0.99)
 MIN_CATEGORY_COUNT = 20
+_ROWS_PER_PRODUCT = 65_536  # rows multiplied at a time in decision() (bounds its temporary array)
 
 
 @dataclass(frozen=True)
@@ -138,9 +139,15 @@ class LinearModel:
         return terms
 
     def decision(self, x: np.ndarray) -> np.ndarray:
-        """Log-odds per row."""
+        """Log-odds per row, each from its own row alone: a matrix product (BLAS) rounds a row differently by
+        its place in the batch, so a score would depend on how the rows were batched."""
         design, _ = self._design(x)
-        return design @ self.coef_ + self.intercept_ if design.shape[1] else np.full(len(x), self.intercept_)
+        out = np.full(len(x), self.intercept_)
+        if design.shape[1]:
+            for lo in range(0, len(design), _ROWS_PER_PRODUCT):
+                rows = design[lo:lo + _ROWS_PER_PRODUCT]
+                out[lo:lo + len(rows)] += np.multiply(rows, self.coef_).sum(axis=1)
+        return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probability per row (uncalibrated, like the booster's ``predict``)."""

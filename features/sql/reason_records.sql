@@ -79,8 +79,9 @@ WITH rec AS (
 )
 SELECT uscc, dimension, kind, ref, record_date, detail
 FROM (
+  -- kind and detail break the last ties (one affiliate reached two ways): the same order on every run
   SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc, dimension
-                               ORDER BY prio, record_date DESC NULLS LAST, ref) AS rn
+                               ORDER BY prio, record_date DESC NULLS LAST, ref, kind, detail) AS rn
   FROM rec
   WHERE (:all_entities OR uscc = :uscc) AND uscc IN (SELECT uscc FROM _spine)
 ) t

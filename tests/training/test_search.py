@@ -113,6 +113,18 @@ def test_a_logistic_bundle_scores_and_explains_like_a_tree_bundle(tmp_path):
     assert np.allclose(linear.contributions(x).sum(axis=1), linear.decision(x))
 
 
+def test_a_logistic_score_does_not_depend_on_how_the_rows_are_batched():
+    # a publication scores in batches (100k rows, Spark partitions, 37 in a test): every bit must be the same
+    ds = from_frame(toy_frame(entities=800, periods=8, seed=4), id_col="uscc", time_col="as_of", label_col="label",
+                    features=TOY_FEATURES)
+    model = train_candidates(ds, seed=1, budget_s=0, candidates=("logistic",)).winner
+    rows = ds.part("test").head(700).reset_index(drop=True)
+    whole = model.predict_proba(rows)
+    for size in (1, 3, 37, 256):
+        parts = [model.predict_proba(rows.iloc[lo:lo + size]) for lo in range(0, len(rows), size)]
+        assert np.array_equal(np.concatenate(parts), whole), size
+
+
 def test_a_count_of_configurations_repeats_a_run_exactly():
     ds = from_frame(toy_frame(entities=600, periods=8, seed=9), id_col="uscc", time_col="as_of", label_col="label",
                     features=TOY_FEATURES)
