@@ -112,15 +112,34 @@ class Snapshot:
             return
         con = _open(self.warehouse)
         try:
-            cols = "* EXCLUDE (snapshot_id)" if columns is None else ", ".join(f'"{c}"' for c in columns)
-            # stored in uscc order (build_snapshot), read back in that order (insertion order is kept)
-            reader = con.sql(f"SELECT {cols} FROM {VALUES_TABLE} WHERE snapshot_id = ?",
-                             params=[self.snapshot_id]).to_arrow_reader(rows)
-            for batch in reader:
-                if batch.num_rows:
-                    yield _to_pandas(batch)
+            yield from stored_batches(con, self.snapshot_id, rows, columns)
         finally:
             con.close()
+
+
+def stored_batches(con: duckdb.DuckDBPyConnection, snapshot_id: str, rows: int, columns: list[str] | None = None,
+                   *, low: str | None = None, high: str | None = None):
+    """The stored rows of a snapshot as pandas frames of at most ``rows`` rows in uscc order, those with
+    ``low <= uscc < high`` when given (a share of a publication scored in another process)."""
+    cols = "* EXCLUDE (snapshot_id)" if columns is None else ", ".join(f'"{c}"' for c in columns)
+    where, params = "snapshot_id = ?", [snapshot_id]
+    if low is not None:
+        where, params = where + " AND uscc >= ?", [*params, low]
+    if high is not None:
+        where, params = where + " AND uscc < ?", [*params, high]
+    # stored in uscc order (build_snapshot), read back in that order (insertion order is kept)
+    reader = con.sql(f"SELECT {cols} FROM {VALUES_TABLE} WHERE {where}", params=params).to_arrow_reader(rows)
+    for batch in reader:
+        if batch.num_rows:
+            yield _to_pandas(batch)
+
+
+def stored_ranges(con: duckdb.DuckDBPyConnection, snapshot_id: str, rows: int) -> list[tuple[str, str | None]]:
+    """The stored rows of a snapshot cut into uscc ranges ``[low, high)`` of ``rows`` rows (the last open)."""
+    lows = [r[0] for r in con.execute(
+        f"SELECT uscc FROM (SELECT uscc, row_number() OVER (ORDER BY uscc) - 1 AS i FROM {VALUES_TABLE} "
+        "WHERE snapshot_id = ?) WHERE i % ? = 0 ORDER BY uscc", [snapshot_id, rows]).fetchall()]
+    return list(zip(lows, [*lows[1:], None], strict=True))
 
 
 class Sql(str):

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,10 +22,11 @@ from core.errors import Conflict, UserError
 from core.opdb import engine
 from core.progress import say, step
 from core.settings import Settings
-from serving import bulk
+from serving import bulk, publish_workers
 from serving import triggers as trig
 from serving.reasons import Outcome, finalise
 from serving.triggers import triggers
+from training.model import NATIVE_MIN_ROWS
 
 PUBLICATIONS = sa.table(
     "publications",
@@ -54,7 +56,8 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
 
 
 def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
-            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: pd.DataFrame | None = None) -> dict:
+            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: pd.DataFrame | None = None,
+            workers: int | None = None) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
     Args:
@@ -68,6 +71,8 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             so that a lookup of their code can say so.
         scores: the model's scores of the snapshot's active rows when already computed elsewhere (``model.score``
             output, e.g. from Spark executors: training.spark_scoring), in any row order.
+        workers: processes scoring with reasons (serving.publish_workers.workers_for: by default one per core for
+            a large stored snapshot, else this process alone).
 
     Returns:
         publication id, counts per tier, the migration matrix against the previous publication,
@@ -109,10 +114,20 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
     try:
         tally = _Tally()
         seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
-        with step(f"scoring and writing {entities:,} entities with model {model.version} as {pub_id}"):
+        n_workers = publish_workers.workers_for(entities, workers)
+        if entities >= NATIVE_MIN_ROWS and scores is None and hasattr(model, "native"):
+            model.native()  # C trees for every batch of a large publication (built once, cached)
+        parallel = n_workers > 1 and source is not None and scores is None and seen is None
+        with step(f"scoring and writing {entities:,} entities with model {model.version} as {pub_id}"
+                  + (f" ({n_workers} worker processes)" if parallel else "")):
             scorer = model if scores is None else _Precomputed(model, scores)
-            batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
-                                    seen=seen)
+            if parallel:
+                fix_tiers(scorer, _batches(snapshot, batch_rows), source)
+                batches = publish_workers.reasoned_batches(settings, scorer, snapshot, source, rows=batch_rows,
+                                                           workers=n_workers, tally=tally)
+            else:
+                batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
+                                        seen=seen)
             store_scores(eng, pub_id, batches)
         if scores is not None and len(scores) != tally.entities:  # the publication stays 'publishing'
             raise UserError(f"expected one precomputed score per active entity ({tally.entities:,}), "
@@ -122,7 +137,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
                 rows = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), seen)
                 left_out = [pd.DataFrame(rows[i:i + _CHUNK]) for i in range(0, len(rows), _CHUNK)]
             else:
-                left_out = source.closed(pub_id, snapshot.snapshot_id, as_of, _CHUNK) if source is not None else []
+                left_out = source.closed(settings, pub_id, snapshot.snapshot_id, as_of, _CHUNK) if source is not None else []
             _store(eng, UNPUBLISHED, left_out)
     finally:
         if source is not None:
@@ -160,6 +175,13 @@ class _Tally:
     triggers: Counter = field(default_factory=Counter)
     not_evaluated: tuple[str, ...] = ()
 
+    def add(self, other: _Tally) -> None:
+        """Add the counts of another share of the same publication (serving.publish_workers)."""
+        self.entities += other.entities
+        self.tiers.update(other.tiers)
+        self.triggers.update(other.triggers)
+        self.not_evaluated = other.not_evaluated or self.not_evaluated
+
 
 def _stored(snapshot: Any) -> bool:
     return bool(getattr(snapshot, "stored", False))
@@ -193,18 +215,29 @@ def score_batches(model: Any, batches: Callable[[], Iterable[pd.DataFrame]], *, 
     ``batches`` is called once, or twice when a warehouse gives the reasons their records: a first pass fixes
     every entity's tier, which an affiliate's record names (serving.reasons), and the second scores with reasons.
     """
+    if source is not None:
+        fix_tiers(model, batches(), source)
+    yield from reasoned_batches(model, batches(), source=source, tally=tally, seen=seen)
+
+
+def fix_tiers(model: Any, batches: Iterable[pd.DataFrame], source: _RecordSource) -> None:
+    """The first pass: every entity's tier after the direct triggers, without reasons, given to ``source``."""
+    usccs, tiers = [], []
+    for frame in batches:
+        scores = model.score(frame, reasons=False)
+        fired = trig.evaluate(frame, sanction_hits=source.hits)
+        usccs.append(pa.array(scores["uscc"].astype(str).to_numpy(), pa.string()))
+        tiers.append(pa.array(trig.raise_tiers(scores["tier"].astype(str).tolist(), fired), pa.string()))
+    source.set_tiers(usccs, tiers)
+
+
+def reasoned_batches(model: Any, batches: Iterable[pd.DataFrame], *, source: Any = None, tally: _Tally | None = None,
+                     seen: set[str] | None = None) -> Iterator[pd.DataFrame]:
+    """The second pass: the published rows of each batch, scored with reasons (their records from ``source``,
+    which has ``records(usccs)`` and ``hits``), counted into ``tally``."""
     tally = tally if tally is not None else _Tally()
     hits = source.hits if source is not None else None
-    if source is not None:
-        usccs, tiers = [], []
-        for frame in batches():
-            scores = model.score(frame, reasons=False)
-            fired = trig.evaluate(frame, sanction_hits=hits)
-            usccs.append(pa.array(scores["uscc"].astype(str).to_numpy(), pa.string()))
-            tiers.append(pa.array(trig.raise_tiers(scores["tier"].astype(str).tolist(), fired), pa.string()))
-        source.set_tiers(usccs, tiers)
-        del usccs, tiers
-    for frame in batches():
+    for frame in batches:
         scores = model.score(frame)
         records, affiliates = (source.records(scores["uscc"].astype(str).tolist()) if source is not None
                                else (None, None))
@@ -305,27 +338,35 @@ class _RecordSource:
 
     def records(self, usccs: list[str]) -> tuple[dict[str, dict[str, list]], dict[str, str]]:
         """The records of these entities (in the query's order) and the tiers of the affiliates they name."""
-        from features.reason_records import Record
-
         if not usccs:
             return {}, {}
         lo, hi = min(usccs), max(usccs)
-        wanted = set(usccs)
-        out: dict[str, dict[str, list]] = {}
         # a filtered scan keeps the staged order (uscc, dimension, rank)
-        got = self.con.sql("SELECT uscc, dimension, kind, ref, record_date, detail FROM _reason_rows "
-                           "WHERE uscc BETWEEN ? AND ?", params=[lo, hi]).to_arrow_table()
-        for u, dim, kind, ref, day, detail in zip(*(got.column(i).to_pylist() for i in range(6)), strict=True):
-            if u in wanted:
-                out.setdefault(u, {}).setdefault(dim, []).append(Record(kind, ref, day, detail))
+        got = self.con.sql(f"SELECT {RECORD_COLUMNS} FROM _reason_rows WHERE uscc BETWEEN ? AND ?",
+                           params=[lo, hi]).to_arrow_table()
         tiers = dict(self.con.execute("SELECT ref, tier FROM _affiliate_tiers WHERE uscc BETWEEN ? AND ?",
                                       [lo, hi]).fetchall())
-        return out, tiers
+        return records_by_entity(got, set(usccs)), tiers
 
-    def closed(self, pub_id: str, snapshot_id: str, as_of: date, rows: int) -> Iterator[pd.DataFrame]:
+    def export(self, folder: Path) -> None:
+        """The staged records and affiliate tiers as Parquet files in ``folder``, sorted by uscc (read by
+        serving.publish_workers); the warehouse connection is then closed."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.con.execute(f"COPY (SELECT {RECORD_COLUMNS} FROM _reason_rows) TO '{folder / 'records.parquet'}' "
+                         "(FORMAT parquet, ROW_GROUP_SIZE 50000)")
+        self.con.execute(f"COPY (SELECT uscc, ref, tier FROM _affiliate_tiers) TO '{folder / 'affiliates.parquet'}' "
+                         "(FORMAT parquet, ROW_GROUP_SIZE 50000)")
+        self.con.close()
+        self.con = None
+
+    def closed(self, settings: Settings, pub_id: str, snapshot_id: str, as_of: date,
+               rows: int) -> Iterator[pd.DataFrame]:
         """Entities closed before ``as_of`` that the snapshot leaves out, in frames of ``rows``."""
         from features.snapshot import VALUES_TABLE
+        from features.warehouse import connect
 
+        if self.con is None:  # exported for the worker processes: open the warehouse again
+            self.con = connect(settings)
         reader = self.con.sql(
             "SELECT ? AS publication_id, e.uscc, e.status, e.status_date FROM entities e "
             "WHERE e.status IN ('deregistered', 'revoked') AND COALESCE(e.status_date, e.established) < ? "
@@ -338,7 +379,22 @@ class _RecordSource:
             yield frame
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            self.con.close()
+
+
+RECORD_COLUMNS = "uscc, dimension, kind, ref, record_date, detail"
+
+
+def records_by_entity(got: pa.Table, wanted: set[str]) -> dict[str, dict[str, list]]:
+    """``{uscc: {dimension: [Record, ...]}}`` of the ``wanted`` entities from rows of RECORD_COLUMNS, in their order."""
+    from features.reason_records import Record
+
+    out: dict[str, dict[str, list]] = {}
+    for u, dim, kind, ref, day, detail in zip(*(got.column(i).to_pylist() for i in range(6)), strict=True):
+        if u in wanted:
+            out.setdefault(u, {}).setdefault(dim, []).append(Record(kind, ref, day, detail))
+    return out
 
 
 def _snapshot(settings: Settings, as_of: date):

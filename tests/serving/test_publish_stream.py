@@ -113,3 +113,29 @@ def test_streamed_publication_equals_the_whole_frame_scored_at_once(district, mo
     got2, left2 = _published(whole_settings, again["publication_id"])
     assert got2.equals(got)
     assert len(left) and left.equals(left2)
+
+
+def test_worker_processes_publish_the_same_rows_as_one_process(district, monkeypatch):
+    from features import snapshot as fsnap
+    from features.warehouse import connect
+    from serving.publish import publish
+
+    settings, model, sid, root = district
+    monkeypatch.setattr(fsnap, "EAGER_ROWS", 0)
+    con = connect(settings)
+    try:
+        lazy = fsnap.load_snapshot(con, sid)
+    finally:
+        con.close()
+    results, published = [], []
+    for workers in (1, 2):
+        s = dataclasses.replace(settings, db_url=f"sqlite:///{root / f'workers{workers}.db'}")
+        results.append(publish(s, as_of=AS_OF, actor="test", model=model, snapshot=lazy, batch_rows=53,
+                               workers=workers))
+        published.append(_published(s, results[-1]["publication_id"]))
+    (one, left_one), (two, left_two) = published
+    assert len(one) == results[0]["entity_count"] > 53 * 4  # several ranges, shared by the two workers
+    assert two.equals(one) and left_two.equals(left_one) and len(left_one)
+    for key in ("entity_count", "tier_counts", "trigger_counts"):
+        assert results[1][key] == results[0][key]
+    assert not list((settings.warehouse_path.parent / "duckdb-tmp").glob("publish-*"))  # the exports are removed
