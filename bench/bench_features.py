@@ -48,6 +48,19 @@ def _ids(prefix: str, n: int) -> np.ndarray:
     return np.array([f"{prefix}{i:09d}" for i in range(n)], dtype=object)
 
 
+def _credit_codes(prefix: str, n: int) -> np.ndarray:
+    """``n`` valid unified social credit codes (check character included), distinct per slice prefix ("S3"), so
+    that records of the district's codes pass ingest's check like a real drop's."""
+    from core.uscc import ALPHABET, WEIGHTS
+
+    head = "91522228"
+    nums = (int(prefix[1:]) if prefix else 0) * 10_000_000 + np.arange(n, dtype=np.int64)
+    digits = (nums[:, None] // 10 ** np.arange(8, -1, -1, dtype=np.int64)) % 10
+    total = sum(ALPHABET.index(c) * w for c, w in zip(head, WEIGHTS[:8], strict=True)) + digits @ np.array(WEIGHTS[8:])
+    check = np.array(list(ALPHABET))[(31 - total % 31) % 31]
+    return np.array([f"{head}{x:09d}{c}" for x, c in zip(nums.tolist(), check.tolist(), strict=True)], dtype=object)
+
+
 def export_catalog_champion(settings, *, seed: int) -> None:
     """A 100-tree champion trained on a seeded catalog-shaped frame (every feature, 3,000 entities x 8 periods),
     exported locally as version "1": a model for districts the generator made (no labels of their own)."""
@@ -74,7 +87,7 @@ def make_district(con, *, entities: int, seed: int, revised_share: float = 0.0, 
     create_ingest_tables(con)
     rng = np.random.default_rng(seed)
     n = entities
-    uscc = _ids(prefix + "E", n)
+    uscc = _credit_codes(prefix, n)
     est = END - (rng.exponential(8 * 365, n).clip(0, 40 * 365)).astype("timedelta64[D]")
     individual = rng.random(n) < 0.77
     etype = np.where(individual, "individual", rng.choice(["limited_company", "sole_proprietorship", "partnership",

@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python bench/bench_scale.py --entities 1000000            # district under /tmp/scale1000000
     .venv/bin/python bench/bench_scale.py --entities 3000000
     .venv/bin/python bench/bench_scale.py --entities 10000000 --dir /tmp/scale10m
+    .venv/bin/python bench/bench_scale.py --entities 10000000 --dir /tmp/scale10m --timed-again  # the timed month only
     .venv/bin/python bench/bench_scale.py --fit 1000000 3000000         # the fitted growth of recorded runs
 
 The district's warehouse is written once by the vectorised generator of ``bench_features.py`` (a first champion
@@ -17,6 +18,7 @@ month, written as extracts by this script), then the baseline month (snapshot, p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -172,16 +174,52 @@ def child(step: str, root: Path) -> dict:
     return out
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of process ``pid`` and all its descendants now (a publication's worker processes)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, total, grown = {pid}, 0, True
+    while grown:
+        grown = False
+        for p, parent in parents.items():
+            if parent in tree and p not in tree:
+                tree.add(p)
+                grown = True
+    for p in tree:
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
 def _run_child(args: list[str]) -> tuple[float, float, float]:
-    """Run one step in a child process: wall seconds, its peak RSS (GiB) and its CPU seconds (user + system;
-    on a shared machine the CPU time is the steadier figure)."""
+    """Run one step in a child process: wall seconds, peak RSS (GiB: the highest of the child's own peak and the
+    sum over the child and its worker processes, sampled four times a second) and CPU seconds (user + system of
+    the child and the workers it waited for; on a shared machine the CPU time is the steadier figure)."""
+    import threading
+
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, *args], cwd=ROOT)
+    peak, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.25):
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"step {args} failed with exit code {proc.returncode}")
-    return time.perf_counter() - start, usage.ru_maxrss / 2**20, usage.ru_utime + usage.ru_stime
+    rss = max(usage.ru_maxrss * 1024, peak[0]) / 2**30
+    return time.perf_counter() - start, rss, usage.ru_utime + usage.ru_stime
 
 
 def fit(rows: list[dict]) -> dict:
@@ -202,6 +240,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, help="working folder (default /tmp/scale<entities>, kept)")
     ap.add_argument("--label", default="", help="a name for this run in scale.json (e.g. the branch)")
     ap.add_argument("--fit", type=int, nargs="*", help="fit the growth of the recorded runs of these sizes")
+    ap.add_argument("--timed-again", action="store_true", help="run only the timed month again, from the state "
+                    "saved after the last run's baseline month (e.g. on a quieter machine)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
     args = ap.parse_args()
     _env()
@@ -227,11 +267,26 @@ def main() -> None:
     run = root / "run"
     import shutil
 
-    shutil.rmtree(run, ignore_errors=True)
-    run.mkdir()
+    base = root / "after-baseline"  # the warehouse and run folder as the baseline month left them
+    warehouse = _settings(root).warehouse_path
+    if args.timed_again:
+        if not (base / "done").exists():
+            raise SystemExit(f"--timed-again: no saved baseline month under {base}; run without it first")
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.copytree(base / "run", run)
+        shutil.copyfile(base / warehouse.name, warehouse)
+    else:
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir()
+    steps = STEPS[STEPS.index("ingest"):] if args.timed_again else STEPS
     figures: dict = {"label": args.label, "entities": args.entities, "setup_seconds": round(setup_s, 1),
-                     "load_average_start": round(os.getloadavg()[0], 2), "steps": {}}
-    for step in STEPS:
+                     "timed_again": args.timed_again, "load_average_start": round(os.getloadavg()[0], 2), "steps": {}}
+    for step in steps:
+        if step == "ingest" and not args.timed_again:
+            shutil.rmtree(base, ignore_errors=True)
+            shutil.copytree(run, base / "run")
+            shutil.copyfile(warehouse, base / warehouse.name)
+            (base / "done").write_text("ok")
         seconds, rss, cpu = _run_child(["--step", step, "--dir", str(root), "--entities", str(args.entities)])
         figures["steps"][step] = {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
                                   "peak_rss_gib": round(rss, 2), "load_average": round(os.getloadavg()[0], 2)}
