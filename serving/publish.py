@@ -120,12 +120,12 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         parallel = n_workers > 1 and source is not None and scores is None and seen is None
         with step(f"scoring and writing {entities:,} entities with model {model.version} as {pub_id}"
                   + (f" ({n_workers} worker processes)" if parallel else "")):
-            scorer = model if scores is None else _Precomputed(model, scores)
             if parallel:
-                fix_tiers(scorer, _batches(snapshot, batch_rows), source)
-                batches = publish_workers.reasoned_batches(settings, scorer, snapshot, source, rows=batch_rows,
+                fix_tiers(model, _batches(snapshot, batch_rows), source)
+                batches = publish_workers.reasoned_batches(settings, model, snapshot, source, rows=batch_rows,
                                                            workers=n_workers, tally=tally)
             else:
+                scorer = model if scores is None else _Precomputed(model, scores)
                 batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
                                         seen=seen)
             store_scores(eng, pub_id, batches)
