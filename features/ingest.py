@@ -24,7 +24,7 @@ import pyarrow as pa
 from core import progress, rules
 from core.publicity import publicity_rules
 from core.settings import Settings
-from features import masking, warehouse
+from features import fingerprints, masking, warehouse
 from features.name_match import match_names
 from features.normalise import as_text, protect_personal, row_numbers, with_check_indices
 from features.readers import CorruptFile, Extract, find_extracts, read_extract
@@ -153,8 +153,10 @@ def rematch_opinions(con: duckdb.DuckDBPyConnection, *, ingest_id: str) -> int:
         n = con.execute(f"SELECT count(*) FROM opinions JOIN _rematched m ON m.company_name = opinions.company_name "
                         f"WHERE {pending}",
                         [ingest_id]).fetchall()[0][0]
-        con.execute(f"UPDATE opinions SET uscc = m.uscc, match_method = 'name_exact' FROM _rematched m "
-                    f"WHERE opinions.company_name = m.company_name AND {pending}", [ingest_id])
+        # the update keeps company_name: the items of these names are the rows it changes, before and after
+        with fingerprints.changing(con, "opinions", "t.company_name IN (SELECT company_name FROM _rematched)"):
+            con.execute(f"UPDATE opinions SET uscc = m.uscc, match_method = 'name_exact' FROM _rematched m "
+                        f"WHERE opinions.company_name = m.company_name AND {pending}", [ingest_id])
         con.commit()
     except Exception:
         con.rollback()
@@ -440,20 +442,27 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: Table, final: str, *, loaded:
     col_list = ", ".join(_ident(c) for c in cols)
     held = con.execute(f"SELECT (SELECT count(*) FROM {cur}) + (SELECT count(*) FROM {hist})").fetchall()[0][0]
     if not held:  # first load of this table: everything is new
-        con.execute(f"INSERT INTO {cur} ({col_list}) SELECT {col_list} FROM ({final})")
+        with fingerprints.changing(con, table.name):
+            con.execute(f"INSERT INTO {cur} ({col_list}) SELECT {col_list} FROM ({final})")
         return {"new": loaded, "revised": 0, "unchanged": 0}
     con.execute(f"CREATE TEMP TABLE _incoming AS SELECT * FROM ({final}) f "
                 f"WHERE f._row_hash NOT IN (SELECT _row_hash FROM {cur}) "
                 f"AND f._row_hash NOT IN (SELECT _row_hash FROM {hist})")
     on = " AND ".join(f"c.{_ident(k)} = i.{_ident(k)}" for k in table.key)
     revised = con.execute(f"SELECT count(*) FROM {cur} c JOIN _incoming i ON {on}").fetchall()[0][0]
-    if revised:
-        con.execute(f"INSERT INTO {hist} ({col_list}, _superseded_by) "
-                    f"SELECT {', '.join('c.' + _ident(c) for c in cols)}, ? FROM {cur} c JOIN _incoming i ON {on}",
-                    [ingest_id])
-        con.execute(f"DELETE FROM {cur} c USING _incoming i WHERE {on}")
     incoming = con.execute("SELECT count(*) FROM _incoming").fetchall()[0][0]
-    con.execute(f"INSERT INTO {cur} ({col_list}) SELECT {col_list} FROM _incoming")
+    if not incoming:
+        return {"new": 0, "revised": 0, "unchanged": loaded}
+    # the versions the incoming rows replace (those of their keys), and the incoming rows
+    keyed = "EXISTS (SELECT 1 FROM _incoming i WHERE " + " AND ".join(f"t.{_ident(k)} = i.{_ident(k)}"
+                                                                       for k in table.key) + ")"
+    with fingerprints.changing(con, table.name, keyed if revised else None, inserted="_incoming"):
+        if revised:
+            con.execute(f"INSERT INTO {hist} ({col_list}, _superseded_by) "
+                        f"SELECT {', '.join('c.' + _ident(c) for c in cols)}, ? FROM {cur} c JOIN _incoming i ON {on}",
+                        [ingest_id])
+            con.execute(f"DELETE FROM {cur} c USING _incoming i WHERE {on}")
+        con.execute(f"INSERT INTO {cur} ({col_list}) SELECT {col_list} FROM _incoming")
     return {"new": incoming - revised, "revised": revised, "unchanged": loaded - incoming}
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core import rules
+from features import fingerprints
 from features import opinion_targets as ot
 from features.name_match import match_names, normalise_names
 from features.warehouse import has_table
@@ -73,8 +74,10 @@ def ensure_mentions(con, *, classifier=None, rematch: bool = False) -> int:
         _rematch(con)
     model = classifier if classifier is not None and classifier.targets is not None else None
     if model is not None:
-        con.execute(f"DELETE FROM {TABLE} WHERE opinion_id IN (SELECT opinion_id FROM {TABLE} WHERE method = "
-                    "'every_named' OR (method = 'model' AND model_id IS DISTINCT FROM ?))", [model.model_id])
+        remade = (f"opinion_id IN (SELECT opinion_id FROM {TABLE} WHERE method = 'every_named' "
+                  "OR (method = 'model' AND model_id IS DISTINCT FROM ?))")
+        with fingerprints.changing(con, TABLE, f"t.{remade}", [model.model_id]):
+            con.execute(f"DELETE FROM {TABLE} WHERE {remade}", [model.model_id])
     items = con.execute(
         f"SELECT o.opinion_id, {version_key_sql('o')} AS version_key, o.uscc, o.company_name, o.mentioned_names, "
         f"COALESCE(o.title, '') AS title, COALESCE(o.text, '') AS text FROM opinions o WHERE NOT EXISTS (SELECT 1 "
@@ -88,7 +91,9 @@ def ensure_mentions(con, *, classifier=None, rematch: bool = False) -> int:
     frame = pa.Table.from_pandas(rows[[c for c, *_ in COLUMNS]], preserve_index=False)
     con.register("_new_mentions", frame)
     try:
-        con.execute(f"INSERT INTO {TABLE} SELECT * FROM _new_mentions")
+        new = "EXISTS (SELECT 1 FROM _new_mentions n WHERE n.opinion_id = t.opinion_id AND n.version_key = t.version_key)"
+        with fingerprints.changing(con, TABLE, new):  # items without rows of their version: none before
+            con.execute(f"INSERT INTO {TABLE} SELECT * FROM _new_mentions")
     finally:
         con.unregister("_new_mentions")
     return int(len(rows))
@@ -169,7 +174,9 @@ def _rematch(con) -> None:
     con.register("_mention_match", pa.table({"name": pa.array(list(matched), type=pa.string()),
                                              "uscc": pa.array(list(matched.values()), type=pa.string())}))
     try:
-        con.execute(f"UPDATE {TABLE} SET uscc = m.uscc FROM _mention_match m "
-                    f"WHERE {TABLE}.uscc IS NULL AND {TABLE}.name = m.name")
+        # the update keeps name: the rows of these names are the rows it changes, before and after
+        with fingerprints.changing(con, TABLE, "t.name IN (SELECT name FROM _mention_match)"):
+            con.execute(f"UPDATE {TABLE} SET uscc = m.uscc FROM _mention_match m "
+                        f"WHERE {TABLE}.uscc IS NULL AND {TABLE}.name = m.name")
     finally:
         con.unregister("_mention_match")

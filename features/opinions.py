@@ -20,6 +20,7 @@ import pandas as pd
 
 from core import rules
 from core.errors import UserError
+from features import fingerprints
 
 MODEL_FILE = "classifier.joblib"
 META_FILE = "classifier.json"
@@ -333,7 +334,8 @@ def ensure_scores(con, *, classifier: OpinionClassifier | None = None) -> int:
     con.execute(f"CREATE TABLE IF NOT EXISTS {SCORES_TABLE} "
                 "(opinion_id VARCHAR, negative_probability DOUBLE, model_id VARCHAR)")
     if classifier is not None:
-        con.execute(f"DELETE FROM {SCORES_TABLE} WHERE model_id <> ?", [classifier.model_id])
+        with fingerprints.changing(con, SCORES_TABLE, "t.model_id <> ?", [classifier.model_id]):
+            con.execute(f"DELETE FROM {SCORES_TABLE} WHERE model_id <> ?", [classifier.model_id])
     todo = con.execute(
         "SELECT o.opinion_id, COALESCE(o.title, '') || ' ' || COALESCE(o.text, '') AS content FROM opinions o "
         f"WHERE o.vendor_sentiment IS NULL AND NOT EXISTS (SELECT 1 FROM {SCORES_TABLE} s "
@@ -348,7 +350,9 @@ def ensure_scores(con, *, classifier: OpinionClassifier | None = None) -> int:
                            "model_id": clf.model_id})
     con.register("_new_scores", scores)
     try:
-        con.execute(f"INSERT INTO {SCORES_TABLE} SELECT opinion_id, negative_probability, model_id FROM _new_scores")
+        with fingerprints.changing(con, SCORES_TABLE, "t.opinion_id IN (SELECT opinion_id FROM _new_scores)"):
+            con.execute(f"INSERT INTO {SCORES_TABLE} SELECT opinion_id, negative_probability, model_id "
+                        "FROM _new_scores")
     finally:
         con.unregister("_new_scores")
     return int(len(scores))

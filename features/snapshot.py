@@ -18,9 +18,9 @@ from core import dept_lists, inspection_results, progress, rules
 from core.errors import UserError
 from core.publicity import months_sql, penalty_class_sql, penalty_classes, publicity_rules
 from core.workdays import WorkdayCalendar, add_months
-from features import catalog, opinion_mentions
+from features import catalog, fingerprints, opinion_mentions
 from features.catalog import FEATURE_SET, Feature, all_features
-from features.sources import SANCTIONS, SOURCES
+from features.sources import SANCTIONS
 from features.versions import create_views
 from features.warehouse import has_table
 
@@ -267,17 +267,22 @@ def rules_versions() -> dict[str, str]:
 
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """A hash of every source table, the repairs and corrections, the opinion scores and mentions, the rules
-    versions."""
+    versions: each table's part from the ledger its writers keep (features.fingerprints), rescanned only where
+    that cannot be trusted; always equal to :func:`reference_fingerprint`."""
     _quiet(con)
-    parts = []
-    tables = [*SOURCES, "repairs", "record_corrections"]
-    tables += [t for t in ("opinion_scores", opinion_mentions.TABLE) if has_table(con, t)]
-    sql = " UNION ALL ".join(f"SELECT '{name}', COUNT(*), COALESCE(SUM(HASH(t)), 0) FROM \"{name}\" t"
-                             for name in tables)
-    for name, n, h in sorted(con.execute(sql).fetchall()):
-        parts.append(f"{name}:{n}:{h}")
-    parts.append(json.dumps(rules_versions(), sort_keys=True))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+    return _combine(fingerprints.parts(con))
+
+
+def reference_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The data fingerprint from a full scan of every table (the reference the incremental one must equal)."""
+    _quiet(con)
+    return _combine(fingerprints.full_parts(con, fingerprints.tables(con)))
+
+
+def _combine(parts: dict[str, fingerprints.Part]) -> str:
+    out = [f"{name}:{p.rows}:{p.hash_sum}" for name, p in sorted(parts.items())]
+    out.append(json.dumps(rules_versions(), sort_keys=True))
+    return hashlib.sha256("|".join(out).encode()).hexdigest()[:24]
 
 
 def snapshot_id_for(as_of: date, fingerprint: str) -> str:

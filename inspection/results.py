@@ -19,6 +19,7 @@ from core import audit, inspection_results, opdb
 from core.errors import Conflict, NotFound, UserError
 from core.settings import Settings
 from core.workdays import WorkdayCalendar
+from features import fingerprints
 from features.sources import INSPECTION_RESULTS
 from inspection import store
 from inspection.policy import load_policy
@@ -177,8 +178,11 @@ def sync_warehouse(settings: Settings) -> dict[str, int]:
                 con.execute(f"INSERT INTO inspections_history ({names}, _superseded_by) SELECT {names}, ? "
                             "FROM inspections WHERE inspection_id IN (SELECT inspection_id FROM _new_results)",
                             [ingest_id])
-                con.execute("DELETE FROM inspections WHERE inspection_id IN (SELECT inspection_id FROM _new_results)")
-                con.execute(f"INSERT INTO inspections ({names}) SELECT {names} FROM _new_results")
+                with fingerprints.changing(con, "inspections",
+                                           "t.inspection_id IN (SELECT inspection_id FROM _new_results)"):
+                    con.execute("DELETE FROM inspections WHERE inspection_id IN "
+                                "(SELECT inspection_id FROM _new_results)")
+                    con.execute(f"INSERT INTO inspections ({names}) SELECT {names} FROM _new_results")
                 con.execute("COMMIT")
                 con.unregister("_new_results")
         finally:

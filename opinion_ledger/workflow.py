@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core import audit, opdb
 from core.errors import Conflict, NotFound, UserError
 from core.settings import Settings
+from features import fingerprints
 from opinion_ledger import rules
 
 log = logging.getLogger(__name__)
@@ -412,9 +413,11 @@ def sync_warehouse(settings: Settings) -> SyncSummary:
                     con.execute(f"INSERT INTO opinion_handling_history ({names}, _superseded_by) SELECT {names}, ? "
                                 "FROM opinion_handling WHERE opinion_id IN (SELECT opinion_id FROM _new_outcomes)",
                                 [ingest_id])
-                    con.execute("DELETE FROM opinion_handling WHERE opinion_id IN "
-                                "(SELECT opinion_id FROM _new_outcomes)")
-                    con.execute(f"INSERT INTO opinion_handling ({names}) SELECT {names} FROM _new_outcomes")
+                    with fingerprints.changing(con, "opinion_handling",
+                                               "t.opinion_id IN (SELECT opinion_id FROM _new_outcomes)"):
+                        con.execute("DELETE FROM opinion_handling WHERE opinion_id IN "
+                                    "(SELECT opinion_id FROM _new_outcomes)")
+                        con.execute(f"INSERT INTO opinion_handling ({names}) SELECT {names} FROM _new_outcomes")
                     con.execute("COMMIT")
                 except BaseException:
                     con.execute("ROLLBACK")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from core.errors import NotFound, UserError
 from core.settings import Settings
+from features import fingerprints
 
 CASES = sa.table(
     "repair_cases",
@@ -180,16 +181,18 @@ def _replace_rows(con, repairs: list[tuple], corrections: list[tuple]) -> None:
     case_ids = sorted({r[5] for r in repairs} | {c[8] for c in corrections})
     try:
         con.execute("BEGIN")
-        if case_ids:
+        if case_ids:  # the rows of these cases are replaced: before, the old ones; after, those written
             marks = ", ".join("?" for _ in case_ids)
-            con.execute(f"DELETE FROM repairs WHERE case_id IN ({marks})", case_ids)
-            con.execute(f"DELETE FROM record_corrections WHERE case_id IN ({marks})", case_ids)
-        if repairs:
-            con.executemany(f"INSERT INTO repairs ({', '.join(REPAIR_COLUMNS)}) VALUES "
-                            f"({', '.join('?' for _ in REPAIR_COLUMNS)})", repairs)
-        if corrections:
-            con.executemany(f"INSERT INTO record_corrections ({', '.join(CORRECTION_COLUMNS)}) VALUES "
-                            f"({', '.join('?' for _ in CORRECTION_COLUMNS)})", corrections)
+            with fingerprints.changing(con, "repairs", f"t.case_id IN ({marks})", case_ids):
+                con.execute(f"DELETE FROM repairs WHERE case_id IN ({marks})", case_ids)
+                if repairs:
+                    con.executemany(f"INSERT INTO repairs ({', '.join(REPAIR_COLUMNS)}) VALUES "
+                                    f"({', '.join('?' for _ in REPAIR_COLUMNS)})", repairs)
+            with fingerprints.changing(con, "record_corrections", f"t.case_id IN ({marks})", case_ids):
+                con.execute(f"DELETE FROM record_corrections WHERE case_id IN ({marks})", case_ids)
+                if corrections:
+                    con.executemany(f"INSERT INTO record_corrections ({', '.join(CORRECTION_COLUMNS)}) VALUES "
+                                    f"({', '.join('?' for _ in CORRECTION_COLUMNS)})", corrections)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

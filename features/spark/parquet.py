@@ -144,8 +144,9 @@ def register_snapshot(con: duckdb.DuckDBPyConnection, root: Path, *, snapshot_id
     try:
         con.execute(f"DELETE FROM {VALUES_TABLE} WHERE snapshot_id = ?", [snapshot_id])
         con.execute(f"DELETE FROM {META_TABLE} WHERE snapshot_id = ?", [snapshot_id])
+        # not hive-partitioned: the path's source=/month= are no columns of the snapshot
         con.execute(f"INSERT INTO {VALUES_TABLE} SELECT ? AS snapshot_id, * EXCLUDE (snapshot_id) "
-                    f"FROM read_parquet('{files}') ORDER BY uscc", [snapshot_id])
+                    f"FROM read_parquet('{files}', hive_partitioning = false) ORDER BY uscc", [snapshot_id])
         n = con.execute(f"SELECT COUNT(*) FROM {VALUES_TABLE} WHERE snapshot_id = ?", [snapshot_id]).fetchone()[0]
         con.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp, ?)",
                     [snapshot_id, FEATURE_SET, as_of, n, len(all_features()), fingerprint,

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import importlib
 import json
-from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlglot
 
-import synth
 from features import catalog
 from features import snapshot as fsnap
 from features.catalog import all_features
 from features.spark import cluster as spark_cluster
 from features.spark import parquet
 from features.spark.snapshot import to_spark
-
-ENTITIES, SEED = 300, 41  # small: the cost on Spark is per stage, not per row
-AS_OF = date(2023, 7, 1)
+from tests.spark.conftest import AS_OF, ENTITIES
 
 
 def test_every_feature_statement_transpiles_to_spark_sql():
@@ -33,39 +29,6 @@ def test_every_feature_statement_transpiles_to_spark_sql():
         out = to_spark(fsnap.render(fsnap.sql_text(f), p))
         assert sqlglot.parse_one(out, read="spark").find(sqlglot.exp.Select) is not None, f
         assert "::" not in out, f  # DuckDB casts are rewritten
-
-
-@pytest.fixture(scope="module")
-def district(tmp_path_factory):
-    from core.settings import Settings
-    from features import opinions
-    from features.ingest import ingest
-    from features.warehouse import connect
-    from training.dataset import feature_spec, from_frame
-    from training.train import train
-
-    root = tmp_path_factory.mktemp("spark_district")
-    synth.generate(root / "drop", entities=ENTITIES, seed=SEED)
-    settings = Settings.from_env(root / "home")
-    ingest(settings, root / "drop")
-    con = connect(settings)
-    clf = opinions.current(settings, con)
-    exported = parquet.export(con, parquet.root_of(settings), classifier=clf)
-    duck = fsnap.build_snapshot(con, as_of=AS_OF, classifier=clf)
-    con.close()
-    rng = np.random.default_rng(5)
-    periods = []
-    for k in range(8):  # a labelled table with the snapshot's columns: a model on the real features
-        part = duck.frame.copy()
-        part["as_of"] = date(2021 + k // 4, 1 + 3 * (k % 4), 1)
-        part["label"] = (rng.random(len(part)) < 0.2 + 0.5 * (part["penalty_in_effect_count"] > 0)).astype(int)
-        periods.append(part)
-    table = pd.concat(periods, ignore_index=True)
-    model = train(from_frame(table, id_col="uscc", time_col="as_of", label_col="label",
-                             features=[feature_spec(f) for f in all_features()]),
-                  num_boost_round=8, params={"min_data_in_leaf": 5})
-    model.meta["version"] = "1"
-    return settings, exported, duck, model
 
 
 def _assert_same_snapshot(a: pd.DataFrame, b: pd.DataFrame) -> None:
