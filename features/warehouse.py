@@ -66,7 +66,10 @@ def limit_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path) -> None:
     machine) and spill to ``temp_dir`` under the home, so that a large district runs out of core."""
     limit = os.environ.get("CREDIT_RISK_DUCKDB_MEMORY", DUCKDB_MEMORY)
     con.execute(f"SET memory_limit = '{limit}'")
-    con.execute(f"SET temp_directory = '{temp_dir}'")
+    # a second connection to a database open in this process shares its settings, and DuckDB refuses to set the
+    # directory again once something has spilled there (a publication reading the snapshot beside its records)
+    if con.execute("SELECT current_setting('temp_directory')").fetchone()[0] != str(temp_dir):
+        con.execute(f"SET temp_directory = '{temp_dir}'")
 
 
 def warehouse_columns(table: Table) -> list[tuple[str, str]]:
