@@ -1,8 +1,12 @@
-"""Compiled trees in C: the forest written out as nested if/else, built with the system C compiler.
+"""Compiled trees in C: the forest written out as bit-vector code, built with the system C compiler.
 
-Same split semantics as LightGBM (and :mod:`training.compiled`), with the same bits: each missing-value
-rule folds into the split's one comparison (a comparison with NaN is false), the last split of a path is
-a table look-up rather than a branch, and the side more training rows took is the fall-through path.
+Same split semantics as LightGBM (and :mod:`training.compiled`), with the same bits. Each tree is
+evaluated for several rows at once with no branch: every split of the tree is one vector compare (each
+missing-value rule folds into it: a comparison with NaN is false), a split that sends a row right clears
+its left subtree's leaves from the row's leaf set, and the lowest leaf left is the row's exit leaf
+(QuickScorer's rule). Rows go through in blocks, each tree over the whole block before the next. A tree
+too wide for a 64-bit leaf set is nested if/else instead. Generic code (2 rows per compare) runs anywhere;
+on x86-64 an AVX2 copy (4 rows) is chosen at run time, so no machine-specific flag is needed.
 Built once per booster and cached as a shared library keyed by the source, the compiler and its flags
 (:func:`build_key`). Used when a C compiler is present; otherwise the numba evaluator serves.
 
@@ -309,7 +313,8 @@ def source(booster) -> str:
     ``predict_cols(const double *const *col, long n, double *out)``: column ``f`` of the rows at ``col[f]``;
     ``predict_raw(const double *X, long n, long k, double *out)``: a C-order ``n × k`` matrix;
     ``predict_cols_generic`` / ``predict_raw_generic``: the generic (non-AVX2) code, whatever the CPU (tests);
-    ``kernel_isa()``: the code ``predict_cols`` chose on this CPU (``"avx2"`` or ``"generic"``).
+    ``kernel_isa()``: the code ``predict_cols`` chose on this CPU (``"avx2"`` or ``"generic"``);
+    ``to_probability(double *p, long n, double sigmoid)``: raw scores to probabilities in place.
     """
     dump = booster.dump_model()
     objective = str(dump.get("objective", "binary"))
@@ -349,6 +354,9 @@ def source(booster) -> str:
         "  for (long b = 0; b < n; b += BLOCK) {\n    long e = n - b < BLOCK ? n - b : BLOCK;\n"
         f"    for (long r = 0; r < e; r++) for (int f = 0; f < {k}; f++) t[f * BLOCK + r] = X[(b + r) * k + f];\n"
         "    score(col, e, out + b);\n  }\n}\n"
+        "/* LightGBM's sigmoid with the C library's exp, as LightGBM computes it (numpy's exp may differ by an ulp) */\n"
+        "void to_probability(double *p, long n, double sigmoid) {\n"
+        "  for (long r = 0; r < n; r++) p[r] = 1.0 / (1.0 + exp(-sigmoid * p[r]));\n}\n"
         "void predict_raw(const double *X, long n, long k, double *out) { by_rows(X, n, k, out, predict_cols); }\n"
         "void predict_raw_generic(const double *X, long n, long k, double *out) {\n"
         "  by_rows(X, n, k, out, predict_cols_generic);\n}\n")
@@ -418,6 +426,9 @@ class NativeForest:
         self._cols = getattr(self._lib, "predict_cols" + suffix)
         self._cols.restype = None
         self._cols.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p]
+        self._sigmoid = self._lib.to_probability
+        self._sigmoid.restype = None
+        self._sigmoid.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_double]
         self._lib.kernel_isa.restype = ctypes.c_char_p
         self.isa = "generic" if generic else self._lib.kernel_isa().decode("ascii")
         self.num_features = num_features
@@ -459,19 +470,34 @@ class NativeForest:
     def raw(self, x: np.ndarray, *, threads: int = THREADS) -> np.ndarray:
         """LightGBM's raw score (log-odds) per row of a float matrix (float64 in C or Fortran order is read
         in place; anything else is copied first)."""
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"expected a 2-D matrix with {self.num_features} columns, got shape {x.shape}")
-        if x.dtype == np.float64 and x.flags.f_contiguous and not x.flags.c_contiguous:
-            return self.raw_columns(list(x.T), threads=threads)
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        n, k = x.shape
-        return self._split(n, threads, lambda lo, hi, out: self._rows(x[lo:].ctypes.data, hi - lo, k,
-                                                                       out[lo:].ctypes.data))
+        return self._matrix(x, threads, probability=False)
 
     def raw_columns(self, columns: list[np.ndarray], *, threads: int = THREADS) -> np.ndarray:
         """As :meth:`raw`, for the rows given column by column: one 1-D float64 array per feature, in the
         model's feature order (contiguous arrays are read in place)."""
+        return self._columns(columns, threads, probability=False)
+
+    def predict(self, x: np.ndarray, *, threads: int = THREADS) -> np.ndarray:
+        """Probabilities, as ``Booster.predict`` gives for a binary model: ``1 / (1 + exp(-sigmoid * raw))``
+        with the C library's ``exp``, as LightGBM computes it (the same bits)."""
+        return self._matrix(x, threads, probability=True)
+
+    def predict_columns(self, columns: list[np.ndarray], *, threads: int = THREADS) -> np.ndarray:
+        """As :meth:`predict`, for the rows given column by column (see :meth:`raw_columns`)."""
+        return self._columns(columns, threads, probability=True)
+
+    def _matrix(self, x: np.ndarray, threads: int, *, probability: bool) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"expected a 2-D matrix with {self.num_features} columns, got shape {x.shape}")
+        if x.dtype == np.float64 and x.flags.f_contiguous and not x.flags.c_contiguous:
+            return self._columns(list(x.T), threads, probability=probability)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        n, k = x.shape
+        return self._split(n, threads, probability,
+                           lambda lo, hi, out: self._rows(x[lo:].ctypes.data, hi - lo, k, out[lo:].ctypes.data))
+
+    def _columns(self, columns: list[np.ndarray], threads: int, *, probability: bool) -> np.ndarray:
         if len(columns) != self.num_features:
             raise ValueError(f"expected {self.num_features} columns, got {len(columns)}")
         cols = [np.ascontiguousarray(c, dtype=np.float64) for c in columns]
@@ -485,30 +511,25 @@ class NativeForest:
             at = base + np.uintp(8 * lo)  # each column's pointer moved to row lo
             self._cols(at.ctypes.data, hi - lo, out[lo:].ctypes.data)
 
-        return self._split(n, threads, run)
+        return self._split(n, threads, probability, run)
 
-    def _split(self, n: int, threads: int, run) -> np.ndarray:
-        """``run(lo, hi, out)`` over one contiguous share of the ``n`` rows per thread."""
+    def _split(self, n: int, threads: int, probability: bool, run) -> np.ndarray:
+        """``run(lo, hi, out)`` over one contiguous share of the ``n`` rows per thread (then the sigmoid)."""
         out = np.empty(n, dtype=np.float64)
+
+        def share(lo: int, hi: int) -> None:
+            run(lo, hi, out)
+            if probability:
+                self._sigmoid(out[lo:].ctypes.data, hi - lo, self.sigmoid)
+
         if n == 0:
             return out
         threads = max(1, min(int(threads), -(-n // BLOCK)))
         if threads == 1 or n <= CHUNK:
-            run(0, n, out)
+            share(0, n)
             return out
         # one contiguous share per thread: no per-chunk hand-offs, and every row is scored the same way
         bounds = np.linspace(0, n, threads + 1).astype(int)
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda i: run(int(bounds[i]), int(bounds[i + 1]), out), range(threads)))
+            list(pool.map(lambda i: share(int(bounds[i]), int(bounds[i + 1])), range(threads)))
         return out
-
-    def predict(self, x: np.ndarray, *, threads: int = THREADS) -> np.ndarray:
-        """Probabilities, as ``Booster.predict`` gives for a binary model (``1 / (1 + exp(-sigmoid * raw))``)."""
-        return self._probability(self.raw(x, threads=threads))
-
-    def predict_columns(self, columns: list[np.ndarray], *, threads: int = THREADS) -> np.ndarray:
-        """As :meth:`predict`, for the rows given column by column (see :meth:`raw_columns`)."""
-        return self._probability(self.raw_columns(columns, threads=threads))
-
-    def _probability(self, raw: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.sigmoid * raw))
