@@ -4,7 +4,8 @@ Run (lleaves and treelite live in a bench-only venv, see bench/README.md; withou
     PYTHONPATH=. /work/venv-bench/bin/python bench/bench_scorer.py [--rows 1000000] [--rounds 5] [--threads 2] [--skip project_numba]
 
 Contestants, each scoring the same matrix with ``--threads`` threads, one after another in every round:
-LightGBM's ``Booster.predict``, the project's C trees (:mod:`training.native`), the numba trees
+LightGBM's ``Booster.predict``, the project's C trees (:mod:`training.native`; also its generic code, which a
+CPU without AVX2 runs, as ``project_c_generic``), the numba trees
 (:mod:`training.compiled`), lleaves, and treelite/tl2cgen. Every output is asserted equal to LightGBM's
 probability within 1e-9. Prints the median wall time and CPU time per contestant, rows/s and the ratio to
 LightGBM; then the public entry point, ``ScoringModel.predict_proba`` on a pandas frame with category
@@ -57,6 +58,9 @@ def _contestants(booster, x: np.ndarray, threads: int, work: Path) -> dict:
     forest = native.NativeForest.from_booster(booster)
     print(f"project C trees: built or loaded in {time.perf_counter() - t:.1f} s ({forest.isa} code)", flush=True)
     out["project_c"] = lambda: forest.predict(x, threads=threads)
+    if forest.isa != "generic":  # what a CPU without AVX2 runs
+        generic = native.NativeForest(forest.library, num_features=forest.num_features, generic=True)
+        out["project_c_generic"] = lambda: generic.predict(x, threads=threads)
     import numba
 
     numba.set_num_threads(threads)
