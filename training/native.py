@@ -291,7 +291,8 @@ def _forest_code(trees: list[dict], cats: list[str], onehot: dict[int, int], k: 
                     f"oh[{j} * BLOCK + r] = (c[r] > -1.0 && c[r] < 64.0) ? 1ULL << (int)c[r] : 0; }}\n"
                     for f, j in onehot.items())
     calls = "".join(f"    tree_{i}_{isa}(xt, oh, acc);\n" for i in range(len(trees)))
-    driver = (f"static {attr}void forest_{isa}(const double *const *col, long n, double *restrict out) {{\n"
+    storage = "static " if isa == "generic" else '__attribute__((visibility("hidden"))) '
+    driver = (f"{storage}{attr}void forest_{isa}(const double *const *col, long n, double *restrict out) {{\n"
               f"  double xt[{k} * BLOCK] __attribute__((aligned(64)));\n"
               f"  unsigned long long oh[{max(1, len(onehot))} * BLOCK] __attribute__((aligned(64)));\n"
               "  double acc[BLOCK] __attribute__((aligned(64)));\n"
@@ -336,9 +337,13 @@ def source(booster) -> str:
     header = (f"#include <math.h>\n#include <string.h>\n#define BLOCK {BLOCK}\n"
               + "".join(f"static const unsigned char cat_{i}[] = {c};\n" for i, c in enumerate(cats))
               + leaf_tables + row_trees)
+    # two parts that compile in parallel (FOREST_PART 1: generic code and entry points; 2: the AVX2 copy);
+    # without FOREST_PART the source is one whole unit
     entry = (
-        "#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))\n#define HAVE_AVX2 1\n" + avx2
-        + "#endif\n"
+        "#endif\n#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))\n#define HAVE_AVX2 1\n"
+        "#if !defined(FOREST_PART) || FOREST_PART == 2\n" + avx2 + "#else\n"
+        "void forest_avx2(const double *const *col, long n, double *restrict out);\n#endif\n#endif\n"
+        "#if !defined(FOREST_PART) || FOREST_PART == 1\n"
         "static int use_avx2(void) {\n#ifdef HAVE_AVX2\n  static int known = -1;\n"
         "  if (known < 0) { __builtin_cpu_init(); known = __builtin_cpu_supports(\"avx2\") != 0; }\n"
         "  return known;\n#else\n  return 0;\n#endif\n}\n"
@@ -359,8 +364,8 @@ def source(booster) -> str:
         "  for (long r = 0; r < n; r++) p[r] = 1.0 / (1.0 + exp(-sigmoid * p[r]));\n}\n"
         "void predict_raw(const double *X, long n, long k, double *out) { by_rows(X, n, k, out, predict_cols); }\n"
         "void predict_raw_generic(const double *X, long n, long k, double *out) {\n"
-        "  by_rows(X, n, k, out, predict_cols_generic);\n}\n")
-    return header + generic + entry
+        "  by_rows(X, n, k, out, predict_cols_generic);\n}\n#endif\n")
+    return header + "#if !defined(FOREST_PART) || FOREST_PART == 1\n" + generic + entry
 
 
 # Portable code (no -march=native: a home may move between machines); -fno-math-errno lets isnan/fabs
@@ -407,6 +412,19 @@ def build_key(code: str, *, cc: str, flags: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
+def _compile(cc: str, flags: tuple[str, ...], src: Path, out: Path) -> None:
+    """Build the shared library ``out`` from ``src``: its two parts compiled side by side, then linked."""
+    parts = [src.with_name(f"part{p}.o") for p in (1, 2)]
+
+    def run(args: list[str]) -> None:
+        subprocess.run(args, check=True, capture_output=True, timeout=1200)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(run, [[cc, *flags, "-fPIC", "-c", f"-DFOREST_PART={p}", "-o", str(obj), str(src)]
+                            for p, obj in zip((1, 2), parts, strict=True)]))
+    run([cc, *flags, "-shared", "-fPIC", "-o", str(out), *map(str, parts), "-lm"])
+
+
 class NativeForest:
     """A binary LightGBM model compiled to a shared library; :meth:`predict` as ``Booster.predict``.
 
@@ -450,8 +468,7 @@ class NativeForest:
                 src = Path(tmp) / "forest.c"
                 src.write_text(code, encoding="ascii")
                 out = Path(tmp) / "forest.so"
-                subprocess.run([cc, *flags, "-shared", "-fPIC", "-o", str(out), str(src)],
-                               check=True, capture_output=True, timeout=1200)
+                _compile(cc, flags, src, out)
                 out.chmod(0o500)
                 staged = Path(tmp) / "forest.json"
                 staged.write_text(json.dumps({"build_key": key, "library_sha256": _sha256_file(out),

@@ -147,6 +147,20 @@ def test_a_tree_of_one_leaf_adds_its_value():
         assert np.array_equal(forest.raw(x[:67]), booster.predict(x[:67], raw_score=True)), forest.isa
 
 
+def test_the_source_also_builds_as_one_unit(tmp_path):
+    # the library is built from two parts compiled side by side; the whole source is one valid unit too
+    import subprocess
+
+    booster = _booster({}, rounds=5)
+    src = tmp_path / "forest.c"
+    src.write_text(native.source(booster), encoding="ascii")
+    lib = tmp_path / "forest.so"
+    subprocess.run(["cc", *native.CFLAGS, "-shared", "-fPIC", "-o", str(lib), str(src), "-lm"], check=True)
+    x = _probe(500)
+    whole = native.NativeForest(lib, num_features=booster.num_feature())
+    assert np.array_equal(whole.raw(x), booster.predict(x, raw_score=True))
+
+
 def test_threads_do_not_change_a_single_bit():
     booster = _booster({})
     x = np.tile(_probe(), (50, 1))  # 150,000 rows: more than one share per thread
