@@ -260,6 +260,7 @@ def _tree_code(i: int, tree: dict, cats: list[str], onehot: dict[int, int], isa:
                      for f in sorted(bits))
     return (head + "  for (int j = 0; j < BLOCK; j += LANES) {\n" + loads + "    U m = ~(U){0};\n"
             + "".join(lines)
+            + "#pragma GCC unroll 8\n"  # each lane's exit leaf, with no loop branch
             + f"    for (int l = 0; l < LANES; l++) acc[j + l] += leaves_{i}[__builtin_ctzll(m[l])];\n  }}\n}}\n")
 
 
