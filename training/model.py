@@ -223,7 +223,7 @@ class ScoringModel:
         return self.booster.predict(x, num_threads=1 if len(x) < FAST_PATH_MIN_ROWS else 0)
 
     def _native_for(self, rows: int):
-        """The C trees when a batch of ``rows`` is scored with them (the same bits as every other path)."""
+        """The C trees when a batch of ``rows`` is scored with them (LightGBM's bits, raw and probability)."""
         if self.booster is not None and (rows >= NATIVE_MIN_ROWS or (self._native is not None
                                                                       and rows >= FAST_PATH_MIN_ROWS)):
             return self.native()

@@ -293,24 +293,28 @@ def _forest_code(trees: list[dict], cats: list[str], onehot: dict[int, int], k: 
                     for f, j in onehot.items())
     calls = "".join(f"    tree_{i}_{isa}(xt, oh, acc);\n" for i in range(len(trees)))
     storage = "static " if isa == "generic" else '__attribute__((visibility("hidden"))) '
-    driver = (f"{storage}{attr}void forest_{isa}(const double *const *col, long n, double *restrict out) {{\n"
-              f"  double xt[{k} * BLOCK] __attribute__((aligned(64)));\n"
-              f"  unsigned long long oh[{max(1, len(onehot))} * BLOCK] __attribute__((aligned(64)));\n"
+    # the block lives on the heap (a wide model's block would not fit a thread's stack); 1 = out of memory
+    size_x, size_o = f"sizeof(double) * {k} * BLOCK", f"sizeof(unsigned long long) * {max(1, len(onehot))} * BLOCK"
+    driver = (f"{storage}{attr}int forest_{isa}(const double *const *col, long n, double *restrict out) {{\n"
+              f"  double *xt = aligned_alloc(64, {size_x});\n"
+              f"  unsigned long long *oh = aligned_alloc(64, {size_o});\n"
+              "  if (!xt || !oh) { free(xt); free(oh); return 1; }\n"
               "  double acc[BLOCK] __attribute__((aligned(64)));\n"
               "  for (long b = 0; b < n; b += BLOCK) {\n"
               "    long e = n - b < BLOCK ? n - b : BLOCK;\n"
               "    if (e < BLOCK) {  /* the last, short block: the rest of it is zeros (scored, not kept) */\n"
-              "      memset(xt, 0, sizeof xt);\n      memset(oh, 0, sizeof oh);\n    }\n"
+              f"      memset(xt, 0, {size_x});\n      memset(oh, 0, {size_o});\n    }}\n"
               f"    for (int f = 0; f < {k}; f++) memcpy(xt + f * BLOCK, col[f] + b, e * sizeof(double));\n"
               + codes +
               "    for (int j = 0; j < BLOCK; j++) acc[j] = 0.0;\n"
               + calls +
-              "    memcpy(out + b, acc, e * sizeof(double));\n  }\n}\n")
+              "    memcpy(out + b, acc, e * sizeof(double));\n  }\n  free(xt);\n  free(oh);\n  return 0;\n}\n")
     return types + body + driver + "#undef LANES\n#undef D\n#undef U\n"
 
 
 def source(booster) -> str:
-    """The C source of the scoring entry points (all give the same bits; see :class:`NativeForest`):
+    """The C source of the scoring entry points (all give the same bits, and return 0, or 1 when out of memory;
+    see :class:`NativeForest`):
 
     ``predict_cols(const double *const *col, long n, double *out)``: column ``f`` of the rows at ``col[f]``;
     ``predict_raw(const double *X, long n, long k, double *out)``: a C-order ``n × k`` matrix;
@@ -335,7 +339,7 @@ def source(booster) -> str:
         for i, t in enumerate(trees) if 1 < len(_leaves(t["tree_structure"])) <= MAX_VECTOR_LEAVES)
     generic = _forest_code(trees, cats, onehot, k, *_ISAS[0])
     avx2 = _forest_code(trees, cats, onehot, k, *_ISAS[1])
-    header = (f"#include <math.h>\n#include <string.h>\n#define BLOCK {BLOCK}\n"
+    header = (f"#include <math.h>\n#include <stdlib.h>\n#include <string.h>\n#define BLOCK {BLOCK}\n"
               + "".join(f"static const unsigned char cat_{i}[] = {c};\n" for i, c in enumerate(cats))
               + leaf_tables + row_trees)
     # two parts that compile in parallel (FOREST_PART 1: generic code and entry points; 2: the AVX2 copy);
@@ -343,29 +347,30 @@ def source(booster) -> str:
     entry = (
         "#endif\n#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))\n#define HAVE_AVX2 1\n"
         "#if !defined(FOREST_PART) || FOREST_PART == 2\n" + avx2 + "#else\n"
-        "void forest_avx2(const double *const *col, long n, double *restrict out);\n#endif\n#endif\n"
+        "int forest_avx2(const double *const *col, long n, double *restrict out);\n#endif\n#endif\n"
         "#if !defined(FOREST_PART) || FOREST_PART == 1\n"
         "static int use_avx2(void) {\n#ifdef HAVE_AVX2\n  static int known = -1;\n"
         "  if (known < 0) { __builtin_cpu_init(); known = __builtin_cpu_supports(\"avx2\") != 0; }\n"
         "  return known;\n#else\n  return 0;\n#endif\n}\n"
         "const char *kernel_isa(void) { return use_avx2() ? \"avx2\" : \"generic\"; }\n"
-        "void predict_cols_generic(const double *const *col, long n, double *out) { forest_generic(col, n, out); }\n"
-        "void predict_cols(const double *const *col, long n, double *out) {\n#ifdef HAVE_AVX2\n"
-        "  if (use_avx2()) { forest_avx2(col, n, out); return; }\n#endif\n  forest_generic(col, n, out);\n}\n"
-        "typedef void (*score_fn)(const double *const *, long, double *);\n"
-        "static void by_rows(const double *X, long n, long k, double *out, score_fn score) {\n"
+        "int predict_cols_generic(const double *const *col, long n, double *out) { return forest_generic(col, n, out); }\n"
+        "int predict_cols(const double *const *col, long n, double *out) {\n#ifdef HAVE_AVX2\n"
+        "  if (use_avx2()) return forest_avx2(col, n, out);\n#endif\n  return forest_generic(col, n, out);\n}\n"
+        "typedef int (*score_fn)(const double *const *, long, double *);\n"
+        "static int by_rows(const double *X, long n, long k, double *out, score_fn score) {\n"
         "  /* rows in C order: a block's columns are gathered into a small column-major copy first */\n"
-        f"  double t[{k} * BLOCK];\n  const double *col[{k}];\n"
-        f"  for (int f = 0; f < {k}; f++) col[f] = t + f * BLOCK;\n"
-        "  for (long b = 0; b < n; b += BLOCK) {\n    long e = n - b < BLOCK ? n - b : BLOCK;\n"
+        f"  double *t = malloc(sizeof(double) * {k} * BLOCK);\n  const double **col = malloc(sizeof(double *) * {k});\n"
+        "  int bad = !t || !col;\n"
+        f"  for (int f = 0; !bad && f < {k}; f++) col[f] = t + f * BLOCK;\n"
+        "  for (long b = 0; !bad && b < n; b += BLOCK) {\n    long e = n - b < BLOCK ? n - b : BLOCK;\n"
         f"    for (long r = 0; r < e; r++) for (int f = 0; f < {k}; f++) t[f * BLOCK + r] = X[(b + r) * k + f];\n"
-        "    score(col, e, out + b);\n  }\n}\n"
+        "    bad = score(col, e, out + b);\n  }\n  free(t);\n  free(col);\n  return bad;\n}\n"
         "/* LightGBM's sigmoid with the C library's exp, as LightGBM computes it (numpy's exp may differ by an ulp) */\n"
         "void to_probability(double *p, long n, double sigmoid) {\n"
         "  for (long r = 0; r < n; r++) p[r] = 1.0 / (1.0 + exp(-sigmoid * p[r]));\n}\n"
-        "void predict_raw(const double *X, long n, long k, double *out) { by_rows(X, n, k, out, predict_cols); }\n"
-        "void predict_raw_generic(const double *X, long n, long k, double *out) {\n"
-        "  by_rows(X, n, k, out, predict_cols_generic);\n}\n#endif\n")
+        "int predict_raw(const double *X, long n, long k, double *out) { return by_rows(X, n, k, out, predict_cols); }\n"
+        "int predict_raw_generic(const double *X, long n, long k, double *out) {\n"
+        "  return by_rows(X, n, k, out, predict_cols_generic);\n}\n#endif\n")
     return header + "#if !defined(FOREST_PART) || FOREST_PART == 1\n" + generic + entry
 
 
@@ -440,10 +445,10 @@ class NativeForest:
         self._lib = ctypes.CDLL(str(lib_path))
         suffix = "_generic" if generic else ""
         self._rows = getattr(self._lib, "predict_raw" + suffix)
-        self._rows.restype = None
+        self._rows.restype = ctypes.c_int
         self._rows.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
         self._cols = getattr(self._lib, "predict_cols" + suffix)
-        self._cols.restype = None
+        self._cols.restype = ctypes.c_int
         self._cols.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p]
         self._sigmoid = self._lib.to_probability
         self._sigmoid.restype = None
@@ -525,18 +530,20 @@ class NativeForest:
                              f"{sorted({c.shape for c in cols})}")
         base = np.array([c.ctypes.data for c in cols], dtype=np.uintp)
 
-        def run(lo: int, hi: int, out: np.ndarray) -> None:
+        def run(lo: int, hi: int, out: np.ndarray) -> int:
             at = base + np.uintp(8 * lo)  # each column's pointer moved to row lo
-            self._cols(at.ctypes.data, hi - lo, out[lo:].ctypes.data)
+            return self._cols(at.ctypes.data, hi - lo, out[lo:].ctypes.data)
 
         return self._split(n, threads, probability, run)
 
     def _split(self, n: int, threads: int, probability: bool, run) -> np.ndarray:
-        """``run(lo, hi, out)`` over one contiguous share of the ``n`` rows per thread (then the sigmoid)."""
+        """``run(lo, hi, out)`` (0, or 1 when out of memory) over one contiguous share of the ``n`` rows per
+        thread, then the sigmoid."""
         out = np.empty(n, dtype=np.float64)
 
         def share(lo: int, hi: int) -> None:
-            run(lo, hi, out)
+            if run(lo, hi, out):
+                raise MemoryError(f"compiled trees: no memory for a block of {BLOCK} rows")
             if probability:
                 self._sigmoid(out[lo:].ctypes.data, hi - lo, self.sigmoid)
 
