@@ -4,11 +4,12 @@ Run (lleaves and treelite live in a bench-only venv, see bench/README.md; withou
     PYTHONPATH=. /work/venv-bench/bin/python bench/bench_scorer.py [--rows 1000000] [--rounds 5] [--threads 2] [--skip project_numba]
 
 Contestants, each scoring the same matrix with ``--threads`` threads, one after another in every round:
-LightGBM's ``Booster.predict``, the project's C trees (:mod:`training.native`), the numba trees
+LightGBM's ``Booster.predict``, the project's C trees (:mod:`training.native`; also its generic code, which a
+CPU without AVX2 runs, as ``project_c_generic``), the numba trees
 (:mod:`training.compiled`), lleaves, and treelite/tl2cgen. Every output is asserted equal to LightGBM's
 probability within 1e-9. Prints the median wall time and CPU time per contestant, rows/s and the ratio to
 LightGBM; then the public entry point, ``ScoringModel.predict_proba`` on a pandas frame with category
-columns, against the kernel alone on the ready matrix.
+columns, against the kernel alone on the ready matrix (the frame's float columns are read in place).
 """
 
 from __future__ import annotations
@@ -55,8 +56,11 @@ def _contestants(booster, x: np.ndarray, threads: int, work: Path) -> dict:
     out = {"lightgbm": lambda: booster.predict(x, num_threads=threads)}
     t = time.perf_counter()
     forest = native.NativeForest.from_booster(booster)
-    print(f"project C trees: built or loaded in {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"project C trees: built or loaded in {time.perf_counter() - t:.1f} s ({forest.isa} code)", flush=True)
     out["project_c"] = lambda: forest.predict(x, threads=threads)
+    if forest.isa != "generic":  # what a CPU without AVX2 runs
+        generic = native.NativeForest(forest.library, num_features=forest.num_features, generic=True)
+        out["project_c_generic"] = lambda: generic.predict(x, threads=threads)
     import numba
 
     numba.set_num_threads(threads)
@@ -180,11 +184,11 @@ def main() -> None:
         model.predict_proba(frame)
         t_frame.append(time.perf_counter() - t)
         t = time.perf_counter()
-        model._encode(frame)
+        model._encode.columns(frame)
         t_encode.append(time.perf_counter() - t)
     k, f, e = (statistics.median(v) for v in (t_kernel, t_frame, t_encode))
     figures["entry_point"] = {"kernel_on_matrix_s": round(k, 3), "predict_proba_on_frame_s": round(f, 3),
-                              "frame_to_matrix_s": round(e, 3), "frame_over_kernel": round(f / k, 2),
+                              "frame_to_columns_s": round(e, 3), "frame_over_kernel": round(f / k, 2),
                               "frame_rows_per_s": round(args.rows / f),
                               "frame_ratio_vs_lightgbm_on_matrix": round(base / f, 2)}
     figures["load_average_end"] = [round(v, 2) for v in os.getloadavg()]

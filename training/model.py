@@ -55,9 +55,10 @@ def to_matrix(frame: pd.DataFrame, features: list[dict[str, Any]]) -> np.ndarray
 class _Encoder:
     """Turns frames into booster matrices; built once per model so single rows stay cheap.
 
-    Every column is written straight into one preallocated C-order float64 matrix (the layout the
-    compiled trees read); categoricals go through ``pd.factorize`` (a category column's own codes),
-    so only the distinct values are looked up, never one Python object per row.
+    :meth:`columns` gives one float64 array per feature (a float64 column is the frame's own array, which
+    the compiled C trees read in place); calling the encoder writes them into one C-order matrix.
+    Categoricals go through ``pd.factorize`` (a category column's own codes), so only the distinct values
+    are looked up, never one Python object per row.
     """
 
     def __init__(self, features: list[dict[str, Any]]) -> None:
@@ -72,28 +73,38 @@ class _Encoder:
         self.fills = [(j, float(f["missing_as"])) for j, f in enumerate(features) if f.get("missing_as") is not None]
 
     def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        cols = self.columns(frame)
+        out = np.empty((len(frame), len(self.names)), dtype=np.float64)
+        for j, col in enumerate(cols):
+            out[:, j] = col
+        return out
+
+    def columns(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """The matrix's columns, one float64 array per feature: a float64 column of the frame is its own
+        array (read, never written: a declared missing value is filled in a copy), the rest are converted."""
         cols = frame.columns
         missing = [n for n in self.names if n not in cols]
         if missing:
             raise UserError(f"scoring frame lacks {len(missing)} feature column(s) the model expects: "
                             f"{missing[:10]}")
-        out = np.empty((len(frame), len(self.names)), dtype=np.float64)
+        out: list[np.ndarray] = [np.empty(0)] * len(self.names)
         for j in self.numeric:
             col = frame[self.names[j]]
             try:
-                out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                out[j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
             except (ValueError, TypeError):
                 try:
-                    out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+                    out[j] = pd.to_numeric(col, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
                 except (ValueError, TypeError) as exc:
                     raise UserError(f"feature {self.names[j]!r} must be numeric, got values such as "
                                     f"{col.dropna().astype(str).head(3).tolist()}") from exc
         small = len(frame) < _SMALL_FRAME
         for j, name, index, lookup in self.categorical:
-            out[:, j] = _few_category_codes(frame[name], lookup) if small else _category_codes(frame[name], index)
+            out[j] = _few_category_codes(frame[name], lookup) if small else _category_codes(frame[name], index)
         for j, value in self.fills:  # declared meaning of a missing value (e.g. "never happened")
-            col = out[:, j]
-            col[np.isnan(col)] = value
+            gap = np.isnan(out[j])
+            if gap.any():
+                out[j] = np.where(gap, value, out[j])
         return out
 
 
@@ -202,15 +213,28 @@ class ScoringModel:
         """Uncalibrated probabilities for a feature matrix (compiled trees for large batches)."""
         if self.linear is not None:
             return self.linear.predict(x)
-        if len(x) >= NATIVE_MIN_ROWS or (self._native is not None and len(x) >= FAST_PATH_MIN_ROWS):
-            native = self.native()
-            if native is not None:
-                return native.predict(x)
+        native = self._native_for(len(x))
+        if native is not None:
+            return native.predict(x)
         if len(x) >= FAST_PATH_MIN_ROWS:
             compiled = self.compiled()
             if compiled is not None:
                 return compiled.predict(x)
         return self.booster.predict(x, num_threads=1 if len(x) < FAST_PATH_MIN_ROWS else 0)
+
+    def _native_for(self, rows: int):
+        """The C trees when a batch of ``rows`` is scored with them (LightGBM's bits, raw and probability)."""
+        if self.booster is not None and (rows >= NATIVE_MIN_ROWS or (self._native is not None
+                                                                      and rows >= FAST_PATH_MIN_ROWS)):
+            return self.native()
+        return None
+
+    def _raw_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated probabilities for a frame: the C trees read its columns in place (no matrix)."""
+        native = self._native_for(len(frame)) if self.linear is None else None
+        if native is not None:
+            return native.predict_columns(self._encode.columns(frame))
+        return self.raw_predict(self._encode(frame))
 
     def compiled(self):
         """The compiled tree evaluator for this booster, or None when numba is unavailable (or no trees)."""
@@ -238,8 +262,7 @@ class ScoringModel:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of an adverse event in the label horizon, one per row."""
-        x = self._encode(frame)
-        return calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
+        return calibrate.apply(self.meta.get("calibrator"), self._raw_frame(frame))
 
     def tiers(self, p: np.ndarray, frame: pd.DataFrame | None = None) -> np.ndarray:
         """Tier per probability, with the cut-offs of each row's population when ``frame`` gives entity types,
@@ -334,8 +357,8 @@ class ScoringModel:
         """Score entities: ``uscc`` (or the model's id column), ``probability``, ``tier``, ``reasons``."""
         if self.id_col not in frame.columns:
             raise UserError(f"scoring frame needs an id column {self.id_col!r}; got columns {list(frame.columns)[:10]}")
-        x = self._encode(frame)
-        p = calibrate.apply(self.meta.get("calibrator"), self.raw_predict(x))
+        x = self._encode(frame) if reasons else None
+        p = calibrate.apply(self.meta.get("calibrator"), self._raw_frame(frame) if x is None else self.raw_predict(x))
         cols: dict[str, Any] = {self.id_col: frame[self.id_col].to_numpy(), "probability": p,
                                 "tier": self.tiers(p, frame)}
         if reasons:

@@ -89,6 +89,78 @@ def test_c_scorer_matches_on_categorical_splits(categories):
     assert np.abs(forest.raw(probe) - booster.predict(probe, raw_score=True)).max() <= 1e-12
 
 
+def _kernels(booster):
+    """The forest as this CPU runs it, and its generic (non-AVX2) code, which any CPU runs."""
+    forest = native.NativeForest.from_booster(booster)
+    generic = native.NativeForest(forest.library, num_features=forest.num_features, generic=True)
+    assert generic.isa == "generic" and forest.isa in ("avx2", "generic")
+    return forest, generic
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 63, 64, 65, 127, 129, 1001])
+def test_every_kernel_gives_lightgbm_bits_for_any_row_count(rows):
+    # rows scored in blocks of 64, 2 or 4 at a time: single rows, odd counts and short last blocks
+    booster = _booster({})
+    x = _probe()[np.random.default_rng(rows).permutation(3000)[:rows]]  # NaN, zeros and odd codes mixed in
+    want = booster.predict(x, raw_score=True)
+    for forest in _kernels(booster):
+        assert np.array_equal(forest.raw(x), want), forest.isa
+        assert np.array_equal(forest.raw(np.asfortranarray(x)), want), forest.isa  # columns read in place
+        assert np.array_equal(forest.raw_columns(list(x.T.copy())), want), forest.isa
+        assert np.array_equal(forest.raw(x[::-1]), want[::-1]), forest.isa  # a strided view is copied first
+        assert np.array_equal(forest.predict(x), booster.predict(x)), forest.isa  # the sigmoid too
+
+
+def test_both_kernels_agree_with_lightgbm_on_nan_zero_and_category_rules():
+    for params in ({}, {"zero_as_missing": True}, {"use_missing": False}):
+        booster = _booster(params)
+        x = _probe(777)
+        want = booster.predict(x, raw_score=True)
+        for forest in _kernels(booster):
+            assert np.array_equal(forest.raw(x, threads=1), want), (params, forest.isa)
+            assert np.array_equal(forest.predict(x, threads=1), booster.predict(x)), (params, forest.isa)
+
+
+def test_a_tree_wider_than_a_bit_vector_is_walked_row_by_row():
+    rng = np.random.default_rng(12)
+    n = 6000
+    x = rng.normal(size=(n, 4))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(x).sum(axis=1)))).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 90, "min_data_in_leaf": 5,
+                         "num_threads": 1}, lgb.Dataset(x, y), num_boost_round=4)
+    widths = [t["num_leaves"] for t in booster.dump_model()["tree_info"]]
+    assert max(widths) > native.MAX_VECTOR_LEAVES and "row_tree_0" in native.source(booster)
+    probe = _probe()[:, :4]
+    for forest in _kernels(booster):
+        assert np.array_equal(forest.raw(probe), booster.predict(probe, raw_score=True)), forest.isa
+
+
+def test_a_tree_of_one_leaf_adds_its_value():
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(500, 3))
+    y = (x[:, 0] > 0).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 1000},
+                        lgb.Dataset(x, y), num_boost_round=2)
+    assert min(t["num_leaves"] for t in booster.dump_model()["tree_info"]) == 1
+    for forest in _kernels(booster):
+        assert np.array_equal(forest.raw(x[:67]), booster.predict(x[:67], raw_score=True)), forest.isa
+
+
+def test_the_source_also_builds_as_one_unit(tmp_path):
+    # the library is built from two parts compiled side by side; the whole source is one valid unit too
+    import subprocess
+
+    booster = _booster({}, rounds=5)
+    src = tmp_path / "forest.c"
+    src.write_text(native.source(booster), encoding="ascii")
+    lib = tmp_path / "forest.so"
+    subprocess.run(["cc", *native.CFLAGS, "-shared", "-fPIC", "-o", str(lib), str(src), "-lm"], check=True)
+    x = _probe(500)
+    whole = native.NativeForest(lib, num_features=booster.num_feature())
+    assert np.array_equal(whole.raw(x), booster.predict(x, raw_score=True))
+
+
 def test_threads_do_not_change_a_single_bit():
     booster = _booster({})
     x = np.tile(_probe(), (50, 1))  # 150,000 rows: more than one share per thread
@@ -185,3 +257,35 @@ def test_a_text_value_in_a_numeric_column_is_named():
     frame = pd.DataFrame({"kind": ["1"], "amount": ["many"], "count": [1]})
     with pytest.raises(UserError, match="feature 'amount' must be numeric"):
         to_matrix(frame, FEATURES)
+
+
+def test_the_c_trees_read_a_frames_float_columns_in_place_and_never_write_them(monkeypatch):
+    from training import calibrate
+    from training import model as model_module
+    from training.model import BUNDLE_FORMAT, ScoringModel, schema_hash
+
+    rng = np.random.default_rng(14)
+    n = 3000
+    frame = pd.DataFrame({"kind": pd.Categorical(rng.choice(["1", "2", "3", "个体", None], size=n)),
+                          "amount": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+                          "count": np.where(rng.random(n) < 0.3, np.nan, rng.integers(0, 5, size=n))})
+    before = frame.copy()
+    x = to_matrix(frame, FEATURES)
+    y = (rng.random(n) < 1 / (1 + np.exp(-np.nan_to_num(x[:, 1]) - x[:, 2] / 3))).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7, "num_threads": 1},
+                        lgb.Dataset(x, y, categorical_feature=[0]), num_boost_round=8)
+    features = [{**f, "dimension": "d"} for f in FEATURES]
+    meta = {"format": BUNDLE_FORMAT, "kind": "lightgbm", "features": features, "schema_hash": schema_hash(features),
+            "calibrator": {"method": "platt", "a": 0.9, "b": -0.1},
+            "tier_policy": {"kind": "shares", "shares": [0.5, 0.5], "codes": ["A", "B"], "cutoffs": [0.5]}}
+    model = ScoringModel(booster_text=booster.model_to_string(), meta=meta)
+    cols = model._encode.columns(frame)
+    assert np.shares_memory(cols[1], frame["amount"].to_numpy())  # the float column itself, not a copy
+    np.testing.assert_array_equal(np.column_stack(cols), x)
+    slow = model.predict_proba(frame)  # LightGBM or the numba trees on the matrix
+    monkeypatch.setattr(model_module, "NATIVE_MIN_ROWS", 1)
+    fast = model.predict_proba(frame)  # the C trees on the frame's columns
+    assert np.abs(fast - slow).max() <= 1e-12
+    assert np.array_equal(fast, calibrate.apply(meta["calibrator"], model.native().predict(x)))
+    assert np.array_equal(model.score(frame.assign(uscc="u"), reasons=False)["probability"].to_numpy(), fast)
+    pd.testing.assert_frame_equal(frame, before)  # count's declared missing value was filled in a copy
