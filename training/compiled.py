@@ -6,6 +6,8 @@ categorical splits; leaf values summed in tree order) at several times its speed
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -85,6 +87,14 @@ def _contrib(x, roots, feat, thr, child, nan_left, flags, cstart, clen, cbits, l
         lo = b * _BLOCK
         hi = min(n, lo + _BLOCK)
         _walk_contrib(x, lo, hi, roots, feat, thr, child, nan_left, flags, cstart, clen, cbits, leaves, ivals, out)
+
+
+@njit(cache=True)
+def _sigmoid(raw, k):
+    # the C library's exp, element by element, as LightGBM computes it (numpy's vectorised exp can differ by an
+    # ulp, so a row's probability would depend on which scorer took its batch)
+    for i in range(raw.shape[0]):
+        raw[i] = 1.0 / (1.0 + math.exp(-k * raw[i]))
 
 
 class CompiledForest:
@@ -192,4 +202,6 @@ class CompiledForest:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities, as ``Booster.predict`` gives for a binary model."""
-        return 1.0 / (1.0 + np.exp(-self.sigmoid * self.raw(x)))
+        raw = self.raw(x)
+        _sigmoid(raw, self.sigmoid)
+        return raw
