@@ -36,7 +36,6 @@ def prepare(work: Path, entities: int, seed: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    import synth
     from core.settings import Settings
     from features import opinions
     from features import snapshot as fsnap
@@ -48,16 +47,25 @@ def prepare(work: Path, entities: int, seed: int) -> dict:
     from training.train import train
 
     t = time.perf_counter()
-    synth.generate(work / "drop", entities=entities, seed=seed)
     settings = Settings.from_env(work / "home")
-    ingest(settings, work / "drop")
+    # each stage once (a rerun with the same --work resumes), the generator in its own process (its memory goes
+    # with it)
+    if not (work / "drop" / "done").exists():
+        subprocess.run([sys.executable, "-c", "import sys, synth; synth.generate(sys.argv[1], entities=int(sys.argv[2]), "
+                        "seed=int(sys.argv[3]))", str(work / "drop"), str(entities), str(seed)], check=True)
+        (work / "drop" / "done").write_text("ok")
+    if not (work / "ingested").exists():
+        ingest(settings, work / "drop")
+        (work / "ingested").write_text("ok")
     con = connect(settings)
     clf = opinions.current(settings, con)
     exported = parquet.export(con, parquet.root_of(settings), classifier=clf)
-    frame = fsnap.build_snapshot(con, as_of=AS_OF, classifier=clf).frame
+    snap = fsnap.build_snapshot(con, as_of=AS_OF, classifier=clf)
     con.close()
+    active = snap.entities
+    every = max(1, active // 50_000)  # about 50,000 rows for the model, never the whole snapshot in memory
+    part = pd.concat([b.iloc[::every] for b in snap.batches(100_000)], ignore_index=True)
     rng = np.random.default_rng(5)
-    part = frame.sample(min(len(frame), 50_000), random_state=1)
     periods = [part.assign(as_of=date(2021 + k // 4, 1 + 3 * (k % 4), 1),
                            label=(rng.random(len(part)) < 0.1 + 0.5 * (part["penalty_in_effect_count"] > 0)).astype(int))
                for k in range(8)]
@@ -65,7 +73,7 @@ def prepare(work: Path, entities: int, seed: int) -> dict:
                              features=[feature_spec(f) for f in all_features()]), num_boost_round=50)
     model.meta["version"] = "bench"
     model.export_local(work / "model")
-    return {"entities_active": len(frame), "prepare_seconds": round(time.perf_counter() - t, 1),
+    return {"entities_active": active, "prepare_seconds": round(time.perf_counter() - t, 1),
             "export_seconds": exported.seconds}
 
 
