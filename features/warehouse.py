@@ -68,7 +68,7 @@ def limit_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path) -> None:
     con.execute(f"SET memory_limit = '{limit}'")
     # a second connection to a database open in this process shares its settings, and DuckDB refuses to set the
     # directory again once something has spilled there (a publication reading the snapshot beside its records)
-    if con.execute("SELECT current_setting('temp_directory')").fetchone()[0] != str(temp_dir):
+    if con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] != str(temp_dir):
         con.execute(f"SET temp_directory = '{temp_dir}'")
 
 
