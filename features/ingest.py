@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -190,17 +192,18 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
     """Validate one extract and load its rows; returns the file's counts (see :func:`ingest`).
 
     The file is read batch by batch (:meth:`Extract.batches`): each batch is pseudonymised, made text and
-    appended to a staging table in DuckDB (``_src``), so memory holds one batch; validation, duplicates (across
-    the whole file) and loading then run in SQL over the staged rows.
+    appended to a scratch Parquet file that DuckDB reads as ``_src``, so memory holds one batch; validation,
+    duplicates (across the whole file) and loading then run in SQL over the staged rows.
     """
     table = SOURCES[extract.table]
     columns = stored_columns(table)
     renamed = _renamed(list(extract.columns), table)
     check_header(extract.path.name, table, found=list(extract.columns), renamed=renamed)
     _check_fit(extract, table)
+    scratch = Path(tempfile.mkdtemp(prefix="credit-risk-ingest-"))
     con.begin()
     try:
-        staged = _stage(con, extract, table, columns, renamed=renamed, key=key)
+        staged = _stage(con, extract, table, columns, renamed=renamed, key=key, folder=scratch)
         rows = staged.rows + len(extract.bad_lines)
         counts = _validate_and_load(con, table, columns, ingest_id=ingest_id, as_of=as_of,
                                     source_file=extract.path.name, typed=staged.typed, long=staged.long)
@@ -217,8 +220,10 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
         con.rollback()
         raise
     finally:
-        for temp in ("_src", "_checked", "_dropped", "_incoming", "_name_match"):
+        con.execute("DROP VIEW IF EXISTS _src")
+        for temp in ("_checked", "_dropped", "_incoming", "_name_match"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
+        shutil.rmtree(scratch, ignore_errors=True)
     repaired = counts.pop("repaired")
     if extract.redecoded:
         repaired = {"gbk_encoding": extract.redecoded, **repaired}
@@ -240,27 +245,33 @@ class Staged:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, extract: Extract, table: Table, columns: list[str], *,
-           renamed: list[str], key: bytes) -> Staged:
-    """Append the extract's rows, batch by batch, to the temp table ``_src``: personal columns replaced, stored
-    columns in contract order as text (or kept typed), credit-code check indices and the file's row numbers."""
+           renamed: list[str], key: bytes, folder: Path) -> Staged:
+    """Write the extract's rows, batch by batch, to a scratch Parquet file in ``folder`` read as the view
+    ``_src``: personal columns replaced, stored columns in contract order as text (or kept typed), credit-code
+    check indices and the file's row numbers. DuckDB scans the file: neither it nor Python holds the table."""
+    import pyarrow.parquet as pq
+
     kinds = {c.name: c.kind for c in table.columns}
     rows, typed, long, extra, missing = 0, None, frozenset(), [], []
-    created = False
-    for batch in extract.batches():
-        data, extra, missing = _conform(protect_personal(batch.rename_columns(renamed), table, key=key), columns)
-        data = as_text(data, kinds=kinds)
-        if typed is None:
-            typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
-        long |= long_columns(data, table)
-        con.register("_batch", row_numbers(with_check_indices(data, table),
-                                           numbers=extract.numbers(rows, data.num_rows)))
-        try:
-            con.execute("INSERT INTO _src SELECT * FROM _batch" if created
-                        else "CREATE TEMP TABLE _src AS SELECT * FROM _batch")
-        finally:
-            con.unregister("_batch")
-        created = True
-        rows += data.num_rows
+    path = folder / "staged.parquet"
+    writer = None
+    try:
+        for batch in extract.batches():
+            data, extra, missing = _conform(protect_personal(batch.rename_columns(renamed), table, key=key), columns)
+            data = as_text(data, kinds=kinds)
+            if typed is None:
+                typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
+            long |= long_columns(data, table)
+            staged = row_numbers(with_check_indices(data, table), numbers=extract.numbers(rows, data.num_rows))
+            if writer is None:
+                schema = staged.schema
+                writer = pq.ParquetWriter(path, schema, compression="lz4")
+            writer.write_table(staged if staged.schema == schema else staged.cast(schema))
+            rows += data.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    con.execute(f"CREATE TEMP VIEW _src AS SELECT * FROM read_parquet('{path.as_posix()}')")
     return Staged(rows=rows, typed=typed or frozenset(), long=long, extra=extra, missing=missing)
 
 
