@@ -1,6 +1,6 @@
 """Benchmark: generate a simulated district at 34k and 1M entities; print time, rows/s and peak memory.
 
-Run: .venv/bin/python bench/bench_synth.py [--entities 34000 1000000] [--out /tmp/bench-synth]
+Run: .venv/bin/python bench/bench_synth.py [--entities 34000 1000000] [--out /tmp/bench-synth] [--keep]
 Each size runs in its own child process so that its peak resident memory is measured alone; CPU seconds
 (all threads) and the load average are printed because the machine is shared.
 """
@@ -42,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, nargs="+", default=[34000, 1_000_000])
     parser.add_argument("--out", default="/tmp/bench-synth")
+    parser.add_argument("--keep", action="store_true", help="keep each district (default: removed after its run)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -64,7 +65,8 @@ def main() -> None:
               f"peak RSS {figures['peak_rss_gib']:.2f} GiB; label rate {le.get('enterprise_label_rate_test')}, "
               f"AUC risk_12m {le.get('latent_auc')} / propensity {le.get('latent_propensity_auc')} / "
               f"quick model {le.get('observed_auc')}")
-        shutil.rmtree(out, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

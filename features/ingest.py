@@ -12,8 +12,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import shutil
+import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,7 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
         }
         for table_name, path in found:
             t0 = time.perf_counter()
+            extract = None
             try:
                 extract = read_extract(path, table_name)
                 result = load_extract(con, extract, ingest_id=ingest_id, as_of=as_of, key=key)
@@ -91,6 +95,9 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
                                          "error": str(exc)})
                 progress.say(f"  {path.name}: {status}, nothing loaded from it ({exc})")
                 continue
+            finally:
+                if extract is not None:
+                    extract.close()
             result["seconds"] = round(time.perf_counter() - t0, 2)
             summary["files"].append(result)
             _merge(summary, table_name, result)
@@ -184,24 +191,26 @@ def stored_columns(table: Table) -> list[str]:
 
 def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id: str, as_of: date,
                  key: bytes) -> dict[str, Any]:
-    """Validate one extract and load its rows; returns the file's counts (see :func:`ingest`)."""
+    """Validate one extract and load its rows; returns the file's counts (see :func:`ingest`).
+
+    The file is read batch by batch (:meth:`Extract.batches`): each batch is pseudonymised, made text and
+    appended to a scratch Parquet file that DuckDB reads as ``_src``, so memory holds one batch; validation,
+    duplicates (across the whole file) and loading then run in SQL over the staged rows.
+    """
     table = SOURCES[extract.table]
     columns = stored_columns(table)
-    renamed = _rename(extract.data, table)
-    check_header(extract.path.name, table, found=extract.data.column_names, renamed=renamed.column_names)
+    renamed = _renamed(list(extract.columns), table)
+    check_header(extract.path.name, table, found=list(extract.columns), renamed=renamed)
     _check_fit(extract, table)
-    data, extra, missing = _conform(protect_personal(renamed, table, key=key), columns)
-    rows = extract.rows
-    data = as_text(data, kinds={c.name: c.kind for c in table.columns})
-    typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
-    long = long_columns(data, table)
-    con.register("_src", row_numbers(with_check_indices(data, table), numbers=extract.row_numbers))
+    scratch = Path(tempfile.mkdtemp(prefix="credit-risk-ingest-"))
     con.begin()
     try:
+        staged = _stage(con, extract, table, columns, renamed=renamed, key=key, folder=scratch)
+        rows = staged.rows + len(extract.bad_lines)
         counts = _validate_and_load(con, table, columns, ingest_id=ingest_id, as_of=as_of,
-                                    source_file=extract.path.name, typed=typed, long=long)
+                                    source_file=extract.path.name, typed=staged.typed, long=staged.long)
         if extract.bad_lines:
-            lines = _quarantine_lines(con, extract, renamed.column_names, ingest_id=ingest_id, key=key)
+            lines = _quarantine_lines(con, extract, renamed, ingest_id=ingest_id, key=key)
             for rule, n in lines.items():
                 counts["quarantined"][rule] = counts["quarantined"].get(rule, 0) + n
         accounted = counts["loaded"] + sum(counts["quarantined"].values()) + counts["deduplicated"]
@@ -213,15 +222,59 @@ def load_extract(con: duckdb.DuckDBPyConnection, extract: Extract, *, ingest_id:
         con.rollback()
         raise
     finally:
-        con.unregister("_src")
+        con.execute("DROP VIEW IF EXISTS _src")
         for temp in ("_checked", "_dropped", "_incoming", "_name_match"):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
+        shutil.rmtree(scratch, ignore_errors=True)
     repaired = counts.pop("repaired")
     if extract.redecoded:
         repaired = {"gbk_encoding": extract.redecoded, **repaired}
     return {"file": extract.path.name, "table": table.name, "status": "loaded", "format": extract.format,
             "encoding": extract.encoding, "rows": rows, **counts, "repaired": repaired,
-            "extra_columns": masking.safe_names(extra, table), "missing_columns": missing}
+            "extra_columns": masking.safe_names(staged.extra, table), "missing_columns": staged.missing}
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What staging an extract found: rows staged, columns kept typed, text columns with values over their
+    limit, and the header's extra and missing columns."""
+
+    rows: int
+    typed: frozenset[str]
+    long: frozenset[str]
+    extra: list[str]
+    missing: list[str]
+
+
+def _stage(con: duckdb.DuckDBPyConnection, extract: Extract, table: Table, columns: list[str], *,
+           renamed: list[str], key: bytes, folder: Path) -> Staged:
+    """Write the extract's rows, batch by batch, to a scratch Parquet file in ``folder`` read as the view
+    ``_src``: personal columns replaced, stored columns in contract order as text (or kept typed), credit-code
+    check indices and the file's row numbers. DuckDB scans the file: neither it nor Python holds the table."""
+    import pyarrow.parquet as pq
+
+    kinds = {c.name: c.kind for c in table.columns}
+    rows, typed, long, extra, missing = 0, None, frozenset(), [], []
+    path = folder / "staged.parquet"
+    writer = None
+    try:
+        for batch in extract.batches():
+            data, extra, missing = _conform(protect_personal(batch.rename_columns(renamed), table, key=key), columns)
+            data = as_text(data, kinds=kinds)
+            if typed is None:
+                typed = frozenset(c for c in columns if not pa.types.is_string(data.schema.field(c).type))
+            long |= long_columns(data, table)
+            staged = row_numbers(with_check_indices(data, table), numbers=extract.numbers(rows, data.num_rows))
+            if writer is None:
+                schema = staged.schema
+                writer = pq.ParquetWriter(path, schema, compression="lz4")
+            writer.write_table(staged if staged.schema == schema else staged.cast(schema))
+            rows += data.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    con.execute(f"CREATE TEMP VIEW _src AS SELECT * FROM read_parquet('{path.as_posix()}')")
+    return Staged(rows=rows, typed=typed or frozenset(), long=long, extra=extra, missing=missing)
 
 
 def check_header(file: str, table: Table, *, found: list[str], renamed: list[str]) -> None:
@@ -253,10 +306,10 @@ def _check_fit(extract: Extract, table: Table) -> None:
     """Refuse a CSV most of whose lines have another field count than its header (e.g. a stray trailing comma in
     the header): quarantining nearly every line would help nobody."""
     malformed = Counter(len(b.fields) for b in extract.bad_lines if b.rule == "malformed_line")
-    if sum(malformed.values()) <= extract.data.num_rows:
+    if not malformed or sum(malformed.values()) <= extract.rows - len(extract.bad_lines):
         return
     found, n = malformed.most_common(1)[0]
-    header = masking.safe_names(list(extract.data.column_names), table)
+    header = masking.safe_names(list(extract.columns), table)
     raise RefusedFile(f"{extract.path.name}: expected every line to have the {len(header)} fields of its header "
                       f"({', '.join(header)}), but {sum(malformed.values()):,} of {extract.rows:,} lines do not "
                       f"({n:,} have {found}): the header does not fit the data. Nothing of this file was loaded; "
@@ -292,14 +345,14 @@ def _quarantine_lines(con: duckdb.DuckDBPyConnection, extract: Extract, header: 
     return counts
 
 
-def _rename(data: pa.Table, table: Table) -> pa.Table:
+def _renamed(header: list[str], table: Table) -> list[str]:
     """Header names trimmed and lower-cased; Chinese labels of the contract accepted for column names."""
     by_zh = {c.zh: c.name for c in table.columns}
     names = []
-    for name in data.column_names:
+    for name in header:
         clean = str(name).strip().lstrip("\ufeff")
         names.append(by_zh.get(clean, clean.lower()))
-    return data.rename_columns(names)
+    return names
 
 
 def _conform(data: pa.Table, columns: list[str]) -> tuple[pa.Table, list[str], list[str]]:

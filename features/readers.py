@@ -5,13 +5,19 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import mmap
+import os
 import re
+import tempfile
+import weakref
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
+import numpy as np
 import pyarrow as pa
 
 from core.errors import NotFound
@@ -21,6 +27,7 @@ from features.sources import SOURCES
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
 IGNORED_FOLDERS = ("ground_truth",)  # hidden truth written by synth: never read by production code
 _CHUNK = 1 << 20
+BATCH_ROWS = 200_000  # rows per batch read from an extract (what memory holds of a table at a time)
 _BLOCK, _MAX_BLOCK = 1 << 20, (1 << 31) - 1  # CSV parser blocks: a row must fit in one
 
 
@@ -40,22 +47,73 @@ class BadLine:
     expected: int  # fields in the header
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Extract:
-    """One source file as read: which table it holds, how it was encoded, and its rows (all as read)."""
+    """One source file as opened: which table it holds, how it was encoded, its header, and its rows, read in
+    batches of at most ``BATCH_ROWS`` (``batches``: each call reads the file again) so that memory holds one
+    batch, not the table. A CSV's lines that are no row are found when the file is opened (``bad_lines``)."""
 
     path: Path
     table: str
     format: str  # parquet | csv | xlsx
     encoding: str | None  # utf-8 | gbk | mixed (lines of both) for CSV; None otherwise
-    data: pa.Table
+    columns: tuple[str, ...]  # the header as read
+    read: Callable[[], Iterator[pa.Table]] = field(repr=False)  # the rows in order, in tables of the header's columns
+    data_rows: int | None = None  # rows ``batches`` yields (None: counted on first need)
     bad_lines: tuple[BadLine, ...] = ()
-    row_numbers: pa.Array | None = None  # data row number of each row of ``data`` when lines were set aside
     redecoded: int = 0  # CSV lines decoded as GB18030 because they were not UTF-8
+    scratch: tuple[Path, ...] = ()  # files made while opening (a CSV re-encoded as UTF-8), removed by ``close``
+
+    def __post_init__(self) -> None:
+        skipped = np.array(sorted(b.row for b in self.bad_lines), dtype=np.int64)
+        self._gaps = skipped - np.arange(len(skipped), dtype=np.int64)  # rank after which each set-aside row lies
+        if self.scratch:
+            weakref.finalize(self, _remove, self.scratch)
+
+    def batches(self) -> Iterator[pa.Table]:
+        """The data rows in order, at least one (maybe empty) table; a read failure is a :class:`CorruptFile`."""
+        any_batch = False
+        try:
+            for batch in self.read():
+                any_batch = True
+                yield batch
+        except CorruptFile:
+            raise
+        except Exception as exc:  # any reader failure means the file is unusable as delivered
+            raise CorruptFile(f"{self.path.name}: cannot read as {self.format}: {_reason(exc)}") from None
+        if not any_batch:
+            yield pa.table({name: pa.array([], type=pa.string()) for name in self.columns})
 
     @property
     def rows(self) -> int:
-        return self.data.num_rows + len(self.bad_lines)
+        """Rows of the file as ingest counts them: data rows and lines set aside."""
+        if self.data_rows is None:
+            self.data_rows = sum(b.num_rows for b in self.batches())
+        return self.data_rows + len(self.bad_lines)
+
+    @property
+    def data(self) -> pa.Table:
+        """Every data row at once (small files and tests; ingest reads ``batches``)."""
+        return pa.concat_tables(list(self.batches()))
+
+    def numbers(self, start: int, count: int) -> pa.Array:
+        """The 1-based data row numbers in the file (header not counted) of the data rows ``start .. start + count``
+        (0-based, in reading order): 1, 2, 3, … skipping the numbers of the lines set aside."""
+        rank = np.arange(start + 1, start + count + 1, dtype=np.int64)
+        return pa.array(rank + np.searchsorted(self._gaps, rank, side="right"))
+
+    @property
+    def row_numbers(self) -> pa.Array | None:
+        """Data row number of each data row when lines were set aside (else None: 1, 2, 3, …)."""
+        return self.numbers(0, self.rows - len(self.bad_lines)) if self.bad_lines else None
+
+    def close(self) -> None:
+        _remove(self.scratch)
+
+
+def _remove(paths: tuple[Path, ...]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def find_extracts(drop_dir: str | Path) -> tuple[list[tuple[str, Path]], list[str]]:
@@ -86,10 +144,11 @@ def find_extracts(drop_dir: str | Path) -> tuple[list[tuple[str, Path]], list[st
 
 
 def read_extract(path: str | Path, table: str) -> Extract:
-    """Read one extract; raise :class:`CorruptFile` saying what is wrong when it cannot be read.
+    """Open one extract; raise :class:`CorruptFile` saying what is wrong when it cannot be read.
 
-    A CSV is decoded line by line (UTF-8, else GB18030); lines that are no row are returned as
-    :class:`BadLine` and the rest is read. Messages never quote the file's content.
+    Its rows are read batch by batch later (:meth:`Extract.batches`). A CSV is decoded line by line (UTF-8,
+    else GB18030) and parsed once here to find the lines that are no row (returned as :class:`BadLine`).
+    Messages never quote the file's content.
     """
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
@@ -97,14 +156,28 @@ def read_extract(path: str | Path, table: str) -> Extract:
         raise CorruptFile(f"{path.name}: expected a .parquet, .csv or .xlsx file, got {path.suffix!r}")
     try:
         if fmt == "parquet":
-            return Extract(path=path, table=table, format=fmt, encoding=None, data=_read_parquet(path))
+            return _open_parquet(path, table)
         if fmt == "csv":
             return _read_csv(path, table)
-        return Extract(path=path, table=table, format=fmt, encoding=None, data=_read_xlsx(path))
+        return _open_xlsx(path, table)
     except CorruptFile:
         raise
     except Exception as exc:  # any reader failure means the file is unusable as delivered
         raise CorruptFile(f"{path.name}: cannot read as {fmt}: {_reason(exc)}") from None
+
+
+def _rebatch(parts: Iterable[pa.RecordBatch | pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The rows of ``parts`` in tables of about ``rows`` rows (the parsers' blocks are small)."""
+    held: list = []
+    n = 0
+    for part in parts:
+        held.append(part if isinstance(part, pa.Table) else pa.Table.from_batches([part]))
+        n += part.num_rows
+        if n >= rows:
+            yield pa.concat_tables(held)
+            held, n = [], 0
+    if held:
+        yield pa.concat_tables(held)
 
 
 def _reason(exc: Exception) -> str:
@@ -126,83 +199,116 @@ def _decodes(path: Path, codec: str) -> bool:
     return True
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _open_parquet(path: Path, table: str) -> Extract:
     import pyarrow.parquet as pq
 
-    return pq.read_table(path)
+    meta = pq.ParquetFile(path)
+    columns, rows = tuple(meta.schema_arrow.names), meta.metadata.num_rows
+
+    def read() -> Iterator[pa.Table]:
+        with pq.ParquetFile(path) as file:
+            empty = True
+            for batch in file.iter_batches(batch_size=BATCH_ROWS):
+                empty = False
+                yield pa.Table.from_batches([batch])
+            if empty:
+                yield file.schema_arrow.empty_table()
+
+    return Extract(path=path, table=table, format="parquet", encoding=None, columns=columns, read=read,
+                   data_rows=rows)
 
 
 _UNDECODABLE = "\x00undecodable\x00"  # stands in for a line of unknown bytes: one field, so the parser flags it
 
 
-def _decode_lines(raw: bytes) -> tuple[bytes, str, int, dict[int, str]]:
-    """Each line as UTF-8, else GB18030; a line that is neither is replaced by a marker line.
+def _decode_lines(path: Path, target: Path) -> tuple[str, int, dict[int, str]]:
+    """Each line of ``path`` as UTF-8, else GB18030, written to ``target`` as UTF-8 (line by line: memory holds
+    one line); a line that is neither is replaced by a marker line.
 
-    Returns the text re-encoded as UTF-8, the encoding (``gbk`` when no line needed UTF-8 beyond ASCII and every
-    line decoded, else ``mixed``), the number of lines re-decoded, and ``{line number: lossy text}`` of the lines
-    that decode as neither.
+    Returns the encoding (``gbk`` when no line needed UTF-8 beyond ASCII and every line decoded, else ``mixed``),
+    the number of lines re-decoded, and ``{line number: lossy text}`` of the lines that decode as neither.
     """
-    out, redecoded, utf8_text, undecodable = [], 0, False, {}
-    lines = raw.split(b"\n")
-    for number, line in enumerate(lines, 1):
-        line += b"\n" if number < len(lines) else b""
-        try:
-            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
-            utf8_text = utf8_text or not line.isascii()
-        except UnicodeDecodeError:
+    redecoded, utf8_text, undecodable = 0, False, {}
+    with path.open("rb") as src, target.open("wb") as out:
+        for number, line in enumerate(src, 1):  # each line keeps its b"\n" (the last one may have none)
             try:
-                text = line.decode("gb18030")
-                redecoded += 1
+                text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+                utf8_text = utf8_text or not line.isascii()
             except UnicodeDecodeError:
-                undecodable[number] = line.decode("gb18030", errors="replace").rstrip("\r\n")
-                text = _UNDECODABLE + "\n"
-        out.append(text)
+                try:
+                    text = line.decode("gb18030")
+                    redecoded += 1
+                except UnicodeDecodeError:
+                    undecodable[number] = line.decode("gb18030", errors="replace").rstrip("\r\n")
+                    text = _UNDECODABLE + "\n"
+            out.write(text.encode("utf-8"))
     encoding = "mixed" if utf8_text or undecodable else "gbk"
-    return "".join(out).encode("utf-8"), encoding, redecoded, undecodable
+    return encoding, redecoded, undecodable
 
 
 def _read_csv(path: Path, table: str) -> Extract:
+    if _decodes(path, "utf-8-sig"):  # the common case: the parser reads the file itself
+        source, encoding, redecoded, undecodable, scratch = path, "utf-8", 0, {}, ()
+    else:
+        handle, name = tempfile.mkstemp(prefix="credit-risk-csv-", suffix=".csv")
+        os.close(handle)
+        source = Path(name)
+        scratch = (source,)
+        try:
+            encoding, redecoded, undecodable = _decode_lines(path, source)
+        except BaseException:
+            _remove(scratch)
+            raise
+    try:
+        with source.open("r", encoding="utf-8-sig", errors="ignore", newline="") as fh:
+            header = next(csv.reader(fh), None)
+        if not header or (source != path and 1 in undecodable):
+            raise CorruptFile(f"{path.name}: expected a header row, got "
+                              f"{'an empty file' if not header else 'a first line that is neither UTF-8 nor GBK'}")
+        size = source.stat().st_size
+        invalid: list[tuple[int | None, str]] = []
+        block, rows = _BLOCK, 0
+        while True:  # once through to find the lines that are no row (the parser numbers them on one thread)
+            invalid.clear()
+            try:
+                rows = sum(b.num_rows for b in _csv_blocks(source, header, block, threads=False, invalid=invalid))
+                break
+            except pa.ArrowInvalid as exc:  # a row longer than a block: read in one block (the limits rule judges it)
+                if "straddl" not in str(exc) or block > size or block == _MAX_BLOCK:
+                    raise
+                block = min(size + 1, _MAX_BLOCK)
+        bad: list[BadLine] = []
+        if invalid:
+            with source.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as text:
+                bad = _bad_lines(text, invalid, undecodable, width=len(header))
+
+        def read() -> Iterator[pa.Table]:
+            yield from _rebatch(_csv_blocks(source, header, block, threads=True, invalid=[]), BATCH_ROWS)
+
+        return Extract(path=path, table=table, format="csv", encoding=encoding, columns=tuple(header), read=read,
+                       data_rows=rows, bad_lines=tuple(bad), redecoded=redecoded, scratch=scratch)
+    except BaseException:
+        _remove(scratch)
+        raise
+
+
+def _csv_blocks(source: Path, header: list[str], block: int, *, threads: bool,
+                invalid: list) -> Iterator[pa.RecordBatch]:
+    """The CSV's rows block by block, every column as text; rows with another field count are skipped (and
+    listed in ``invalid`` with their record number when read on one thread)."""
     from pyarrow import csv as pacsv
 
-    if _decodes(path, "utf-8-sig"):  # the common case: the parser reads the file itself
-        text, encoding, redecoded, undecodable = None, "utf-8", 0, {}
-    else:
-        text, encoding, redecoded, undecodable = _decode_lines(path.read_bytes())
-    with (path.open("r", encoding="utf-8-sig", newline="") if text is None
-          else io.StringIO(text[:_CHUNK * 4].decode("utf-8", errors="ignore"), newline="")) as fh:
-        header = next(csv.reader(fh), None)
-    if not header or (text is not None and 1 in undecodable):
-        raise CorruptFile(f"{path.name}: expected a header row, got "
-                          f"{'an empty file' if not header else 'a first line that is neither UTF-8 nor GBK'}")
-    invalid: list[tuple[int | None, str]] = []
-    size = path.stat().st_size if text is None else len(text)
-
-    def parse(threads: bool, block: int = _BLOCK) -> pa.Table:
-        invalid.clear()
-        try:
-            return pacsv.read_csv(
-                path if text is None else pa.BufferReader(text),
-                read_options=pacsv.ReadOptions(encoding="utf8", use_threads=threads, block_size=block),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_collect(invalid)),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={name: pa.string() for name in header}, strings_can_be_null=False,
-                ),
-            )
-        except pa.ArrowInvalid as exc:  # a row longer than a block: read again in one block (the limits rule judges it)
-            if "straddl" not in str(exc) or block > size or block == _MAX_BLOCK:
-                raise
-            return parse(threads, min(size + 1, _MAX_BLOCK))
-
-    data = parse(True)
-    if not invalid:
-        return Extract(path=path, table=table, format="csv", encoding=encoding, data=data, redecoded=redecoded)
-    data = parse(False)  # the parser numbers the rows it skips only when reading on one thread
-    bad = _bad_lines(text if text is not None else path.read_bytes(), invalid, undecodable, width=len(header))
-    skipped = {b.row for b in bad}
-    total = data.num_rows + len(bad)
-    numbers = pa.array([n for n in range(1, total + 1) if n not in skipped], type=pa.int64())
-    return Extract(path=path, table=table, format="csv", encoding=encoding, data=data, bad_lines=tuple(bad),
-                   row_numbers=numbers, redecoded=redecoded)
+    reader = pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(encoding="utf8", use_threads=threads, block_size=block),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=_collect(invalid)),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                             strings_can_be_null=False),
+    )
+    try:
+        yield from reader
+    finally:
+        reader.close()
 
 
 def _collect(into: list):
@@ -212,19 +318,19 @@ def _collect(into: list):
     return handler
 
 
-def _bad_lines(text: bytes, invalid: list[tuple[int | None, str]], undecodable: dict[int, str], *,
+def _bad_lines(text, invalid: list[tuple[int | None, str]], undecodable: dict[int, str], *,
                width: int) -> list[BadLine]:
     """Each skipped record as a :class:`BadLine`: its physical line is where its text next starts a line
     (searched from a cursor that only moves forward), its row number the parser's record number less the header."""
     out, cursor, line = [], 0, 1  # line: the line on which ``cursor`` lies
     for record, row_text in invalid:
         needle = row_text.encode("utf-8")
-        if cursor == 0 and text.startswith(needle):
+        if cursor == 0 and text[:len(needle)] == needle:
             at = 0
         else:
             at = text.find(b"\n" + needle, max(cursor - 1, 0))
             at = at + 1 if at >= 0 else cursor
-        line += text.count(b"\n", cursor, at)
+        line += _newlines(text, cursor, at)
         cursor = at + len(needle)
         here = line
         line += needle.count(b"\n")
@@ -236,6 +342,11 @@ def _bad_lines(text: bytes, invalid: list[tuple[int | None, str]], undecodable: 
     return out
 
 
+def _newlines(text, start: int, stop: int) -> int:
+    """Line breaks in ``text[start:stop]`` (bytes or a memory map), counted a slice at a time."""
+    return sum(text[lo:min(lo + _CHUNK * 16, stop)].count(b"\n") for lo in range(start, stop, _CHUNK * 16))
+
+
 def _fields(text: str) -> list[str]:
     try:
         return next(csv.reader(io.StringIO(text, newline="")), [])
@@ -243,17 +354,52 @@ def _fields(text: str) -> list[str]:
         return text.split(",")
 
 
-def _read_xlsx(path: Path) -> pa.Table:
-    """The first worksheet as text columns, read by streaming its XML (much faster than openpyxl's cell
-    objects); date-formatted numeric cells become ISO dates."""
+def _open_xlsx(path: Path, table: str) -> Extract:
+    """The first worksheet as text columns, read by streaming its XML row by row (much faster than openpyxl's
+    cell objects); date-formatted numeric cells become ISO dates. Rows with no value are left out."""
+    rows = _xlsx_rows(path)
+    try:
+        header = next(rows, None)
+    finally:
+        rows.close()
+    if header is None:
+        raise CorruptFile(f"{path.name}: expected a header row, got an empty worksheet")
+    names = tuple(header.get(i) or f"column_{i + 1}" for i in range(max(header) + 1)) if header else ()
+
+    def read() -> Iterator[pa.Table]:
+        body: list[dict[int, str]] = []
+        rows = _xlsx_rows(path)
+        next(rows, None)
+        for row in rows:
+            if any(v not in ("", None) for v in row.values()):
+                body.append(row)
+                if len(body) >= BATCH_ROWS:
+                    yield _xlsx_table(body, names)
+                    body = []
+        if body:
+            yield _xlsx_table(body, names)
+
+    return Extract(path=path, table=table, format="xlsx", encoding=None, columns=names, read=read)
+
+
+def _xlsx_table(body: list[dict[int, str]], names: tuple[str, ...]) -> pa.Table:
+    return pa.table({name: pa.array([r.get(i) for r in body], type=pa.string()) for i, name in enumerate(names)})
+
+
+def _xlsx_rows(path: Path) -> Iterator[dict[int, str]]:
+    """The first worksheet's rows in order, each as ``{column index: text}``."""
     with zipfile.ZipFile(path) as book:
         shared = _shared_strings(book)
         date_styles = _date_styles(book)
-        rows: list[dict[int, str]] = []
         row_tag, cell_tag, text_tag = _NS + "row", _NS + "c", _NS + "t"
         columns: dict[str, int] = {}  # cell reference letters -> column index
+        parent = None  # sheetData: each row is removed from it once read, so memory holds one row
         with book.open(_first_sheet(book)) as fh:
-            for _, el in ElementTree.iterparse(fh):
+            for event, el in ElementTree.iterparse(fh, events=("start", "end")):
+                if event == "start":
+                    if el.tag == _NS + "sheetData":
+                        parent = el
+                    continue
                 if el.tag != row_tag:
                     continue
                 row: dict[int, str] = {}
@@ -286,14 +432,10 @@ def _read_xlsx(path: Path) -> pa.Table:
                     elif kind in (None, "n") and cell.get("s") in date_styles:
                         value = _excel_date(value)
                     row[col] = value
-                rows.append(row)
                 el.clear()
-    if not rows:
-        raise CorruptFile(f"{path.name}: expected a header row, got an empty worksheet")
-    header = rows[0]
-    names = [header.get(i) or f"column_{i + 1}" for i in range(max(header) + 1)] if header else []
-    body = [r for r in rows[1:] if any(v not in ("", None) for v in r.values())]
-    return pa.table({name: pa.array([r.get(i) for r in body], type=pa.string()) for i, name in enumerate(names)})
+                if parent is not None and len(parent) and parent[-1] is el:
+                    parent.remove(el)
+                yield row
 
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

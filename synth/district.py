@@ -7,8 +7,12 @@ the difference between the views at the end of that month and at the end of the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import pickle
+import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,7 +38,8 @@ from synth.world import simulate
 GENERATOR_VERSION = "synth-2026.2"  # .2: items naming two firms, the labelled opinion set
 LABELLED_OPINIONS = Path("labelled") / "opinion_targets.parquet"
 CHUNK = 60_000
-WRITE_ROWS = 1_000_000  # rows per Parquet write
+WRITE_ROWS = 1_000_000  # rows per Parquet row group
+WRITE_BYTES = 128 * 2**20  # at most this many Arrow bytes are buffered per Parquet table before a row group
 TEXT_ROWS = 200_000  # rows per CSV write
 # labels with a handful of values, held as categories (never reset or corrected by views)
 CATEGORIES = {"kind", "result", "relation_type", "item", "licence_type", "reason", "source", "_sentiment", "category"}
@@ -155,19 +160,23 @@ class _LatentWriter:
                 self.writer.close()
 
 
-def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Path | None) -> History:
-    began = time.perf_counter()
-    frame = Frame(start, end)
-    pop = build(frame, entities=entities, seed=seed)
-    say(f"  population: {pop.n:,} entities")
-    heads = _heads(pop)
-    names = set(pop.name.tolist())
+def _probes(pop: Population, frame: Frame) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+    """The learnability as-ofs' month index and, per entity, the world's state there (filled chunk by chunk)."""
+    end = frame.end
     probe_dates = {date(end.year - 1, 1, 1), date(end.year - 3, 1, 1)}
     probe_t = {d.isoformat(): int(frame.month_of(np.array([np.datetime64(d, "D") - DAY]))[0]) for d in probe_dates}
     probes = {k: np.zeros(pop.n, dtype=np.float32) for k in probe_t}
     probes.update({f"{k}/dormant": np.zeros(pop.n, dtype=bool) for k in probe_t})
     probes.update({f"{k}/risk_12m": np.zeros(pop.n, dtype=np.float32) for k in probe_t})
-    parts: dict[str, list[pd.DataFrame]] = {}
+    return probe_t, probes
+
+
+def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | None,
+            probes: dict[str, np.ndarray], probe_t: dict[str, int]) -> Iterator[dict[str, pd.DataFrame]]:
+    """The history's records chunk by chunk of ``CHUNK`` entities (rows known only after the frame left out);
+    the ground truth goes to ``latent_path`` and the world's state at the probes into ``probes`` on the way."""
+    heads = _heads(pop)
+    names = set(pop.name.tolist())
     writer = _LatentWriter(latent_path, pop, frame)
     n_chunks = (pop.n + CHUNK - 1) // CHUNK
     try:
@@ -181,24 +190,48 @@ def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Pat
                 if 0 <= t + 1 < frame.months:  # the risk row of the month starting on the probe date
                     probes[f"{key}/risk_12m"][lo:hi] = world.risk[:, t + 1]
             writer.submit(world)
+            parts = {}
             for name, df in rec.chunk_records(pop, world, frame, seed=seed, chunk=c, heads=heads,
                                               all_names=names).items():
                 appear = df["_appear"] if "_appear" in df else df["known_date"]
                 later = appear.to_numpy("datetime64[D]") > frame.d_end  # known only after the frame: never seen
-                parts.setdefault(name, []).append(df[~later] if later.any() else df)
+                parts[name] = df[~later] if later.any() else df
+            del world
             say(f"  world and records: chunk {c + 1}/{n_chunks}")
+            yield parts
     finally:
         writer.close()
-    del names
-    # the records are built: names and addresses are only needed as text columns now (Arrow, not Python strings)
+
+
+def _text_columns(pop: Population) -> None:
+    """Once the records are built, names and addresses are only needed as text columns (Arrow, not Python)."""
     pop.name, pop.address = pd.array(pop.name, dtype="str"), pd.array(pop.address, dtype="str")
+
+
+def _with_appear(df: pd.DataFrame) -> pd.DataFrame:
+    if "_appear" not in df:
+        df["_appear"] = df["known_date"]
+    return df
+
+
+def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Path | None) -> History:
+    """The whole history in memory (monthly drops compare two views of it; ``generate`` streams instead)."""
+    began = time.perf_counter()
+    frame = Frame(start, end)
+    pop = build(frame, entities=entities, seed=seed)
+    say(f"  population: {pop.n:,} entities")
+    probe_t, probes = _probes(pop, frame)
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for chunk in _chunks(pop, frame, seed=seed, latent_path=latent_path, probes=probes, probe_t=probe_t):
+        for name, df in chunk.items():
+            parts.setdefault(name, []).append(df)
+    _text_columns(pop)
     say("  joining chunks")
     tables = {name: _compact(pd.concat(parts.pop(name), ignore_index=True)) for name in list(parts)}
     tables["entities"] = _entities(pop, frame)
     for df in tables.values():
-        if "_appear" not in df:
-            df["_appear"] = df["known_date"]
-    corrections = _corrections(tables, frame, seed=seed)
+        _with_appear(df)
+    corrections = _corrections(lambda name: [tables[name]], frame, seed=seed)
     return History(frame=frame, seed=seed, entities=entities, pop=pop, tables=tables, corrections=corrections,
                    probes=probes, seconds=time.perf_counter() - began)
 
@@ -219,34 +252,41 @@ def _cached(entities: int, seed: int, start: date, end: date) -> History:
     return _build(entities=entities, seed=seed, start=start, end=end, latent_path=None)
 
 
-def _entities(pop: Population, frame: Frame) -> pd.DataFrame:
+def _entities(pop: Population, frame: Frame, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
+    """The registry rows of entities ``lo .. hi`` (default: all)."""
+    hi = pop.n if hi is None else hi
     towns = district()["town"]
-    exited = ~np.isnat(pop.exit_date)
-    status = np.where(exited, np.where(pop.is_ent & (pop.exit_kind == EXIT_FORCED), "revoked", "deregistered"),
-                      "active").astype(object)
+    r = slice(lo, hi)
+    exit_date = pop.exit_date[r]
+    status = np.where(~np.isnat(exit_date), np.where(pop.is_ent[r] & (pop.exit_kind[r] == EXIT_FORCED), "revoked",
+                                                     "deregistered"), "active").astype(object)
     industries = district()["industry"]
-    parent = np.where(pop.parent >= 0, pop.uscc[np.maximum(pop.parent, 0)], None).astype(object)
+    parent = np.where(pop.parent[r] >= 0, pop.uscc[np.maximum(pop.parent[r], 0)], None).astype(object)
     return pd.DataFrame({
-        "uscc": pop.uscc, "name": pop.name, "entity_type": pop.entity_type,
-        "industry_code": np.array([i["code"] for i in industries], dtype=object)[pop.industry],
-        "town_code": np.array([t["code"] for t in towns], dtype=object)[pop.town],
-        "address": pop.address, "registered_capital": pop.capital, "established": pop.established,
-        "status": status, "status_date": pop.exit_date, "is_foreign_invested": pop.foreign,
-        "parent_uscc": parent, "known_date": pop.established, "_ent": np.arange(pop.n),
-    })
+        "uscc": pop.uscc[r], "name": pop.name[r], "entity_type": pop.entity_type[r],
+        "industry_code": np.array([i["code"] for i in industries], dtype=object)[pop.industry[r]],
+        "town_code": np.array([t["code"] for t in towns], dtype=object)[pop.town[r]],
+        "address": pop.address[r], "registered_capital": pop.capital[r], "established": pop.established[r],
+        "status": status, "status_date": exit_date, "is_foreign_invested": pop.foreign[r],
+        "parent_uscc": parent, "known_date": pop.established[r], "_ent": np.arange(lo, hi),
+    }, index=pd.RangeIndex(hi - lo))
 
 
-def _corrections(tables: dict[str, pd.DataFrame], frame: Frame, *, seed: int) -> dict[str, pd.DataFrame]:
-    """Later versions of a few records: same key, later known_date, changed values."""
+def _corrections(parts: Callable[[str], Iterable[pd.DataFrame]], frame: Frame, *,
+                 seed: int) -> dict[str, pd.DataFrame]:
+    """Later versions of a few records: same key, later known_date, changed values. ``parts(name)`` gives the
+    history's rows of a table in order, whole or in chunks (the same draws either way)."""
     rng = np.random.default_rng([seed, 700])
     share = district()["records"]["correction_share"]
     out = {}
     for name in ("penalties", "annual_reports", "inspections"):
-        df = tables[name]
-        pick = rng.random(len(df)) < share
-        if name == "annual_reports":
-            pick &= df["filed_date"].notna().to_numpy()
-        c = df[pick].copy()
+        picked = []
+        for df in parts(name):
+            pick = rng.random(len(df)) < share
+            if name == "annual_reports":
+                pick &= df["filed_date"].notna().to_numpy()
+            picked.append(df[pick])
+        c = picked[0].copy() if len(picked) == 1 else pd.concat(picked, ignore_index=True)
         known = c["_appear"].to_numpy("datetime64[D]")
         if name == "annual_reports":
             known = np.maximum(known, c["filed_date"].to_numpy("datetime64[D]"))
@@ -279,41 +319,47 @@ def _key(df: pd.DataFrame, key: tuple[str, ...]) -> pd.Index:
 def view(hist: History, until: date) -> dict[str, pd.DataFrame]:
     """Every table as the bureau knew it at the end of ``until``: contract columns plus ``_ent``."""
     u = np.datetime64(until, "D")
-    out = {}
-    for name, table in SOURCES.items():
-        df = hist.tables[name]  # copy-on-write: the history is never modified through a view
-        known = df["_appear"].to_numpy("datetime64[D]") <= u
-        if not known.all():
-            df = df[known]
-        corr = hist.corrections.get(name)
-        if corr is not None:
-            c = corr[corr["_appear"].to_numpy("datetime64[D]") <= u]
-            if len(c):
-                pos = _key(df, table.key).get_indexer(_key(c, table.key))
-                ok = np.flatnonzero(pos >= 0)
-                rows = pos[ok]
-                for col in table.names:  # only the columns a correction changed
-                    new = c[col].iloc[ok].reset_index(drop=True)
-                    if df[col].iloc[rows].reset_index(drop=True).equals(new):
-                        continue
-                    vals = df[col].copy()
-                    vals.iloc[rows] = new.to_numpy()
-                    df[col] = vals
-        stages = LIFECYCLE.get(name, [])
-        for col, blank, reset in stages if isinstance(stages, list) else [stages]:
-            later = df[col].to_numpy("datetime64[D]") > u
-            if later.any():
-                for b in blank:
-                    if df[b].dtype == bool:
-                        df[b] = df[b].astype("boolean")
-                    df.loc[later, b] = None
-                for k, v in reset.items():
-                    df.loc[later, k] = v
-                if name == "annual_reports":
-                    df.loc[later, "known_date"] = df.loc[later, "_appear"]
-        extra = ["_ent", "_other", "_sentiment"] if name == "opinions" else ["_ent"]
-        out[name] = df[[*table.names, *extra]].reset_index(drop=True)
-    return out
+    corrections = _known_corrections(hist.corrections, u)
+    return {name: _view_table(name, hist.tables[name], corrections.get(name), u) for name in SOURCES}
+
+
+def _known_corrections(corrections: dict[str, pd.DataFrame], u: np.datetime64) -> dict[str, pd.DataFrame]:
+    return {name: c[c["_appear"].to_numpy("datetime64[D]") <= u] for name, c in corrections.items()}
+
+
+def _view_table(name: str, df: pd.DataFrame, corr: pd.DataFrame | None, u: np.datetime64) -> pd.DataFrame:
+    """One table's rows (all of them or one chunk's) as known at the end of ``u``, with the corrections
+    ``corr`` known by then applied (a correction whose record is not among the rows is left out)."""
+    table = SOURCES[name]
+    # copy-on-write: the history is never modified through a view
+    known = df["_appear"].to_numpy("datetime64[D]") <= u
+    if not known.all():
+        df = df[known]
+    if corr is not None and len(corr):
+        pos = _key(df, table.key).get_indexer(_key(corr, table.key))
+        ok = np.flatnonzero(pos >= 0)
+        rows = pos[ok]
+        for col in table.names:  # only the columns a correction changed
+            new = corr[col].iloc[ok].reset_index(drop=True)
+            if df[col].iloc[rows].reset_index(drop=True).equals(new):
+                continue
+            vals = df[col].copy()
+            vals.iloc[rows] = new.to_numpy()
+            df[col] = vals
+    stages = LIFECYCLE.get(name, [])
+    for col, blank, reset in stages if isinstance(stages, list) else [stages]:
+        later = df[col].to_numpy("datetime64[D]") > u
+        if later.any():
+            for b in blank:
+                if df[b].dtype == bool:
+                    df[b] = df[b].astype("boolean")
+                df.loc[later, b] = None
+            for k, v in reset.items():
+                df.loc[later, k] = v
+            if name == "annual_reports":
+                df.loc[later, "known_date"] = df.loc[later, "_appear"]
+    extra = ["_ent", "_other", "_sentiment"] if name == "opinions" else ["_ent"]
+    return df[[*table.names, *extra]].reset_index(drop=True)
 
 
 def _changed(new: pd.DataFrame, old: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -393,30 +439,94 @@ def _text(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _write(out: Path, tables: dict[str, pd.DataFrame], *, gbk: bool) -> dict[str, str]:
-    files = {}
-    for name, df in tables.items():
-        fmt = "csv" if (gbk and name == flt.GBK_TABLE) else FORMATS.get(name, "parquet")
-        for old in out.glob(f"{name}.*"):
-            old.unlink()
-        path = out / f"{name}.{fmt}"
-        if fmt == "parquet":  # in slices of rows: only one slice is held in Arrow form at a time
-            text = {c.name for c in SOURCES[name].columns if c.kind in ("money", "float") and _has_text(df[c.name])}
-            with pq.ParquetWriter(path, _arrow(df.iloc[:0], name, text=text).schema) as writer:
-                for lo in range(0, max(len(df), 1), WRITE_ROWS):
-                    writer.write_table(_arrow(df.iloc[lo:lo + WRITE_ROWS], name, text=text))
-        elif fmt == "csv":
-            encoding = "gbk" if gbk and name == flt.GBK_TABLE else "utf-8"
+class _Extracts:
+    """One extract per table, written block by block (``add``): Parquet in row groups of at most
+    ``WRITE_ROWS`` rows or ``WRITE_BYTES`` bytes, CSV in slices of ``TEXT_ROWS`` rows, the workbook by the
+    streaming sheet writer. ``text`` names the numeric columns of a Parquet table that carry text (dirt: amounts
+    written in 万元); ``rows_hint`` bounds the rows per table (only the workbook's ZIP64 choice uses it)."""
+
+    def __init__(self, out: Path, names: list[str], *, gbk: bool, text: dict[str, set[str]] | None = None,
+                 rows_hint: dict[str, int] | None = None) -> None:
+        self.out, self.gbk, self.text = out, gbk, dict(text or {})
+        self.rows_hint = rows_hint or {}
+        self.files: dict[str, str] = {}
+        self.rows: dict[str, int] = {}
+        self.handles: dict[str, object] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+        for name in names:
+            fmt = "csv" if (gbk and name == flt.GBK_TABLE) else FORMATS.get(name, "parquet")
+            for old in out.glob(f"{name}.*"):
+                old.unlink()
+            self.files[name] = f"{name}.{fmt}"
+            self.rows[name] = 0
+
+    def add(self, name: str, df: pd.DataFrame) -> None:
+        path = self.out / self.files[name]
+        first = name not in self.handles
+        if path.suffix == ".parquet":
+            if first:
+                found = {c.name for c in SOURCES[name].columns if c.kind in ("money", "float") and _has_text(df[c.name])}
+                self.text[name] = self.text.get(name, set()) | found
+                self.handles[name] = pq.ParquetWriter(path, _arrow(df.iloc[:0], name, text=self.text[name]).schema)
+                self.buffers[name] = []
+            else:
+                late = {c.name for c in SOURCES[name].columns if c.kind in ("money", "float")
+                        and c.name not in self.text[name] and _has_text(df[c.name])}
+                if late:
+                    raise RuntimeError(f"expected numeric {sorted(late)} in {name} (its schema is written already), "
+                                       "got text in a later block")
+            buf = self.buffers[name]
+            for lo in range(0, len(df), WRITE_ROWS):
+                buf.append(_arrow(df.iloc[lo:lo + WRITE_ROWS], name, text=self.text[name]))
+            if first and not len(df):
+                buf.append(_arrow(df, name, text=self.text[name]))
+            self._flush(name, final=False)
+        elif path.suffix == ".csv":
+            if first:
+                encoding = "gbk" if self.gbk and name == flt.GBK_TABLE else "utf-8"
+                self.handles[name] = path.open("w", encoding=encoding, newline="")
+            fh = self.handles[name]
             broken = df[flt.MALFORMED].to_numpy(bool) if flt.MALFORMED in df else np.zeros(len(df), bool)
-            with path.open("w", encoding=encoding, newline="") as fh:
-                for lo in range(0, max(len(df), 1), TEXT_ROWS):  # in slices: text objects are large
-                    text = _text(df.iloc[lo:lo + TEXT_ROWS], name).to_csv(header=not lo, index=False,
-                                                                          lineterminator="\n")
-                    fh.write(_break_lines(text, broken[lo:lo + TEXT_ROWS], header=not lo))
+            for lo in range(0, max(len(df), 1 if first else 0), TEXT_ROWS):  # in slices: text objects are large
+                header = first and not lo
+                text = _text(df.iloc[lo:lo + TEXT_ROWS], name).to_csv(header=header, index=False, lineterminator="\n")
+                fh.write(_break_lines(text, broken[lo:lo + TEXT_ROWS], header=header))
         else:
-            xlsx.write(_text(df, name), path, sheet=name)
-        files[name] = path.name
-    return files
+            if first:
+                self.handles[name] = xlsx.SheetWriter(path, sheet=name, rows_hint=self.rows_hint.get(name))
+            self.handles[name].add(_text(df, name))
+        self.rows[name] += len(df)
+
+    def _flush(self, name: str, *, final: bool) -> None:
+        """Write the buffered rows of a Parquet table as row groups once they fill one (all of them at the end)."""
+        buf = self.buffers[name]
+        size = sum(t.nbytes for t in buf)
+        if not buf or not (final or sum(t.num_rows for t in buf) >= WRITE_ROWS or size >= WRITE_BYTES):
+            return
+        table = pa.concat_tables(buf)
+        buf.clear()
+        writer = self.handles[name]
+        while table.num_rows > WRITE_ROWS:
+            writer.write_table(table.slice(0, WRITE_ROWS).combine_chunks())
+            table = table.slice(WRITE_ROWS)
+        if final or size >= WRITE_BYTES or table.num_rows == WRITE_ROWS:
+            writer.write_table(table.combine_chunks())
+        else:
+            buf.append(table)
+
+    def close(self) -> dict[str, str]:
+        for name, handle in self.handles.items():
+            if isinstance(handle, pq.ParquetWriter):
+                self._flush(name, final=True)
+            handle.close()
+        self.handles.clear()
+        return self.files
+
+    def abort(self) -> None:
+        for handle in self.handles.values():
+            with contextlib.suppress(Exception):  # already failing: keep the first error
+                handle.close()
+        self.handles.clear()
 
 
 def _break_lines(text: str, rows: np.ndarray, *, header: bool) -> str:
@@ -456,6 +566,11 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
              start: date = date(2016, 1, 1), end: date = date(2025, 12, 31), until: date | None = None) -> dict:
     """Write a simulated district: one extract per source table, the hidden ground truth and a report.
 
+    The district is made and written chunk by chunk of ``CHUNK`` entities: each chunk's history is kept on
+    disk (a scratch folder inside ``out_dir``, removed at the end) until the corrections, which draw over
+    whole tables, are known; the chunk is then read back, viewed and appended to every extract. Memory holds
+    one chunk, the population and a few arrays per entity, not the district's records.
+
     Args:
         out_dir: folder for the extracts (created); ``ground_truth/`` inside it holds the hidden truth.
         entities: market entities at the end of 2020 (the reference district has 34,067).
@@ -467,48 +582,169 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
     Returns:
         the report also written to ``synth_report.json``.
     """
-    _check(entities, seed, dirty_rate, start, end)
+    frame = _check(entities, seed, dirty_rate, start, end)
     if until is not None and not start <= until <= end:
         raise UserError(f"expected --until between {start} and {end}, got {until}")
     began = time.perf_counter()
     out = Path(out_dir)
     truth = out / "ground_truth"
     truth.mkdir(parents=True, exist_ok=True)
-    hist = _build(entities=entities, seed=seed, start=start, end=end, latent_path=truth / "latent_monthly.parquet")
-    _ground_truth(hist.pop, truth)
-    tables = view(hist, until or end)
-    say("  report: calibration and learnability")
-    report = _report_base(hist, out, dirty_rate=dirty_rate, until=until, kind="district")
-    report["calibration"] = rpt.calibration(hist.pop, hist.tables, entities=entities, start=start, end=end)
-    if end.year - 1 >= start.year + 3:
-        report["learnability"] = rpt.learnability(hist.pop, hist.tables, hist.probes,
-                                                  test_as_of=date(end.year - 1, 1, 1),
-                                                  train_as_of=date(end.year - 3, 1, 1))
-    report["matching"] = _matching(tables["opinions"])
-    report["labelled_opinions"] = labelled_opinions(tables["opinions"], out / LABELLED_OPINIONS, seed=seed)
-    _finish(out, tables, report, seed=seed, dirty_rate=dirty_rate, began=began)
+    u = np.datetime64(until or end, "D")
+    pop = build(frame, entities=entities, seed=seed)
+    say(f"  population: {pop.n:,} entities")
+    probe_t, probes = _probes(pop, frame)
+    as_ofs = (_d(date(end.year - 1, 1, 1)), _d(date(end.year - 3, 1, 1))) if end.year - 1 >= start.year + 3 else ()
+    with tempfile.TemporaryDirectory(prefix=".synth-chunks-", dir=out) as scratch:
+        spill = _Spill(Path(scratch))
+        unknown = dict.fromkeys(SOURCES, 0)  # history rows not known by u (their table's view copies its rows)
+        rows = dict.fromkeys(SOURCES, 0)
+        for c, chunk in enumerate(_chunks(pop, frame, seed=seed, latent_path=truth / "latent_monthly.parquet",
+                                          probes=probes, probe_t=probe_t)):
+            for name, df in chunk.items():
+                df = _with_appear(_compact(df))
+                unknown[name] += int((df["_appear"].to_numpy("datetime64[D]") > u).sum())
+                rows[name] += len(df)
+                spill.put(c, name, df)
+            del chunk, df
+        _text_columns(pop)
+        unknown["entities"], rows["entities"] = int((pop.established > u).sum()), pop.n
+        _ground_truth(pop, truth)
+        n_chunks = spill.chunks
+        corrections = _known_corrections(_corrections(lambda name: (spill.get(c, name) for c in range(n_chunks)),
+                                                      frame, seed=seed), u)
+        say("  views, report and extracts, chunk by chunk")
+        tally, opinions = rpt.Tally(pop, as_ofs), _Opinions(seed)
+        names = sorted(SOURCES) if dirty_rate > 0 else list(SOURCES)
+        extracts = None if dirty_rate > 0 else _Extracts(out, names, gbk=False, rows_hint=rows)
+        pools: dict[str, dict[str, list[np.ndarray]]] = {n: {col: [] for col in flt.pool_columns(n)} for n in names}
+        try:
+            for c in range(n_chunks):
+                lo, hi = c * CHUNK, min((c + 1) * CHUNK, pop.n)
+                history = {name: spill.get(c, name) for name in SOURCES if name != "entities"}
+                history["entities"] = _with_appear(_entities(pop, frame, lo, hi))
+                # the view of a table whose rows are all known applies its corrections and blanks to the history
+                # itself, which the report then reads: kept so, so that the report does not depend on chunking
+                views = {name: _view_table(name, history[name].copy(deep=False) if unknown[name] else history[name],
+                                           corrections.get(name), u) for name in SOURCES}
+                tally.add(history)
+                del history
+                opinions.add(views["opinions"])
+                for name in names:
+                    clean = views.pop(name)[SOURCES[name].names]
+                    if extracts is not None:
+                        extracts.add(name, clean)
+                        continue
+                    for col, parts in pools[name].items():
+                        parts.append(clean[col].notna().to_numpy())
+                    spill.put(c, f"view-{name}", clean)
+                say(f"  views and extracts: chunk {c + 1}/{n_chunks}")
+            say("  report: calibration and learnability")
+            report = _report_base(pop, frame, seed=seed, entities=entities, out=out, dirty_rate=dirty_rate,
+                                  until=until, kind="district")
+            report["calibration"] = rpt.calibration(pop, tally, entities=entities, start=start, end=end)
+            if as_ofs:
+                report["learnability"] = rpt.learnability(pop, tally, probes, test_as_of=date(end.year - 1, 1, 1),
+                                                          train_as_of=date(end.year - 3, 1, 1))
+            report["matching"] = opinions.matching()
+            report["labelled_opinions"] = opinions.write(out / LABELLED_OPINIONS)
+            faults: dict[str, flt.TableFaults] = {}
+            if extracts is None:
+                say("  writing extracts with faults")
+                faults = flt.plan(spill.sizes("view-"), rate=dirty_rate, seed=seed * 1_000_000,
+                                  text_dates=_text_tables(dirty_rate),
+                                  pools={n: {col: np.concatenate(p) for col, p in cols.items()}
+                                         for n, cols in pools.items()})
+                extracts = _Extracts(out, names, gbk=True, text=_fault_text(faults), rows_hint=rows)
+                offset = dict.fromkeys(names, 0)
+                for c in range(n_chunks):
+                    for name in names:
+                        clean = spill.get(c, f"view-{name}")
+                        extracts.add(name, faults[name].apply(clean, offset[name]))
+                        offset[name] += len(clean)
+            files = extracts.close()
+        except BaseException:
+            if extracts is not None:
+                extracts.abort()
+            raise
+    _close_report(out, report, files, extracts.rows, faults, dirty_rate=dirty_rate, began=began)
     return report
+
+
+def _d(x: date) -> np.datetime64:
+    return np.datetime64(x, "D")
+
+
+class _Spill:
+    """Chunks of tables kept on disk (pickled: every dtype and value comes back as it was)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.chunks, self.rows = folder, 0, {}
+
+    def put(self, chunk: int, name: str, df: pd.DataFrame) -> None:
+        with (self.folder / f"{chunk:06d}-{name}.pkl").open("wb") as fh:
+            pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.chunks = max(self.chunks, chunk + 1)
+        self.rows[name] = self.rows.get(name, 0) + len(df)
+
+    def get(self, chunk: int, name: str) -> pd.DataFrame:
+        with (self.folder / f"{chunk:06d}-{name}.pkl").open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 — our own scratch files, written above
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """Rows per table over every chunk put under ``prefix`` + table name."""
+        return {k[len(prefix):]: v for k, v in self.rows.items() if k.startswith(prefix)}
+
+
+class _Opinions:
+    """What the report says of the viewed opinion items, and the labelled set drawn from them, chunk by chunk
+    (one random stream over the items in order: the same draws as over the whole table)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng([seed, 700])
+        self.items: list[pd.DataFrame] = []
+        self.name_only = self.other = self.two_firm = self.negative = 0
+
+    def add(self, opinions: pd.DataFrame) -> None:
+        no_code = opinions["uscc"].isna().to_numpy()
+        other = opinions["_other"].astype(bool).to_numpy()
+        self.name_only += int((no_code & ~other).sum())
+        self.other += int((no_code & other).sum())
+        cfg = district()["records"]
+        two = opinions["mentioned_names"].notna().to_numpy()
+        share = np.where(two, cfg["opinion_labelled_two_firm_share"], cfg["opinion_labelled_share"])
+        items = opinions[self.rng.random(len(opinions)) < share]
+        negative = (items["_sentiment"] == "negative").to_numpy()
+        entities = np.where(items["mentioned_names"].notna(), items["mentioned_names"], items["company_name"])
+        self.items.append(pd.DataFrame({
+            "opinion_id": items["opinion_id"].to_numpy(), "title": items["title"].to_numpy(),
+            "text": items["text"].to_numpy(), "entities": entities,
+            "targets": np.where(negative, items["company_name"], ""),
+            "label": items["_sentiment"].astype(str).to_numpy()}))
+        self.two_firm += int(items["mentioned_names"].notna().sum())
+        self.negative += int(negative.sum())
+
+    def matching(self) -> dict:
+        """What ingest should find when it matches clean opinion items without a code by name."""
+        return {"name_only_clean": self.name_only, "similar_name_other_company": self.other,
+                "note": "clean items without a code: name_only_clean name a district entity exactly (match by name); "
+                        "similar_name_other_company name an outside company (no match). Dirt adds name_only_opinion."}
+
+    def write(self, path: Path) -> dict:
+        """Write the labelled set (``labelled_opinions``); returns its counts."""
+        frame = self.items[0] if len(self.items) == 1 else pd.concat(self.items, ignore_index=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        return {"path": str(path), "items": int(len(frame)), "two_firm_items": self.two_firm,
+                "negative": self.negative}
 
 
 def labelled_opinions(opinions: pd.DataFrame, path: Path, *, seed: int) -> dict:
     """Write the analysts' labelled opinion set: a seeded sample of items with the enterprises each names
     (``entities``), those it is negative about (``targets``) and its sentiment (``label``), for
     ``credit-risk opinions train --entities-col entities --targets-col targets``. Returns its counts."""
-    cfg = district()["records"]
-    rng = np.random.default_rng([seed, 700])
-    two = opinions["mentioned_names"].notna().to_numpy()
-    share = np.where(two, cfg["opinion_labelled_two_firm_share"], cfg["opinion_labelled_share"])
-    items = opinions[rng.random(len(opinions)) < share]
-    negative = (items["_sentiment"] == "negative").to_numpy()
-    entities = np.where(items["mentioned_names"].notna(), items["mentioned_names"], items["company_name"])
-    frame = pd.DataFrame({"opinion_id": items["opinion_id"].to_numpy(), "title": items["title"].to_numpy(),
-                          "text": items["text"].to_numpy(), "entities": entities,
-                          "targets": np.where(negative, items["company_name"], ""),
-                          "label": items["_sentiment"].astype(str).to_numpy()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
-    return {"path": str(path), "items": int(len(frame)),
-            "two_firm_items": int(items["mentioned_names"].notna().sum()), "negative": int(negative.sum())}
+    acc = _Opinions(seed)
+    acc.add(opinions)
+    return acc.write(path)
 
 
 def emit_drop(out_dir: str | Path, *, month: str | date, entities: int = 34000, seed: int = 20260101,
@@ -534,7 +770,8 @@ def emit_drop(out_dir: str | Path, *, month: str | date, entities: int = 34000, 
     tables = {name: _changed(new[name], old[name], SOURCES[name].names) for name in SOURCES}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report = _report_base(hist, out, dirty_rate=dirty_rate, until=last, kind="drop")
+    report = _report_base(hist.pop, hist.frame, seed=hist.seed, entities=hist.entities, out=out,
+                          dirty_rate=dirty_rate, until=last, kind="drop")
     report["month"] = f"{first:%Y-%m}"
     report["new_entities"] = int((tables["entities"]["established"].to_numpy("datetime64[D]")
                                   >= np.datetime64(first, "D")).sum())
@@ -555,34 +792,60 @@ def _month(month: str | date) -> date:
 
 def _matching(opinions: pd.DataFrame) -> dict:
     """What ingest should find when it matches clean opinion items without a code by name."""
-    no_code = opinions["uscc"].isna().to_numpy()
-    other = opinions["_other"].astype(bool).to_numpy()
-    return {"name_only_clean": int((no_code & ~other).sum()), "similar_name_other_company": int((no_code & other).sum()),
-            "note": "clean items without a code: name_only_clean name a district entity exactly (match by name); "
-                    "similar_name_other_company name an outside company (no match). Dirt adds name_only_opinion."}
+    acc = _Opinions(0)
+    acc.add(opinions)
+    return acc.matching()
 
 
-def _report_base(hist: History, out: Path, *, dirty_rate: float, until: date | None, kind: str) -> dict:
+def _report_base(pop: Population, frame: Frame, *, seed: int, entities: int, out: Path, dirty_rate: float,
+                 until: date | None, kind: str) -> dict:
     return {
-        "kind": kind, "generator": GENERATOR_VERSION, "seed": hist.seed, "entities": hist.entities,
-        "entities_total": hist.pop.n, "dirty_rate": dirty_rate, "start": hist.frame.start.isoformat(),
-        "end": hist.frame.end.isoformat(), "until": until.isoformat() if until else None, "out": str(out),
+        "kind": kind, "generator": GENERATOR_VERSION, "seed": seed, "entities": entities,
+        "entities_total": pop.n, "dirty_rate": dirty_rate, "start": frame.start.isoformat(),
+        "end": frame.end.isoformat(), "until": until.isoformat() if until else None, "out": str(out),
         "district_version": district()["meta"]["version"],
     }
 
 
+def _text_tables(dirty_rate: float) -> set[str]:
+    """Tables delivered as text (their impossible dates are calendar nonsense)."""
+    return {n for n, f in FORMATS.items() if f in ("csv", "xlsx")} | ({flt.GBK_TABLE} if dirty_rate else set())
+
+
+def _fault_text(faults: dict[str, flt.TableFaults]) -> dict[str, set[str]]:
+    """Numeric Parquet columns the faults turn into text (amounts written in 万元)."""
+    return {"penalties": {"fine_amount"}} if "amount_in_wan" in faults.get("penalties", flt.TableFaults("")).rows else {}
+
+
 def _finish(out: Path, tables: dict[str, pd.DataFrame], report: dict, *, seed: int, dirty_rate: float,
             began: float) -> None:
+    """Write whole tables held in memory (a monthly drop) as extracts, with faults when ``dirty_rate``."""
     say("  writing extracts")
     clean = {name: df[SOURCES[name].names] for name, df in tables.items()}
-    text_tables = {n for n, f in FORMATS.items() if f in ("csv", "xlsx")} | ({flt.GBK_TABLE} if dirty_rate else set())
+    faults: dict[str, flt.TableFaults] = {}
     if dirty_rate > 0:
         month = int(str(report.get("month") or "0").replace("-", ""))
-        clean, by_table = flt.inject(clean, rate=dirty_rate, seed=seed * 1_000_000 + month, text_dates=text_tables)
-    else:
-        by_table = {}
-    report["files"] = _write(out, clean, gbk=dirty_rate > 0)
-    report["counts"] = {name: int(len(clean[name])) for name in SOURCES}
+        pools = {name: {c: df[c].notna().to_numpy() for c in flt.pool_columns(name)} for name, df in clean.items()}
+        faults = flt.plan({name: len(df) for name, df in clean.items()}, rate=dirty_rate,
+                          seed=seed * 1_000_000 + month, text_dates=_text_tables(dirty_rate), pools=pools)
+    names = sorted(clean) if dirty_rate > 0 else list(clean)
+    extracts = _Extracts(out, names, gbk=dirty_rate > 0, text=_fault_text(faults),
+                         rows_hint={name: len(df) for name, df in clean.items()})
+    try:
+        for name in names:
+            extracts.add(name, faults[name].apply(clean[name]) if faults else clean[name])
+        files = extracts.close()
+    except BaseException:
+        extracts.abort()
+        raise
+    _close_report(out, report, files, extracts.rows, faults, dirty_rate=dirty_rate, began=began)
+
+
+def _close_report(out: Path, report: dict, files: dict[str, str], rows: dict[str, int],
+                  faults: dict[str, flt.TableFaults], *, dirty_rate: float, began: float) -> None:
+    by_table = {name: got for name in sorted(faults) if (got := faults[name].counts())}
+    report["files"] = files
+    report["counts"] = {name: int(rows[name]) for name in SOURCES}
     report["faults"] = flt.totals(by_table)
     report["faults_by_table"] = by_table
     report["encodings"] = {name: ("gbk" if dirty_rate > 0 and name == flt.GBK_TABLE else "utf-8")

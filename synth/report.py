@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -24,8 +25,64 @@ def _deadlines(years: np.ndarray) -> np.ndarray:
     return table[np.asarray(years, dtype=np.int64) - span[0]]
 
 
-def calibration(pop: Population, tables: dict[str, pd.DataFrame], *, entities: int,
-                start: date, end: date) -> list[dict]:
+@dataclass
+class Tally:
+    """What the report needs of the records, summed chunk by chunk (``add``) so that the records of the whole
+    district need not be held at once: the 2016-2020 counts the calibration compares and, per learnability
+    as-of, the design label and the observed counts of every entity."""
+
+    pop: Population
+    as_ofs: tuple[np.datetime64, ...] = ()
+    complaints_5y: int = 0
+    has_samples: bool = False
+    food_samples_5y: int = 0
+    food_passed_5y: int = 0
+    reports_5y: int = 0
+    reports_on_time_5y: int = 0
+    hit: dict = field(default_factory=dict)  # as_of -> label per entity
+    counts: dict = field(default_factory=dict)  # as_of -> observed counts per entity (int32 columns)
+
+    def add(self, tables: dict[str, pd.DataFrame]) -> None:
+        """Count the records of one chunk (full history rows with internal columns)."""
+        pop = self.pop
+        d15, d20 = _d(date(2015, 12, 31)), _d(date(2020, 12, 31))
+        rd = tables["complaints"]["received_date"].to_numpy("datetime64[D]")
+        self.complaints_5y += int(((rd > d15) & (rd <= d20)).sum())
+        sm = tables.get("sampling_results")
+        if sm is not None:
+            self.has_samples = True
+            sd = sm["sample_date"].to_numpy("datetime64[D]")
+            food = sm["category"].isin(["food", "edible_agri"]).to_numpy() & (sd > d15) & (sd <= d20)
+            self.food_samples_5y += int(food.sum())
+            self.food_passed_5y += int((sm["result"].to_numpy()[food] == "pass").sum())
+        ar = tables["annual_reports"]
+        ent_rows = pop.is_ent[ar["_ent"].to_numpy()] & ar["year"].between(2016, 2020).to_numpy()
+        fd = ar["filed_date"].to_numpy("datetime64[D]")[ent_rows]
+        deadline = _deadlines(ar["year"].to_numpy()[ent_rows])
+        self.reports_5y += len(fd)
+        self.reports_on_time_5y += int((~np.isnat(fd) & (fd <= deadline)).sum())
+        for a in self.as_ofs:
+            y = labels(pop, tables, a)
+            self.hit[a] = self.hit[a] | y if a in self.hit else y
+            x = observed_counts(pop, tables, a).drop(columns="age_years")
+            if a not in self.counts:
+                self.counts[a] = {c: np.zeros(pop.n, dtype=np.int32) for c in x.columns}
+            for c in x.columns:
+                self.counts[a][c] += x[c].to_numpy(np.int32)
+
+    def observed(self, as_of: np.datetime64) -> pd.DataFrame:
+        """``observed_counts`` over every chunk added."""
+        age = np.maximum((as_of - self.pop.established).astype(np.int64), 0) / 365.25
+        return pd.DataFrame({**{c: v.astype(np.int64) for c, v in self.counts[as_of].items()}, "age_years": age})
+
+    @classmethod
+    def of(cls, pop: Population, tables: dict[str, pd.DataFrame], as_ofs: tuple[np.datetime64, ...] = ()) -> Tally:
+        tally = cls(pop, as_ofs)
+        tally.add(tables)
+        return tally
+
+
+def calibration(pop: Population, tally: Tally, *, entities: int, start: date, end: date) -> list[dict]:
     """domain.md §8 targets (scaled to ``entities``) next to what the district achieved."""
     cal = district()["calibration"]
     s = entities / district()["district"]["reference_entities"]
@@ -51,22 +108,13 @@ def calibration(pop: Population, tables: dict[str, pd.DataFrame], *, entities: i
             (in5 & pop.is_ent & (pop.exit_kind == EXIT_FORCED)).sum(), 0.25)
         add("individual businesses forcibly deregistered 2016-2020", cal["individuals_forced_deregistered_5y"] * s,
             (in5 & ~pop.is_ent & (pop.exit_kind == EXIT_FORCED)).sum(), 0.25)
-        c = tables["complaints"]
-        rd = c["received_date"].to_numpy("datetime64[D]")
-        add("complaints received 2016-2020", cal["complaints_5y"] * s, ((rd > d15) & (rd <= d20)).sum(), 0.25)
-        sm = tables.get("sampling_results")
-        if sm is not None:
-            sd = sm["sample_date"].to_numpy("datetime64[D]")
-            food = sm["category"].isin(["food", "edible_agri"]).to_numpy() & (sd > d15) & (sd <= d20)
-            add("food samples tested 2016-2020", cal["food_samples_5y"] * s, food.sum(), 0.25)
+        add("complaints received 2016-2020", cal["complaints_5y"] * s, tally.complaints_5y, 0.25)
+        if tally.has_samples:
+            add("food samples tested 2016-2020", cal["food_samples_5y"] * s, tally.food_samples_5y, 0.25)
             add("food sample pass rate 2016-2020", cal["food_pass_rate"],
-                float(np.mean(sm["result"].to_numpy()[food] == "pass")) if food.any() else 0.0, 0.01)
-        ar = tables["annual_reports"]
-        ent_rows = pop.is_ent[ar["_ent"].to_numpy()] & ar["year"].between(2016, 2020).to_numpy()
-        fd = ar["filed_date"].to_numpy("datetime64[D]")[ent_rows]
-        deadline = _deadlines(ar["year"].to_numpy()[ent_rows])
+                tally.food_passed_5y / tally.food_samples_5y if tally.food_samples_5y else 0.0, 0.01)
         add("enterprise annual reports filed on time 2016-2020", cal["enterprise_report_on_time"],
-            float(np.mean(~np.isnat(fd) & (fd <= deadline))) if len(fd) else 0.0, 0, kind="min")
+            tally.reports_on_time_5y / tally.reports_5y if tally.reports_5y else 0.0, 0, kind="min")
     add("towns and sub-districts", cal["towns"], len(np.unique(pop.town)), 0.0)
     return rows
 
@@ -138,7 +186,7 @@ def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.
     })
 
 
-def learnability(pop: Population, tables: dict[str, pd.DataFrame], probes: dict[str, np.ndarray], *,
+def learnability(pop: Population, tally: Tally, probes: dict[str, np.ndarray], *,
                  test_as_of: date, train_as_of: date) -> dict:
     """Label rates, the latent ceiling AUC and a quick observed-count AUC (logistic regression)."""
     from sklearn.linear_model import LogisticRegression
@@ -149,8 +197,8 @@ def learnability(pop: Population, tables: dict[str, pd.DataFrame], probes: dict[
     for tag, as_of in (("train", train_as_of), ("test", test_as_of)):
         a = _d(as_of)
         who = _alive_at(pop, a) & pop.is_ent
-        y = labels(pop, tables, a)
-        x = np.log1p(observed_counts(pop, tables, a).to_numpy(np.float64))
+        y = tally.hit[a]
+        x = np.log1p(tally.observed(a).to_numpy(np.float64))
         sets[tag] = (who, y, x)
         out[f"enterprise_label_rate_{tag}"] = round(float(y[who].mean()), 4) if who.any() else None
         everyone = _alive_at(pop, a)
