@@ -47,6 +47,19 @@ def district(tmp_path_factory):
     return settings, model, snap.snapshot_id, root
 
 
+def _lazy(settings, sid, monkeypatch):
+    """The stored snapshot loaded lazily (never fetched whole), as for a large district."""
+    from features import snapshot as fsnap
+    from features.warehouse import connect
+
+    monkeypatch.setattr(fsnap, "EAGER_ROWS", 0)
+    con = connect(settings)
+    try:
+        return fsnap.load_snapshot(con, sid)
+    finally:
+        con.close()
+
+
 def _published(settings, pub_id):
     from core.opdb import engine
 
@@ -84,12 +97,7 @@ def test_streamed_publication_equals_the_whole_frame_scored_at_once(district, mo
     assert len(named) > 100 and any(r.kind == "affiliate" for d in records.values() for rs in d.values() for r in rs)
 
     # streamed: the stored snapshot is not fetched, 37 rows a batch, into its own operational DB
-    monkeypatch.setattr(fsnap, "EAGER_ROWS", 0)
-    con = connect(settings)
-    try:
-        lazy = fsnap.load_snapshot(con, sid)
-    finally:
-        con.close()
+    lazy = _lazy(settings, sid, monkeypatch)
     assert lazy.stored and lazy._frame is None and lazy.entities == len(frame)
     streamed = dataclasses.replace(settings, db_url=f"sqlite:///{root / 'streamed.db'}")
     result = publish(streamed, as_of=AS_OF, actor="test", model=model, snapshot=lazy, batch_rows=37)
@@ -116,17 +124,10 @@ def test_streamed_publication_equals_the_whole_frame_scored_at_once(district, mo
 
 
 def test_worker_processes_publish_the_same_rows_as_one_process(district, monkeypatch):
-    from features import snapshot as fsnap
-    from features.warehouse import connect
     from serving.publish import publish
 
     settings, model, sid, root = district
-    monkeypatch.setattr(fsnap, "EAGER_ROWS", 0)
-    con = connect(settings)
-    try:
-        lazy = fsnap.load_snapshot(con, sid)
-    finally:
-        con.close()
+    lazy = _lazy(settings, sid, monkeypatch)
     results, published = [], []
     for workers in (1, 2):
         s = dataclasses.replace(settings, db_url=f"sqlite:///{root / f'workers{workers}.db'}")
