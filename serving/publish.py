@@ -201,6 +201,11 @@ def _batches(snapshot: Any, rows: int) -> Iterator[pd.DataFrame]:
     else:
         frame = snapshot.frame
         parts = (frame.iloc[lo:lo + rows] for lo in range(0, len(frame), rows))
+    yield from _active_parts(parts)
+
+
+def _active_parts(parts: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The active rows of each part, parts left empty skipped."""
     for part in parts:
         part = _active(part)
         if len(part):

@@ -46,7 +46,7 @@ def workers_for(entities: int, requested: int | None = None) -> int:
 class Job:
     """What every worker is given once: where to read, which snapshot, the model bundle and the sanction hits."""
 
-    warehouse: Path
+    settings: Settings
     snapshot_id: str
     folder: Path
     hits: dict[str, Any]
@@ -66,7 +66,7 @@ def reasoned_batches(settings: Settings, model: Any, snapshot: Any, source: Any,
         folder = Path(tmp)
         source.export(folder)
         model.export_local(folder / "model")
-        job = Job(settings.warehouse_path, snapshot.snapshot_id, folder, source.hits,
+        job = Job(settings, snapshot.snapshot_id, folder, source.hits,
                   native=getattr(model, "_native", None) is not None)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                  initargs=(job,)) as pool:
@@ -124,32 +124,28 @@ def _start(job: Job) -> None:
     """Worker start-up: the model bundle (its C trees from the cache when the publisher built them), a read-only
     warehouse connection and the exported records."""
     global _worker
-    import duckdb
-
-    from features.warehouse import limit_memory
+    from core.settings import apply_offline_env
+    from features.warehouse import connect
     from training.model import ScoringModel
 
-    for key in ("MLFLOW_DISABLE_TELEMETRY", "BENTOML_DO_NOT_TRACK", "DO_NOT_TRACK"):
-        os.environ.setdefault(key, "true")
+    apply_offline_env()
     model = ScoringModel.load_local(job.folder / "model")
     if job.native:
         model.native()
-    con = duckdb.connect(str(job.warehouse), read_only=True)
+    con = connect(job.settings, read_only=True)
     con.execute("SET enable_progress_bar = false")
-    limit_memory(con, job.warehouse.parent / "duckdb-tmp")
     _worker = (job, model, con, _ParquetRecords(job.folder, job.hits))
 
 
 def _score_range(low: str, high: str | None, rows: int) -> tuple[pa.Table, Any]:
     """The published rows of the snapshot's entities with ``low <= uscc < high`` and their counts."""
     from features.snapshot import stored_batches
-    from serving.publish import _active, _Tally, reasoned_batches
+    from serving.publish import _active_parts, _Tally, reasoned_batches
 
     assert _worker is not None, "worker not started"
     job, model, con, records = _worker
     tally = _Tally()
-    frames = (f for f in (_active(b) for b in stored_batches(con, job.snapshot_id, rows, low=low, high=high))
-              if len(f))
+    frames = _active_parts(stored_batches(con, job.snapshot_id, rows, low=low, high=high))
     parts = [pa.Table.from_pandas(r, preserve_index=False)
              for r in reasoned_batches(model, frames, source=records, tally=tally)]
     return (pa.concat_tables(parts, promote_options="default") if parts else pa.table({})), tally
