@@ -155,7 +155,7 @@ def child(step: str, root: Path) -> dict:
             con.close()
         res = publish(settings, as_of=as_of, actor="bench", model=load_champion(settings).model, snapshot=snap)
         out = {"publication_id": res["publication_id"], "entities": res["entity_count"],
-               "tier_counts": res["tier_counts"]}
+               "tier_counts": res["tier_counts"], "migration": res["migration"]}  # the monitor reads it, as in a cycle
     elif step == "monitor":
         from cycle.monitor import monitor
         from features.snapshot import load_snapshot

@@ -125,6 +125,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--work", help="keep the district here (default: a temporary folder)")
+    ap.add_argument("--prepare-only", action="store_true", help="generate, ingest, export and train, then stop "
+                    "(a later run with the same --work times the configurations)")
     ap.add_argument("--child", nargs=2, metavar=("WORK", "CONFIG"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -133,6 +135,9 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_spark_"))
     load0 = os.getloadavg()[0]
     info = prepare(work, args.entities, args.seed)
+    if args.prepare_only:
+        print(json.dumps(info))
+        return
     runs: dict[str, list[dict]] = {c: [] for c in CONFIGS}
     for _ in range(args.repeat):  # interleaved: each configuration sees the same load drift
         for c in CONFIGS:

@@ -113,23 +113,37 @@ def _rank_sql(column: str) -> str:
     return "CASE " + " ".join(f"WHEN {column} = '{c}' THEN {i}" for i, c in enumerate(core_tiers.codes())) + " END"
 
 
-def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, limit: int) -> dict[str, Any]:
-    """:func:`jumpers` computed in the operational DB over the two publications (nothing held in memory but the
-    listed rows): the same counts, and the same rows listed (ties in uscc order, the published order)."""
+def jumper_counts(migration: dict[str, Any], *, jump: int) -> dict[str, int]:
+    """:func:`jumpers`' counts read off the migration matrix (a jump is a function of the two tiers; an entity new
+    this month can only have entered the top tier): no second pass over the two publications."""
     codes = core_tiers.codes()
     top = codes[-1]
+    matrix, new_top = migration["matrix"], int(migration["new"].get(top, 0))
+    jumped = sum(matrix[a][b] for a in codes for b in codes if codes.index(b) - codes.index(a) >= jump)
+    entered = sum(matrix[a][top] for a in codes if a != top)
+    both = sum(matrix[a][b] for a in codes for b in codes
+               if codes.index(b) - codes.index(a) >= jump or (b == top and a != top))
+    return {"count": both + new_top, "jumped": jumped, "entered_top": entered + new_top, "entered_top_new": new_top}
+
+
+def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, limit: int,
+                migration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`jumpers` computed in the operational DB over the two publications (nothing held in memory but the
+    listed rows): the same counts (from ``migration``, the matrix of the two publications, computed when not
+    given), and the same rows listed (ties in uscc order, the published order)."""
+    from serving.publish import migration as migration_of
+
+    top = core_tiers.codes()[-1]
     if previous_id is None:
         return {"count": 0, "jumped": 0, "entered_top": 0, "entered_top_new": 0, "top_tier": top, "listed": []}
+    if migration is None:
+        migration = migration_of(conn, previous_id=previous_id, current_id=current_id)
+    counts = jumper_counts(migration, jump=jump)
     up = f"COALESCE({_rank_sql('c.tier')} - {_rank_sql('p.tier')}, 0)"
     entered = f"(c.tier = '{top}' AND (p.tier IS NULL OR p.tier <> '{top}'))"
     base = ("FROM published_scores c LEFT JOIN published_scores p ON p.publication_id = :prev AND p.uscc = c.uscc "
             "WHERE c.publication_id = :cur")
     args = {"prev": previous_id, "cur": current_id, "jump": jump, "limit": limit}
-    count, jumped, entered_top, entered_new = conn.execute(sa.text(
-        f"SELECT COALESCE(SUM(CASE WHEN {up} >= :jump OR {entered} THEN 1 ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {up} >= :jump THEN 1 ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {entered} THEN 1 ELSE 0 END), 0), "
-        f"COALESCE(SUM(CASE WHEN {entered} AND p.tier IS NULL THEN 1 ELSE 0 END), 0) {base}"), args).one()
     listed = []
     for u, before, tier, jmp, pb, prob, reasons in conn.execute(sa.text(
             f"SELECT c.uscc, p.tier, c.tier, {up}, p.probability, c.probability, c.reasons {base} "
@@ -138,8 +152,7 @@ def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, li
                        "probability_before": None if pb is None else round(float(pb), 5),
                        "probability": round(float(prob), 5),
                        "reasons": json.loads(reasons) if isinstance(reasons, str) else []})
-    return {"count": int(count), "jumped": int(jumped), "entered_top": int(entered_top),
-            "entered_top_new": int(entered_new), "top_tier": top, "listed": listed}
+    return {**counts, "top_tier": top, "listed": listed}
 
 
 def feature_psi_sql(con, *, previous_id: str, current_id: str, bins: int = 10) -> dict[str, float]:
@@ -321,8 +334,11 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
         prev_id = prev["publication_id"] if prev else None
         cur_p = _probabilities(conn, pub["publication_id"])
         prev_p = _probabilities(conn, prev_id) if prev else np.zeros(0)
-        mig = migration(conn, previous_id=prev_id, current_id=pub["publication_id"]) if prev else None
-        jump = jumpers_sql(conn, previous_id=prev_id, current_id=pub["publication_id"], jump=jump_tiers, limit=limit)
+        mig = publication.get("migration")  # publish() compared the two publications already
+        if prev and (mig or {}).get("previous_publication_id") != prev_id:
+            mig = migration(conn, previous_id=prev_id, current_id=pub["publication_id"])
+        jump = jumpers_sql(conn, previous_id=prev_id, current_id=pub["publication_id"], jump=jump_tiers, limit=limit,
+                           migration=mig)
 
     def tiers(usccs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         with eng.connect() as conn:
