@@ -109,8 +109,8 @@ def _tiers_of(conn, publication_id: str | None, usccs: list[str]) -> dict[str, s
     return out
 
 
-def _rank_sql(column: str) -> str:
-    return "CASE " + " ".join(f"WHEN {column} = '{c}' THEN {i}" for i, c in enumerate(core_tiers.codes())) + " END"
+def _rank(column: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.case({c: i for i, c in enumerate(core_tiers.codes())}, value=column)
 
 
 def jumper_counts(migration: dict[str, Any], *, jump: int) -> dict[str, int]:
@@ -131,7 +131,9 @@ def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, li
     """:func:`jumpers` computed in the operational DB over the two publications (nothing held in memory but the
     listed rows): the same counts (from ``migration``, the matrix of the two publications, computed when not
     given), and the same rows listed (ties in uscc order, the published order)."""
+    from serving.publish import PUBLISHED_SCORES as S
     from serving.publish import migration as migration_of
+    from serving.publish import tier_pairs
 
     top = core_tiers.codes()[-1]
     if previous_id is None:
@@ -139,19 +141,21 @@ def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, li
     if migration is None:
         migration = migration_of(conn, previous_id=previous_id, current_id=current_id)
     counts = jumper_counts(migration, jump=jump)
-    up = f"COALESCE({_rank_sql('c.tier')} - {_rank_sql('p.tier')}, 0)"
-    entered = f"(c.tier = '{top}' AND (p.tier IS NULL OR p.tier <> '{top}'))"
-    base = ("FROM published_scores c LEFT JOIN published_scores p ON p.publication_id = :prev AND p.uscc = c.uscc "
-            "WHERE c.publication_id = :cur")
-    args = {"prev": previous_id, "cur": current_id, "jump": jump, "limit": limit}
+    pairs = tier_pairs(previous_id, current_id)
+    up = sa.func.coalesce(_rank(pairs.c.tier) - _rank(pairs.c.tier_before), 0)
+    entered = sa.and_(pairs.c.tier == top, sa.or_(pairs.c.tier_before.is_(None), pairs.c.tier_before != top))
+    rows = conn.execute(sa.select(pairs.c.uscc, pairs.c.tier_before, pairs.c.tier, up, pairs.c.probability_before,
+                                  pairs.c.probability)
+                        .where(pairs.c.tier.is_not(None), sa.or_(up >= jump, entered))
+                        .order_by(up.desc(), pairs.c.probability.desc(), pairs.c.uscc).limit(limit)).all()
+    reasons = dict(conn.execute(sa.select(S.c.uscc, S.c.reasons).where(
+        S.c.publication_id == current_id, S.c.uscc.in_([r[0] for r in rows]))).all()) if rows else {}
     listed = []
-    for u, before, tier, jmp, pb, prob, reasons in conn.execute(sa.text(
-            f"SELECT c.uscc, p.tier, c.tier, {up}, p.probability, c.probability, c.reasons {base} "
-            f"AND ({up} >= :jump OR {entered}) ORDER BY {up} DESC, c.probability DESC, c.uscc LIMIT :limit"), args):
+    for u, before, tier, jmp, pb, prob in rows:
         listed.append({"uscc": u, "from": before, "to": tier, "jump": int(jmp),
                        "probability_before": None if pb is None else round(float(pb), 5),
                        "probability": round(float(prob), 5),
-                       "reasons": json.loads(reasons) if isinstance(reasons, str) else []})
+                       "reasons": json.loads(reasons[u]) if isinstance(reasons.get(u), str) else []})
     return {**counts, "top_tier": top, "listed": listed}
 
 

@@ -474,27 +474,36 @@ def previous_publication(conn: Connection, pub: dict[str, Any]) -> dict[str, Any
     return dict(row) if row else None
 
 
+def tier_pairs(previous_id: str, current_id: str) -> sa.Subquery:
+    """Every entity of either publication once: ``uscc``, its tier and probability in the previous one
+    (``tier_before``, ``probability_before``) and in the current one (``tier``, ``probability``), NULL where it is
+    absent. One pass over the two publications' rows of ``ix_published_scores_by_code`` grouped by code, not a
+    join: a join looked the previous rows up through the primary key and read each from the table."""
+    s = PUBLISHED_SCORES
+
+    def of(publication: str, column: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.func.max(sa.case((s.c.publication_id == publication, column)))
+
+    return (sa.select(s.c.uscc, of(previous_id, s.c.tier).label("tier_before"),
+                      of(previous_id, s.c.probability).label("probability_before"),
+                      of(current_id, s.c.tier).label("tier"), of(current_id, s.c.probability).label("probability"))
+            .where(s.c.publication_id.in_([previous_id, current_id])).group_by(s.c.uscc).subquery("pairs"))
+
+
 def migration(conn: Connection, *, previous_id: str, current_id: str) -> dict[str, Any]:
     """Tier migration between two publications: ``matrix[from][to]``, plus entities new and gone."""
     codes = core_tiers.codes()
     matrix = {a: dict.fromkeys(codes, 0) for a in codes}
-    s = PUBLISHED_SCORES
-    p, c = s.alias("p"), s.alias("c")
-    both = (sa.select(p.c.tier.label("a"), c.c.tier.label("b"), sa.func.count().label("n"))
-            .select_from(c.join(p, sa.and_(p.c.uscc == c.c.uscc, p.c.publication_id == previous_id)))
-            .where(c.c.publication_id == current_id).group_by(p.c.tier, c.c.tier))
-    for a, b, n in conn.execute(both):
-        matrix[a][b] = int(n)
-
-    def _only(left_id: str, right_id: str) -> dict[str, int]:
-        left, right = s.alias("l"), s.alias("r")
-        q = (sa.select(left.c.tier, sa.func.count())
-             .select_from(left.outerjoin(right, sa.and_(right.c.uscc == left.c.uscc,
-                                                        right.c.publication_id == right_id)))
-             .where(left.c.publication_id == left_id, right.c.uscc.is_(None)).group_by(left.c.tier))
-        return dict.fromkeys(codes, 0) | {t: int(n) for t, n in conn.execute(q)}
-
-    new, gone = _only(current_id, previous_id), _only(previous_id, current_id)
+    new, gone = dict.fromkeys(codes, 0), dict.fromkeys(codes, 0)
+    pairs = tier_pairs(previous_id, current_id)
+    for a, b, n in conn.execute(sa.select(pairs.c.tier_before, pairs.c.tier, sa.func.count())
+                                .group_by(pairs.c.tier_before, pairs.c.tier)):
+        if a is None:
+            new[b] = int(n)
+        elif b is None:
+            gone[a] = int(n)
+        else:
+            matrix[a][b] = int(n)
     stayed = sum(sum(row.values()) for row in matrix.values())
     up = sum(matrix[a][b] for a in codes for b in codes if codes.index(b) > codes.index(a))
     down = sum(matrix[a][b] for a in codes for b in codes if codes.index(b) < codes.index(a))
