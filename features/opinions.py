@@ -291,16 +291,24 @@ def _read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(f"expected a Parquet table at {path}, could not read it: {exc}") from None
 
 
-def labelled_items(con) -> pd.DataFrame:
-    """Warehouse opinion items with a vendor sentiment: the default labelled set."""
+def labelled_items(con, *, at_most: int | None = None, seed: int | None = None) -> pd.DataFrame:
+    """Warehouse opinion items with a vendor sentiment: the default labelled set (in opinion_id order). With
+    ``at_most``, a larger set is sampled down to that many items, the same ones for the same seed."""
+    where = "FROM opinions WHERE vendor_sentiment IS NOT NULL"
+    sample = ""
+    if at_most is not None and con.execute(f"SELECT COUNT(*) {where}").fetchall()[0][0] > at_most:
+        sample = (f"AND opinion_id IN (SELECT opinion_id {where} ORDER BY hash(opinion_id || '|{int(seed or 0)}'), "
+                  f"opinion_id LIMIT {int(at_most)})")
     return con.execute(
         "SELECT opinion_id, COALESCE(title, '') || ' ' || COALESCE(text, '') AS content, "
-        "vendor_sentiment FROM opinions WHERE vendor_sentiment IS NOT NULL ORDER BY opinion_id").df()
+        f"vendor_sentiment {where} {sample} ORDER BY opinion_id").df()
 
 
 def default_from_warehouse(con, *, seed: int | None = None) -> OpinionClassifier | None:
     """Train the default classifier on the vendor-labelled items; None when there are too few."""
-    items = labelled_items(con)
+    cfg = rules.load("features")["opinion"]
+    seed = int(cfg["classifier_seed"] if seed is None else seed)
+    items = labelled_items(con, at_most=int(cfg["default_max_labelled"]), seed=seed)
     y = negative_labels(items["vendor_sentiment"]) if len(items) else np.array([], dtype=bool)
     if len(items) < MIN_LABELLED or y.sum() < 5 or (~y).sum() < 5:
         return None
@@ -336,18 +344,23 @@ def ensure_scores(con, *, classifier: OpinionClassifier | None = None) -> int:
     if classifier is not None:
         with fingerprints.changing(con, SCORES_TABLE, "t.model_id <> ?", [classifier.model_id]):
             con.execute(f"DELETE FROM {SCORES_TABLE} WHERE model_id <> ?", [classifier.model_id])
-    todo = con.execute(
-        "SELECT o.opinion_id, COALESCE(o.title, '') || ' ' || COALESCE(o.text, '') AS content FROM opinions o "
-        f"WHERE o.vendor_sentiment IS NULL AND NOT EXISTS (SELECT 1 FROM {SCORES_TABLE} s "
-        "WHERE s.opinion_id = o.opinion_id) ORDER BY o.opinion_id").df()
-    if todo.empty:
+    todo = (f"FROM opinions o WHERE o.vendor_sentiment IS NULL AND NOT EXISTS (SELECT 1 FROM {SCORES_TABLE} s "
+            "WHERE s.opinion_id = o.opinion_id)")
+    if not con.execute(f"SELECT EXISTS (SELECT 1 {todo})").fetchall()[0][0]:
         return 0
     clf = classifier or default_from_warehouse(con)
     if clf is None:
         return 0
-    scores = pd.DataFrame({"opinion_id": todo["opinion_id"].astype(object),
-                           "negative_probability": clf.predict_proba(todo["content"]),
-                           "model_id": clf.model_id})
+    batches = con.sql(f"SELECT o.opinion_id, COALESCE(o.title, '') || ' ' || COALESCE(o.text, '') AS content "
+                      f"{todo} ORDER BY o.opinion_id").to_arrow_reader(
+        int(rules.load("features")["opinion"]["score_batch_items"]))
+    parts = []  # the scores only (an id and a float an item); the texts go batch by batch
+    for batch in batches:
+        items = batch.to_pandas()
+        parts.append(pd.DataFrame({"opinion_id": items["opinion_id"].astype(object),
+                                   "negative_probability": clf.predict_proba(items["content"]),
+                                   "model_id": clf.model_id}))
+    scores = pd.concat(parts, ignore_index=True)
     con.register("_new_scores", scores)
     try:
         with fingerprints.changing(con, SCORES_TABLE, "t.opinion_id IN (SELECT opinion_id FROM _new_scores)"):

@@ -93,3 +93,29 @@ def test_warehouse_items_without_vendor_label_get_the_default_model_score(wh):
     # a classifier given explicitly replaces scores made by another model
     other = train(corpus(200, seed=9), text_col="text", label_col="label", seed=2)
     assert isinstance(other, OpinionClassifier) and ensure_scores(wh.con, classifier=other) == 2
+
+
+def test_the_default_model_learns_from_a_bounded_sample_and_scores_in_batches(wh, monkeypatch):
+    from core import rules
+    from features.opinions import default_from_warehouse, labelled_items
+
+    items = corpus(150, seed=5)
+    wh.entity(code(1))
+    for i, row in items.iterrows():
+        wh.add("opinions", opinion_id=f"L{i:03d}", published_date=date(2024, 1, 1), source="news", title=row["text"],
+               uscc=code(1), vendor_sentiment=row["label"])
+    for i in range(7):
+        wh.add("opinions", opinion_id=f"U{i}", published_date=date(2024, 1, 1), source="news", uscc=code(1),
+               title=corpus(7, seed=3)["text"][i])
+    every = labelled_items(wh.con)
+    some = labelled_items(wh.con, at_most=100, seed=1)
+    assert len(every) == 150 and len(some) == 100 and some["opinion_id"].is_monotonic_increasing
+    assert some.equals(labelled_items(wh.con, at_most=100, seed=1))  # the same sample for the same seed
+    assert not some["opinion_id"].equals(labelled_items(wh.con, at_most=100, seed=2)["opinion_id"])
+    assert labelled_items(wh.con, at_most=500, seed=1).equals(every)  # under the bound: every item
+    opinion = rules.load("features")["opinion"]
+    monkeypatch.setitem(opinion, "default_max_labelled", 100)
+    monkeypatch.setitem(opinion, "score_batch_items", 3)  # 7 unscored items in batches of 3, 3 and 1
+    assert default_from_warehouse(wh.con).source["rows"] == 100
+    assert ensure_scores(wh.con) == 7
+    assert wh.con.execute("SELECT COUNT(DISTINCT opinion_id) FROM opinion_scores").fetchall()[0][0] == 7
