@@ -139,11 +139,14 @@ def main() -> None:
         print(json.dumps(info))
         return
     runs: dict[str, list[dict]] = {c: [] for c in CONFIGS}
-    for _ in range(args.repeat):  # interleaved: each configuration sees the same load drift
+    for k in range(args.repeat):  # interleaved: each configuration sees the same load drift
         for c in CONFIGS:
+            t, load = time.perf_counter(), os.getloadavg()[0]
             out = subprocess.run([sys.executable, __file__, "--child", str(work), c], capture_output=True,
                                  text=True, check=True)
             runs[c].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"run {k + 1} {c}: {json.dumps(runs[c][-1])}, {time.perf_counter() - t:.0f} s with the JVM, "
+                  f"load {load:.1f} → {os.getloadavg()[0]:.1f}", flush=True)
     med = {c: {k: statistics.median(r[k] for r in rs) for k in ("snapshot_s", "score_s")} for c, rs in runs.items()}
     print(f"entities {args.entities:,} (active at {AS_OF}: {info['entities_active']:,}); prepare "
           f"{info['prepare_seconds']} s, Parquet export {info['export_seconds']} s; load avg {load0:.1f} → "

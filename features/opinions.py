@@ -297,7 +297,7 @@ def labelled_items(con, *, at_most: int | None = None, seed: int | None = None) 
     where = "FROM opinions WHERE vendor_sentiment IS NOT NULL"
     sample = ""
     if at_most is not None and con.execute(f"SELECT COUNT(*) {where}").fetchall()[0][0] > at_most:
-        sample = (f"AND opinion_id IN (SELECT opinion_id {where} ORDER BY hash(opinion_id || '|{int(seed or 0)}'), "
+        sample = (f"AND opinion_id IN (SELECT opinion_id {where} ORDER BY md5(opinion_id || '|{int(seed or 0)}'), "
                   f"opinion_id LIMIT {int(at_most)})")
     return con.execute(
         "SELECT opinion_id, COALESCE(title, '') || ' ' || COALESCE(text, '') AS content, "
