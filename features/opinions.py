@@ -295,10 +295,9 @@ def labelled_items(con, *, at_most: int | None = None, seed: int | None = None) 
     """Warehouse opinion items with a vendor sentiment: the default labelled set (in opinion_id order). With
     ``at_most``, a larger set is sampled down to that many items, the same ones for the same seed."""
     where = "FROM opinions WHERE vendor_sentiment IS NOT NULL"
-    sample = ""
-    if at_most is not None and con.execute(f"SELECT COUNT(*) {where}").fetchall()[0][0] > at_most:
-        sample = (f"AND opinion_id IN (SELECT opinion_id {where} ORDER BY md5(opinion_id || '|{int(seed or 0)}'), "
-                  f"opinion_id LIMIT {int(at_most)})")
+    sample = "" if at_most is None else (  # every item when there are no more than at_most
+        f"AND opinion_id IN (SELECT opinion_id {where} ORDER BY md5(opinion_id || '|{int(seed or 0)}'), opinion_id "
+        f"LIMIT {int(at_most)})")
     return con.execute(
         "SELECT opinion_id, COALESCE(title, '') || ' ' || COALESCE(text, '') AS content, "
         f"vendor_sentiment {where} {sample} ORDER BY opinion_id").df()
