@@ -73,7 +73,6 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
     as_of = as_of or drop_as_of(drop)
     key = settings.pseudonym_key()
     con = warehouse.connect(settings)
-    con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")  # beyond it DuckDB spills to disk
     try:
         ingest_id = _new_ingest_id(con, started)

@@ -49,15 +49,15 @@ STORAGE = {"_row_hash": "USING COMPRESSION uncompressed", PERSON_KEY_COLUMN: "US
 def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file under the home, creating it (and its source tables) on first use."""
     path: Path = settings.warehouse_path
-    if read_only and path.exists():
-        con = duckdb.connect(str(path), read_only=True)
-        limit_memory(con, path.parent / "duckdb-tmp")
-        return con
-    settings.ensure_home()
-    con = duckdb.connect(str(path))
+    read_only = read_only and path.exists()
+    if not read_only:
+        settings.ensure_home()
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET enable_progress_bar = false")  # it would corrupt --json output; progress goes via core.progress
     limit_memory(con, path.parent / "duckdb-tmp")
-    create_source_tables(con)
-    create_ingest_tables(con)
+    if not read_only:
+        create_source_tables(con)
+        create_ingest_tables(con)
     return con
 
 

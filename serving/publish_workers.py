@@ -133,7 +133,6 @@ def _start(job: Job) -> None:
     if job.native:
         model.native()
     con = connect(job.settings, read_only=True)
-    con.execute("SET enable_progress_bar = false")
     _worker = (job, model, con, _ParquetRecords(job.folder, job.hits))
 
 
