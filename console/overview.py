@@ -35,7 +35,7 @@ def _overview(settings: Settings, session: Session) -> dict[str, Any]:
             labels = {t.code: t.zh for t in core_tiers.tiers()}
             prev = previous_publication(conn, pub)
             mig = queries.per_publication(conn, pub["publication_id"], f"migration:{prev['publication_id']}", lambda: migration(
-                conn, previous_id=prev["publication_id"], current_id=pub["publication_id"])) if prev else None
+                settings, conn, previous_id=prev["publication_id"], current_id=pub["publication_id"])) if prev else None
             towns = queries.tiers_by(conn, pub["publication_id"], "town_code")
             industries = queries.tiers_by(conn, pub["publication_id"], "industry_code")
             out.update(pub=pub, counts=counts, total=total, shares=shares, targets=targets, prev=prev, mig=mig,

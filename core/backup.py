@@ -38,7 +38,8 @@ from core.settings import Settings
 FORMAT = 1
 MANIFEST = "manifest.json"
 LOCK = "warehouse"  # the lock batch jobs hold while they write the warehouse (features.warehouse.LOCK)
-NOT_COPIED = ("serving", "locks", "cache", "bentoml")  # rebuilt on demand
+DERIVED = ("serving", "publications")  # copies of the warehouse and of publications: stale after a restore
+NOT_COPIED = (*DERIVED, "locks", "cache", "bentoml")  # rebuilt on demand
 STORES = ("warehouse.duckdb", "warehouse.duckdb.wal", "operational.db", "operational.db-wal", "operational.db-shm",
           "mlflow.db", "mlflow.db-wal", "mlflow.db-shm")
 
@@ -204,7 +205,7 @@ def restore(settings: Settings, source: str | Path, *, actor: str, force: bool =
     settings.home.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     with locks.hold(settings.home, LOCK, purpose=f"restore from {src}", actor=actor, wait=True):
-        for name in NOT_COPIED[:1]:  # the service's warehouse copies describe the old warehouse
+        for name in DERIVED:  # they describe the old warehouse and operational DB
             shutil.rmtree(settings.home / name, ignore_errors=True)
         for name in STORES:
             (settings.home / name).unlink(missing_ok=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from core import rules
@@ -87,16 +89,6 @@ def feature_psi(previous: pd.DataFrame, current: pd.DataFrame, *, bins: int = 10
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _probabilities(conn, publication_id: str, rows: int = 200_000) -> np.ndarray:
-    """The published probabilities of one publication (a float array, not the rows with their reasons)."""
-    from serving.publish import PUBLISHED_SCORES as S
-
-    result = conn.execution_options(yield_per=rows).execute(
-        sa.select(S.c.probability).where(S.c.publication_id == publication_id))
-    parts = [np.fromiter((r[0] for r in chunk), float, len(chunk)) for chunk in result.partitions()]
-    return np.concatenate(parts) if parts else np.zeros(0)
-
-
 def _tiers_of(conn, publication_id: str | None, usccs: list[str]) -> dict[str, str]:
     from serving.publish import PUBLISHED_SCORES as S
 
@@ -126,36 +118,31 @@ def jumper_counts(migration: dict[str, Any], *, jump: int) -> dict[str, int]:
     return {"count": both + new_top, "jumped": jumped, "entered_top": entered + new_top, "entered_top_new": new_top}
 
 
-def jumpers_sql(conn, *, previous_id: str | None, current_id: str, jump: int, limit: int,
-                migration: dict[str, Any] | None = None) -> dict[str, Any]:
-    """:func:`jumpers` computed in the operational DB over the two publications (nothing held in memory but the
-    listed rows): the same counts (from ``migration``, the matrix of the two publications, computed when not
-    given), and the same rows listed (ties in uscc order, the published order)."""
+def stored_jumpers(settings: Settings, conn, *, previous_id: str | None, current_id: str, jump: int, limit: int,
+                   migration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`jumpers` of two stored publications, from their columnar copies (serving.published_copy: nothing
+    held in memory but the listed rows): the same counts (from ``migration``, the matrix of the two publications,
+    computed when not given) and the same rows listed (ties in uscc order, the published order), their reasons
+    read from the operational DB by key."""
+    from serving import published_copy
     from serving.publish import PUBLISHED_SCORES as S
     from serving.publish import migration as migration_of
-    from serving.publish import tier_pairs
 
     top = core_tiers.codes()[-1]
     if previous_id is None:
         return {"count": 0, "jumped": 0, "entered_top": 0, "entered_top_new": 0, "top_tier": top, "listed": []}
     if migration is None:
-        migration = migration_of(conn, previous_id=previous_id, current_id=current_id)
+        migration = migration_of(settings, conn, previous_id=previous_id, current_id=current_id)
     counts = jumper_counts(migration, jump=jump)
-    pairs = tier_pairs(previous_id, current_id)
-    up = sa.func.coalesce(_rank(pairs.c.tier) - _rank(pairs.c.tier_before), 0)
-    entered = sa.and_(pairs.c.tier == top, sa.or_(pairs.c.tier_before.is_(None), pairs.c.tier_before != top))
-    rows = conn.execute(sa.select(pairs.c.uscc, pairs.c.tier_before, pairs.c.tier, up, pairs.c.probability_before,
-                                  pairs.c.probability)
-                        .where(pairs.c.tier.is_not(None), sa.or_(up >= jump, entered))
-                        .order_by(up.desc(), pairs.c.probability.desc(), pairs.c.uscc).limit(limit)).all()
+    rows = published_copy.jumpers(settings, conn, previous_id=previous_id, current_id=current_id, jump=jump,
+                                  limit=limit)
     reasons = dict(conn.execute(sa.select(S.c.uscc, S.c.reasons).where(
-        S.c.publication_id == current_id, S.c.uscc.in_([r[0] for r in rows]))).all()) if rows else {}
-    listed = []
-    for u, before, tier, jmp, pb, prob in rows:
-        listed.append({"uscc": u, "from": before, "to": tier, "jump": int(jmp),
-                       "probability_before": None if pb is None else round(float(pb), 5),
-                       "probability": round(float(prob), 5),
-                       "reasons": json.loads(reasons[u]) if isinstance(reasons.get(u), str) else []})
+        S.c.publication_id == current_id, S.c.uscc.in_([r.uscc for r in rows]))).all()) if rows else {}
+    listed = [{"uscc": r.uscc, "from": r.tier_before, "to": r.tier, "jump": r.jump,
+               "probability_before": None if r.probability_before is None else round(r.probability_before, 5),
+               "probability": round(r.probability, 5),
+               "reasons": json.loads(reasons[r.uscc]) if isinstance(reasons.get(r.uscc), str) else []}
+              for r in rows]
     return {**counts, "top_tier": top, "listed": listed}
 
 
@@ -203,31 +190,18 @@ def feature_psi_sql(con, *, previous_id: str, current_id: str, bins: int = 10) -
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _continuity(con, eng, *, snapshot_id: str, publication_id: str, rows: int = 200_000) -> dict[str, int]:
-    """Active entities of the stored snapshot against the published ones: the published codes go to DuckDB in
-    chunks and one anti-join counts both differences."""
-    import pyarrow as pa
-
+def _continuity(con, *, snapshot_id: str, published: Path) -> dict[str, int]:
+    """Active entities of the stored snapshot against the published ones (the publication's columnar copy): one
+    anti-join each way in DuckDB."""
     from features.snapshot import VALUES_TABLE
-    from serving.publish import PUBLISHED_SCORES as S
 
-    con.execute("CREATE OR REPLACE TEMP TABLE _published (uscc VARCHAR)")
-    with eng.connect() as conn:
-        result = conn.execution_options(yield_per=rows).execute(
-            sa.select(S.c.uscc).where(S.c.publication_id == publication_id))
-        for chunk in result.partitions():
-            part = pa.table({"uscc": pa.array([r[0] for r in chunk], pa.string())})
-            con.register("_published_part", part)
-            con.execute("INSERT INTO _published SELECT uscc FROM _published_part")
-            con.unregister("_published_part")
-    active, published, not_published, not_active = con.execute(
-        f"WITH a AS (SELECT uscc FROM {VALUES_TABLE} WHERE snapshot_id = ?) "
-        "SELECT (SELECT COUNT(DISTINCT uscc) FROM a), (SELECT COUNT(DISTINCT uscc) FROM _published), "
-        "(SELECT COUNT(DISTINCT uscc) FROM a WHERE uscc NOT IN (SELECT uscc FROM _published)), "
-        "(SELECT COUNT(DISTINCT uscc) FROM _published WHERE uscc NOT IN (SELECT uscc FROM a))",
-        [snapshot_id]).fetchall()[0]
-    con.execute("DROP TABLE _published")
-    return {"active_in_snapshot": int(active), "published": int(published),
+    active, n_published, not_published, not_active = con.execute(
+        f"WITH a AS (SELECT uscc FROM {VALUES_TABLE} WHERE snapshot_id = ?), p AS (SELECT uscc FROM read_parquet(?)) "
+        "SELECT (SELECT COUNT(DISTINCT uscc) FROM a), (SELECT COUNT(DISTINCT uscc) FROM p), "
+        "(SELECT COUNT(DISTINCT uscc) FROM a WHERE uscc NOT IN (SELECT uscc FROM p)), "
+        "(SELECT COUNT(DISTINCT uscc) FROM p WHERE uscc NOT IN (SELECT uscc FROM a))",
+        [snapshot_id, str(published)]).fetchall()[0]
+    return {"active_in_snapshot": int(active), "published": int(n_published),
             "active_not_published": int(not_published), "published_not_active": int(not_active)}
 
 
@@ -324,6 +298,7 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
     from core.opdb import engine
     from features.snapshot import load_snapshot
     from features.warehouse import connect
+    from serving import published_copy
     from serving.publish import PUBLICATIONS, migration, previous_publication
 
     cfg = cycle_rules(rules_file)
@@ -336,13 +311,14 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
             PUBLICATIONS.c.publication_id == publication["publication_id"])).mappings().one())
         prev = previous_publication(conn, pub)
         prev_id = prev["publication_id"] if prev else None
-        cur_p = _probabilities(conn, pub["publication_id"])
-        prev_p = _probabilities(conn, prev_id) if prev else np.zeros(0)
+        published = published_copy.ensure(settings, conn, pub["publication_id"])
+        cur_p = published_copy.probabilities(settings, conn, pub["publication_id"]).to_numpy()
+        prev_p = published_copy.probabilities(settings, conn, prev_id).to_numpy() if prev else np.zeros(0)
         mig = publication.get("migration")  # publish() compared the two publications already
         if prev and (mig or {}).get("previous_publication_id") != prev_id:
-            mig = migration(conn, previous_id=prev_id, current_id=pub["publication_id"])
-        jump = jumpers_sql(conn, previous_id=prev_id, current_id=pub["publication_id"], jump=jump_tiers, limit=limit,
-                           migration=mig)
+            mig = migration(settings, conn, previous_id=prev_id, current_id=pub["publication_id"])
+        jump = stored_jumpers(settings, conn, previous_id=prev_id, current_id=pub["publication_id"],
+                              jump=jump_tiers, limit=limit, migration=mig)
 
     def tiers(usccs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         with eng.connect() as conn:
@@ -366,15 +342,13 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
         since = prev["as_of"] if prev else None
         repairs = repairs_in_effect(con, since=since, as_of=as_of, tiers=tiers, limit=limit)
         if stored:
-            continuity = _continuity(con, eng, snapshot_id=snapshot.snapshot_id, publication_id=pub["publication_id"])
+            continuity = _continuity(con, snapshot_id=snapshot.snapshot_id, published=published)
         else:
-            with eng.connect() as conn:
-                published = {u for (u,) in conn.execute(sa.text(
-                    "SELECT uscc FROM published_scores WHERE publication_id = :p"), {"p": pub["publication_id"]})}
+            published_codes = set(pq.read_table(published, columns=["uscc"]).column(0).to_pylist())
             active = set(snapshot.frame["uscc"])
-            continuity = {"active_in_snapshot": len(active), "published": len(published),
-                          "active_not_published": len(active - published),
-                          "published_not_active": len(published - active)}
+            continuity = {"active_in_snapshot": len(active), "published": len(published_codes),
+                          "active_not_published": len(active - published_codes),
+                          "published_not_active": len(published_codes - active)}
     finally:
         con.close()
     psi_score = round(psi(prev_p, cur_p, bins=bins), 5) if prev else None

@@ -22,29 +22,13 @@ from core.errors import Conflict, UserError
 from core.opdb import engine
 from core.progress import say, step
 from core.settings import Settings
-from serving import bulk, publish_workers
+from serving import bulk, publish_workers, published_copy
 from serving import triggers as trig
+from serving.publication_tables import DESCRIPTIVE, PUBLICATIONS, PUBLISHED_SCORES, UNPUBLISHED
 from serving.reasons import Outcome, finalise
 from serving.triggers import triggers
 from training.model import NATIVE_MIN_ROWS
 
-PUBLICATIONS = sa.table(
-    "publications",
-    sa.column("publication_id"), sa.column("as_of", sa.Date), sa.column("model_version"),
-    sa.column("snapshot_id"), sa.column("status"), sa.column("entity_count", sa.Integer),
-    sa.column("tier_counts"), sa.column("trigger_counts"), sa.column("rules_versions"),
-    sa.column("created_at", sa.DateTime(timezone=True)), sa.column("created_by"),
-)
-PUBLISHED_SCORES = sa.table(
-    "published_scores",
-    sa.column("publication_id"), sa.column("uscc"), sa.column("probability", sa.Float), sa.column("tier"),
-    sa.column("reasons"), sa.column("entity_type"), sa.column("industry_code"), sa.column("town_code"),
-)
-UNPUBLISHED = sa.table(
-    "unpublished_entities",
-    sa.column("publication_id"), sa.column("uscc"), sa.column("status"), sa.column("status_date", sa.Date),
-)
-DESCRIPTIVE = ("entity_type", "industry_code", "town_code")
 _CHUNK = 5_000
 BATCH_ROWS = 100_000  # snapshot rows scored and written at a time (memory: a few batches, not the district)
 
@@ -100,7 +84,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         existing = conn.execute(sa.select(PUBLICATIONS).where(
             PUBLICATIONS.c.publication_id == pub_id)).mappings().first()
         if existing is not None and existing["status"] == "published":
-            return _summary(conn, dict(existing), model_source=model_source, already=True)
+            return _summary(settings, conn, dict(existing), model_source=model_source, already=True)
         if existing is None:
             conn.execute(sa.insert(PUBLICATIONS).values(
                 publication_id=pub_id, as_of=as_of, model_version=model.version,
@@ -111,6 +95,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
     entities = getattr(snapshot, "entities", None) or len(snapshot.frame)
     source = _RecordSource.open(settings, as_of)
+    copy = published_copy.Writer(settings, pub_id)
     try:
         tally = _Tally()
         seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
@@ -128,7 +113,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
                 scorer = model if scores is None else _Precomputed(model, scores)
                 batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
                                         seen=seen)
-            store_scores(eng, pub_id, batches)
+            store_scores(eng, pub_id, copy.tee(batches))
         if scores is not None and len(scores) != tally.entities:  # the publication stays 'publishing'
             raise UserError(f"expected one precomputed score per active entity ({tally.entities:,}), "
                             f"got {len(scores):,}")
@@ -139,7 +124,9 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
             else:
                 left_out = source.closed(settings, pub_id, snapshot.snapshot_id, as_of, _CHUNK) if source is not None else []
             _store(eng, UNPUBLISHED, left_out)
+        copy.commit()
     finally:
+        copy.discard()
         if source is not None:
             source.close()
     tier_counts = {c: 0 for c in core_tiers.codes()} | dict(tally.tiers)
@@ -158,7 +145,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         ))
         pub = dict(conn.execute(sa.select(PUBLICATIONS).where(
             PUBLICATIONS.c.publication_id == pub_id)).mappings().one())
-        result = _summary(conn, pub, model_source=model_source, already=False)
+        result = _summary(settings, conn, pub, model_source=model_source, already=False)
         audit.record(conn, actor=actor, action="publish", subject=pub_id, outcome="published",
                      inputs={"as_of": as_of, "entities": tally.entities, "triggers_fired": trigger_counts,
                              "triggers_not_evaluated": list(tally.not_evaluated)}, versions=versions)
@@ -474,30 +461,13 @@ def previous_publication(conn: Connection, pub: dict[str, Any]) -> dict[str, Any
     return dict(row) if row else None
 
 
-def tier_pairs(previous_id: str, current_id: str) -> sa.Subquery:
-    """Every entity of either publication once: ``uscc``, its tier and probability in the previous one
-    (``tier_before``, ``probability_before``) and in the current one (``tier``, ``probability``), NULL where it is
-    absent. One pass over the two publications' rows of ``ix_published_scores_by_code`` grouped by code, not a
-    join: a join looked the previous rows up through the primary key and read each from the table."""
-    s = PUBLISHED_SCORES
-
-    def of(publication: str, column: sa.ColumnElement) -> sa.ColumnElement:
-        return sa.func.max(sa.case((s.c.publication_id == publication, column)))
-
-    return (sa.select(s.c.uscc, of(previous_id, s.c.tier).label("tier_before"),
-                      of(previous_id, s.c.probability).label("probability_before"),
-                      of(current_id, s.c.tier).label("tier"), of(current_id, s.c.probability).label("probability"))
-            .where(s.c.publication_id.in_([previous_id, current_id])).group_by(s.c.uscc).subquery("pairs"))
-
-
-def migration(conn: Connection, *, previous_id: str, current_id: str) -> dict[str, Any]:
-    """Tier migration between two publications: ``matrix[from][to]``, plus entities new and gone."""
+def migration(settings: Settings, conn: Connection, *, previous_id: str, current_id: str) -> dict[str, Any]:
+    """Tier migration between two publications: ``matrix[from][to]``, plus entities new and gone (counted in
+    DuckDB over the two publications' columnar copies, serving.published_copy)."""
     codes = core_tiers.codes()
     matrix = {a: dict.fromkeys(codes, 0) for a in codes}
     new, gone = dict.fromkeys(codes, 0), dict.fromkeys(codes, 0)
-    pairs = tier_pairs(previous_id, current_id)
-    for a, b, n in conn.execute(sa.select(pairs.c.tier_before, pairs.c.tier, sa.func.count())
-                                .group_by(pairs.c.tier_before, pairs.c.tier)):
+    for a, b, n in published_copy.pair_counts(settings, conn, previous_id=previous_id, current_id=current_id):
         if a is None:
             new[b] = int(n)
         elif b is None:
@@ -511,7 +481,8 @@ def migration(conn: Connection, *, previous_id: str, current_id: str) -> dict[st
             "stayed": stayed, "moved_up": up, "moved_down": down}
 
 
-def _summary(conn: Connection, pub: dict[str, Any], *, model_source: str, already: bool) -> dict[str, Any]:
+def _summary(settings: Settings, conn: Connection, pub: dict[str, Any], *, model_source: str,
+             already: bool) -> dict[str, Any]:
     prev = previous_publication(conn, pub)
     return {
         "publication_id": pub["publication_id"], "as_of": pub["as_of"], "model_version": pub["model_version"],
@@ -519,7 +490,7 @@ def _summary(conn: Connection, pub: dict[str, Any], *, model_source: str, alread
         "entity_count": pub["entity_count"], "tier_counts": json.loads(pub["tier_counts"] or "{}"),
         "trigger_counts": json.loads(pub.get("trigger_counts") or "{}"),
         "already_published": already,
-        "migration": (migration(conn, previous_id=prev["publication_id"], current_id=pub["publication_id"])
+        "migration": (migration(settings, conn, previous_id=prev["publication_id"], current_id=pub["publication_id"])
                       if prev else None),
     }
 

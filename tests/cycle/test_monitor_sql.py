@@ -1,4 +1,5 @@
-"""Monitoring by aggregates (feature PSI in DuckDB, jumpers in the operational DB) equals the in-memory figures."""
+"""Monitoring by aggregates (feature PSI in DuckDB, jumpers over the publications' columnar copies) equals the in-memory
+figures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.opdb import engine
-from cycle.monitor import feature_psi, feature_psi_sql, jumpers, jumpers_sql
+from cycle.monitor import feature_psi, feature_psi_sql, jumpers, stored_jumpers
 from cycle.run import run_cycle
 from features.snapshot import load_snapshot
 from features.warehouse import connect
@@ -34,7 +35,7 @@ def test_feature_psi_and_jumpers_by_aggregates_equal_the_frame_figures(district,
             {"p": p["publication_id"]}).all()) for p in (before, after)}
         for jump in (1, 2):
             want = jumpers(rows[before["publication_id"]], rows[after["publication_id"]], jump=jump, limit=20)
-            got = jumpers_sql(conn, previous_id=before["publication_id"], current_id=after["publication_id"],
+            got = stored_jumpers(settings, conn, previous_id=before["publication_id"], current_id=after["publication_id"],
                               jump=jump, limit=20)
             assert got == want
             assert got["count"] > 0 or jump > 1  # one-tier moves happen between two months
