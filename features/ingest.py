@@ -34,7 +34,7 @@ from features.readers import CorruptFile, Extract, find_extracts, read_extract
 from features.sources import SOURCES, Table
 from features.validate import checked_sql, field_limit, long_columns
 
-DUCKDB_MEMORY = "4GB"  # keeps a 1M-entity ingest under 8 GiB peak on a shared machine
+INGEST_MEMORY = "4GB"  # keeps a 1M-entity ingest under 8 GiB peak on a shared machine (CREDIT_RISK_DUCKDB_MEMORY wins)
 MANIFEST = "synth_report.json"  # optional drop manifest; its "until" (else "as_of", "end") dates the drop
 
 
@@ -72,8 +72,7 @@ def ingest(settings: Settings, drop_dir: str | Path, *, as_of: date | None = Non
     found, ignored = find_extracts(drop)
     as_of = as_of or drop_as_of(drop)
     key = settings.pseudonym_key()
-    con = warehouse.connect(settings)
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")  # beyond it DuckDB spills to disk
+    con = warehouse.connect(settings, memory=INGEST_MEMORY)  # beyond it DuckDB spills to disk
     try:
         ingest_id = _new_ingest_id(con, started)
         summary: dict[str, Any] = {

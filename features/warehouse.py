@@ -46,25 +46,26 @@ LINEAGE_COLUMNS = [("_row_hash", "VARCHAR"), ("_ingest_id", "VARCHAR")]
 STORAGE = {"_row_hash": "USING COMPRESSION uncompressed", PERSON_KEY_COLUMN: "USING COMPRESSION uncompressed"}
 
 
-def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file under the home, creating it (and its source tables) on first use."""
+def connect(settings: Settings, *, read_only: bool = False, memory: str = DUCKDB_MEMORY) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file under the home, creating it (and its source tables) on first use; ``memory`` is the
+    bound when ``CREDIT_RISK_DUCKDB_MEMORY`` is not set (limit_memory)."""
     path: Path = settings.warehouse_path
     read_only = read_only and path.exists()
     if not read_only:
         settings.ensure_home()
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET enable_progress_bar = false")  # it would corrupt --json output; progress goes via core.progress
-    limit_memory(con, path.parent / "duckdb-tmp")
+    limit_memory(con, path.parent / "duckdb-tmp", default=memory)
     if not read_only:
         create_source_tables(con)
         create_ingest_tables(con)
     return con
 
 
-def limit_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path) -> None:
-    """Bound DuckDB's memory (``CREDIT_RISK_DUCKDB_MEMORY``, default 6GB; DuckDB's own default is 80% of the
+def limit_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path, *, default: str = DUCKDB_MEMORY) -> None:
+    """Bound DuckDB's memory (``CREDIT_RISK_DUCKDB_MEMORY``, else ``default``; DuckDB's own default is 80% of the
     machine) and spill to ``temp_dir`` under the home, so that a large district runs out of core."""
-    limit = os.environ.get("CREDIT_RISK_DUCKDB_MEMORY", DUCKDB_MEMORY)
+    limit = os.environ.get("CREDIT_RISK_DUCKDB_MEMORY", default)
     con.execute(f"SET memory_limit = '{limit}'")
     # a second connection to a database open in this process shares its settings, and DuckDB refuses to set the
     # directory again once something has spilled there (a publication reading the snapshot beside its records)

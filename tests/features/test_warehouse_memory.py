@@ -23,3 +23,23 @@ def test_a_second_connection_after_a_spill_keeps_the_spill_directory(tmp_path, m
     assert first.sql("SELECT COUNT(*) AS n FROM big").to_arrow_reader(10).read_all().column("n").to_pylist() == [2_000_000]
     second.close()
     first.close()
+
+
+def _limit(con) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_the_environment_bound_wins_over_a_jobs_own_default(settings, monkeypatch):
+    from features.warehouse import connect
+
+    reference = duckdb.connect()
+    reference.execute("SET memory_limit = '1GB'")
+    monkeypatch.delenv("CREDIT_RISK_DUCKDB_MEMORY", raising=False)
+    con = connect(settings, memory="1GB")  # ingest's own default (features.ingest.INGEST_MEMORY)
+    assert _limit(con) == _limit(reference)
+    con.close()
+    monkeypatch.setenv("CREDIT_RISK_DUCKDB_MEMORY", "60MB")
+    reference.execute("SET memory_limit = '60MB'")
+    con = connect(settings, memory="1GB")
+    assert _limit(con) == _limit(reference)
+    con.close()
