@@ -269,14 +269,16 @@ def main() -> None:
 
     base = root / "after-baseline"  # the warehouse and run folder as the baseline month left them
     warehouse = _settings(root).warehouse_path
+    copies = warehouse.parent / "publications"  # the publications' columnar copies go with the operational DB
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.rmtree(copies, ignore_errors=True)
     if args.timed_again:
         if not (base / "done").exists():
             raise SystemExit(f"--timed-again: no saved baseline month under {base}; run without it first")
-        shutil.rmtree(run, ignore_errors=True)
         shutil.copytree(base / "run", run)
+        shutil.copytree(base / "publications", copies)
         shutil.copyfile(base / warehouse.name, warehouse)
     else:
-        shutil.rmtree(run, ignore_errors=True)
         run.mkdir()
     steps = STEPS[STEPS.index("ingest"):] if args.timed_again else STEPS
     figures: dict = {"label": args.label, "entities": args.entities, "setup_seconds": round(setup_s, 1),
@@ -285,6 +287,7 @@ def main() -> None:
         if step == "ingest" and not args.timed_again:
             shutil.rmtree(base, ignore_errors=True)
             shutil.copytree(run, base / "run")
+            shutil.copytree(copies, base / "publications")
             shutil.copyfile(warehouse, base / warehouse.name)
             (base / "done").write_text("ok")
         seconds, rss, cpu = _run_child(["--step", step, "--dir", str(root), "--entities", str(args.entities)])
