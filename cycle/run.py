@@ -305,12 +305,13 @@ def _publish(settings: Settings, eng, *, as_of: date, actor: str, snapshot_id: s
         store.pin(eng, as_of, "publish", model_version=version, snapshot_id=sid)
     model = _load_model(settings, version, models)
     snapshot = _load_snapshot(settings, sid, snapshots)
-    scores = None
-    if compute is not None and compute.name == "spark":  # scored in the executors from the snapshot's Parquet
-        from training import spark_scoring
+    with contextlib.ExitStack() as stack:
+        scores = None
+        if compute is not None and compute.name == "spark":  # scored in the executors from the snapshot's Parquet
+            from training import spark_scoring
 
-        scores = spark_scoring.scores_of(settings, snapshot, model, compute.spark)
-    result = publish(settings, as_of=as_of, actor=actor, model=model, snapshot=snapshot, scores=scores)
+            scores = stack.enter_context(spark_scoring.scored(settings, snapshot, model, compute.spark))
+        result = publish(settings, as_of=as_of, actor=actor, model=model, snapshot=snapshot, scores=scores)
     result["model_meta"] = {"version": model.version, "schema_hash": model.schema_hash,
                             "data_end": _data_end(model.meta)}
     return result

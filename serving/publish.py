@@ -24,6 +24,7 @@ from core.progress import say, step
 from core.settings import Settings
 from serving import bulk, publish_workers, published_copy
 from serving import triggers as trig
+from serving.precomputed import Precomputed
 from serving.publication_tables import DESCRIPTIVE, PUBLICATIONS, PUBLISHED_SCORES, UNPUBLISHED
 from serving.reasons import Outcome, finalise
 from serving.triggers import triggers
@@ -40,7 +41,7 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
 
 
 def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
-            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: pd.DataFrame | None = None,
+            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: pd.DataFrame | Path | None = None,
             workers: int | None = None) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
@@ -53,8 +54,9 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         closed: entities the publication leaves out because they closed before ``as_of`` (frame of
             ``uscc``, ``status``, ``status_date``; default: read from the warehouse when there is one),
             so that a lookup of their code can say so.
-        scores: the model's scores of the snapshot's active rows when already computed elsewhere (``model.score``
-            output, e.g. from Spark executors: training.spark_scoring), in any row order.
+        scores: the model's scores of the snapshot's active rows when already computed elsewhere, in any row
+            order: a folder of Parquet files in uscc order (the Spark executors': training.spark_scoring.write),
+            read one batch of codes at a time (serving.precomputed), or a frame of ``model.score`` output.
         workers: processes scoring with reasons (serving.publish_workers.workers_for: by default one per core for
             a large stored snapshot, else this process alone).
 
@@ -96,6 +98,7 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
     entities = getattr(snapshot, "entities", None) or len(snapshot.frame)
     source = _RecordSource.open(settings, as_of)
     copy = published_copy.Writer(settings, pub_id)
+    precomputed = None
     try:
         tally = _Tally()
         seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
@@ -110,13 +113,13 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
                 batches = publish_workers.reasoned_batches(settings, model, snapshot, source, rows=batch_rows,
                                                            workers=n_workers, tally=tally)
             else:
-                scorer = model if scores is None else _Precomputed(model, scores)
-                batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
-                                        seen=seen)
+                precomputed = None if scores is None else Precomputed(model, scores)
+                batches = score_batches(model if precomputed is None else precomputed,
+                                        lambda: _batches(snapshot, batch_rows), source=source, tally=tally, seen=seen)
             store_scores(eng, pub_id, copy.tee(batches))
-        if scores is not None and len(scores) != tally.entities:  # the publication stays 'publishing'
+        if precomputed is not None and precomputed.rows != tally.entities:  # the publication stays 'publishing'
             raise UserError(f"expected one precomputed score per active entity ({tally.entities:,}), "
-                            f"got {len(scores):,}")
+                            f"got {precomputed.rows:,}")
         with step("entities left out (closed before as_of)"):
             if seen is not None:
                 rows = _closed_rows(pub_id, closed if closed is not None else _closed(settings, as_of), seen)
@@ -129,6 +132,8 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         copy.discard()
         if source is not None:
             source.close()
+        if precomputed is not None:
+            precomputed.close()
     tier_counts = {c: 0 for c in core_tiers.codes()} | dict(tally.tiers)
     trigger_counts = dict(tally.triggers)
     versions = {"model_version": model.version, "model_source": model_source, "snapshot_id": snapshot.snapshot_id,
@@ -270,27 +275,6 @@ def _store(eng: Engine, table: sa.TableClause, frames: Iterable[pd.DataFrame]) -
             with eng.begin() as conn:
                 n += bulk.write(conn, table.name, [frame], list(frame.columns))
     return n
-
-
-class _Precomputed:
-    """The champion answering with scores computed elsewhere (``--engine spark``: in the executors, by the same
-    ``model.score``), each batch in its own row order; an active entity without a score is an error."""
-
-    def __init__(self, model: Any, scores: pd.DataFrame) -> None:
-        self._model = model
-        self._scores = scores.set_index(scores["uscc"].astype(str))
-        if not self._scores.index.is_unique:
-            raise UserError("expected one precomputed score per entity, got duplicated credit codes")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-    def score(self, frame: pd.DataFrame, reasons: bool = True) -> pd.DataFrame:
-        keys = frame["uscc"].astype(str)
-        missing = ~keys.isin(self._scores.index)
-        if missing.any():
-            raise UserError(f"expected a precomputed score for every active entity, {int(missing.sum()):,} have none")
-        return self._scores.loc[keys.to_numpy()].reset_index(drop=True)
 
 
 class _RecordSource:

@@ -3,13 +3,19 @@
 Each Python worker builds the :class:`training.model.ScoringModel` once from the bundle (booster text and
 ``model.json``) shipped in the task closure, and scores every batch with ``model.score`` — the same scorer,
 tiers (population cut-offs, missingness guard) and model reasons as on one machine; the reasons travel back as
-JSON text. The triggers and the records behind the reasons are added at publication (serving.publish.publish).
+JSON text, written as Parquet in uscc order (:func:`write`). The triggers and the records behind the reasons are
+added at publication (serving.publish.publish), which reads those files one batch of codes at a time: the driver
+never holds the district's scores.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 
@@ -51,11 +57,25 @@ def score(df, model: ScoringModel):
     return df.mapInPandas(score_batches(_bundle(model)), schema=SCHEMA)
 
 
-def collect(scored) -> pd.DataFrame:
-    """The scored rows on the driver as ``model.score`` returns them (reasons as lists), by uscc."""
-    frame = scored.toPandas()
-    frame["reasons"] = [json.loads(r) for r in frame["reasons"]]
-    return frame.sort_values("uscc", kind="stable").reset_index(drop=True)
+def write(df, model: ScoringModel, folder: Path) -> Path:
+    """Score a Spark DataFrame of snapshot rows in the executors and write (uscc, probability, tier, reasons JSON)
+    to ``folder`` as Parquet in uscc order (range-partitioned first, so each file holds a range of codes and a
+    reader of one batch's codes skips the other row groups); written beside it, then renamed into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f"tmp-{uuid.uuid4().hex}")
+    old = folder.with_name(f"old-{uuid.uuid4().hex}")
+    try:
+        # ordered before scoring: the scorer keeps its rows' order, and the sort's sampling pass reads the
+        # snapshot, not the model's output (the order narrows a batch's read; its codes decide what it reads)
+        score(df.orderBy("uscc"), model).write.parquet(str(tmp))
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
 
 
 def publish(settings, *, as_of, actor: str, master: str | None = None, spark=None, model=None) -> dict:
@@ -70,20 +90,28 @@ def publish(settings, *, as_of, actor: str, master: str | None = None, spark=Non
         model = load_champion(settings).model
     spark = spark or session.session(master)
     snap = spark_run.snapshot(settings, as_of=as_of, spark=spark)
-    scores = scores_of(settings, snap, model, spark)
-    return publish_scores(settings, as_of=as_of, actor=actor, model=model, snapshot=snap, scores=scores)
+    with scored(settings, snap, model, spark) as scores:
+        return publish_scores(settings, as_of=as_of, actor=actor, model=model, snapshot=snap, scores=scores)
 
 
-def scores_of(settings, snapshot, model: ScoringModel, spark) -> pd.DataFrame:
-    """The model's scores of a snapshot in the home's Parquet layout, computed in the executors."""
+@contextmanager
+def scored(settings, snapshot, model: ScoringModel, spark) -> Iterator[Path]:
+    """The model's scores of a snapshot in the home's Parquet layout, computed in the executors and written under
+    features.spark.parquet.scores_dir (the folder serving.publish.publish reads batch by batch); removed on leaving,
+    as an intermediate of one publication."""
     from core.errors import UserError
     from features.spark import parquet
 
-    path = parquet.snapshot_dir(parquet.root_of(settings), snapshot.as_of)
+    root = parquet.root_of(settings)
+    path = parquet.snapshot_dir(root, snapshot.as_of)
     rows = spark.read.parquet(str(path))
     if "snapshot_id" in rows.columns:
         rows = rows.where(rows.snapshot_id == snapshot.snapshot_id).drop("snapshot_id")
     if not rows.limit(1).count():
         raise UserError(f"snapshot {snapshot.snapshot_id} is not in the Parquet layout at {path} "
                         "(build it with --engine spark)")
-    return collect(score(rows, model))
+    folder = write(rows, model, parquet.scores_dir(root, snapshot.snapshot_id, model.version))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

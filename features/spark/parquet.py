@@ -3,8 +3,10 @@
 ``<home>/parquet/source=<table>/month=YYYY-MM/*.parquet``: every source table, its ``_history`` twin, the ingest
 runs, repairs, record corrections, opinion scores and mentions; ``month`` is the month of the row's ``known_date``
 (``none`` for tables without one). Snapshots are stored the same way under ``source=snapshot_<feature set>``,
-one month per snapshot date. ``_manifest.json`` records the data fingerprint of the warehouse at export time
-(the snapshot id on either engine derives from it) and the row count of every table.
+one month per snapshot date; a model's scores of a snapshot, computed in the executors, under
+``scores/snapshot=<id>/model=<version>`` until its publication has read them (training.spark_scoring).
+``_manifest.json`` records the data fingerprint of the warehouse at export time (the snapshot id on either engine
+derives from it) and the row count of every table.
 
 DuckDB reads the layout back with :func:`attach` (views named as the warehouse tables), so the DuckDB engine
 computes the same snapshot from Parquet as from its own file, and a warehouse can move between the engines.
@@ -17,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 
@@ -129,6 +132,11 @@ def attach(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
 
 def snapshot_dir(root: Path, as_of: date) -> Path:
     return source_dir(root, SNAPSHOT_SOURCE) / f"month={as_of:%Y-%m}"
+
+
+def scores_dir(root: Path, snapshot_id: str, model_version: str) -> Path:
+    """Where the executors write a model's scores of a snapshot (the version quoted: a label may hold ``/`` or ``[``)."""
+    return Path(root) / "scores" / f"snapshot={snapshot_id}" / f"model={quote(model_version, safe='')}"
 
 
 def register_snapshot(con: duckdb.DuckDBPyConnection, root: Path, *, snapshot_id: str, as_of: date,

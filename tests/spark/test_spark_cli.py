@@ -66,8 +66,24 @@ def test_features_with_the_spark_engine_through_the_cli(cli_home, tmp_path, caps
     _assert_same_snapshot(pd.read_parquet(tmp_path / "duck.parquet"), pd.read_parquet(tmp_path / "spark.parquet"))
 
 
+@pytest.fixture
+def _no_scores_on_the_driver(monkeypatch):
+    """A Spark DataFrame of scored rows (with ``reasons``) brought to the driver fails the test (patched on the
+    class of the local and cluster sessions' frames, not Spark Connect's)."""
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    for name in ("collect", "toPandas", "toArrow", "toLocalIterator", "take", "tail"):
+        original = getattr(DataFrame, name)
+
+        def guarded(self, *args, _original=original, _name=name, **kwargs):
+            assert "reasons" not in self.columns, f"scored rows gathered on the driver with {_name}()"
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DataFrame, name, guarded)
+
+
 @pytest.mark.slow
-def test_score_with_the_spark_engine_through_the_cli(cli_home, capsys):
+def test_score_with_the_spark_engine_through_the_cli(cli_home, capsys, _no_scores_on_the_driver):
     from core.opdb import engine
     from serving.models import export_champion
 
@@ -77,6 +93,7 @@ def test_score_with_the_spark_engine_through_the_cli(cli_home, capsys):
     export_champion(_labelled(model, "cli-duckdb"), settings)  # the same booster: a publication of its own
     by_duck = _cli(capsys, "score", "--home", home, "--as-of", DAY)
     assert not by_spark["already_published"] and not by_duck["already_published"]
+    assert not any((settings.home / "parquet" / "scores").rglob("*.parquet"))  # read by the publication, removed
     assert by_spark["entity_count"] == by_duck["entity_count"] > 0
     assert by_spark["tier_counts"] == by_duck["tier_counts"]
     with engine(settings).connect() as conn:

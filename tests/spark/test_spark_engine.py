@@ -81,7 +81,8 @@ def spark(request, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_spark_snapshot_equals_the_duckdb_snapshot_and_scores_to_the_same_publication(district, spark):
+def test_spark_snapshot_equals_the_duckdb_snapshot_and_scores_to_the_same_publication(district, spark, tmp_path):
+    import pyarrow.parquet as pq
     import sqlalchemy as sa
 
     from core.opdb import engine
@@ -95,15 +96,21 @@ def test_spark_snapshot_equals_the_duckdb_snapshot_and_scores_to_the_same_public
     _assert_same_snapshot(duck.frame, ssnap.to_pandas(built.path))
 
     rows = spark.read.parquet(str(built.path)).drop("snapshot_id")
-    scores = spark_scoring.collect(spark_scoring.score(rows, model))
+    folder = spark_scoring.write(rows, model, tmp_path / "scores")
+    parts = [pq.read_table(f).column("uscc").to_pylist() for f in sorted(folder.glob("*.parquet"))]
+    parts = sorted(p for p in parts if p)
+    assert all(p == sorted(p) for p in parts)  # each file a range of codes in order, the ranges disjoint
+    assert all(a[-1] < b[0] for a, b in zip(parts, parts[1:], strict=False))
+    scores = pd.read_parquet(folder).sort_values("uscc").reset_index(drop=True)
     local = model.score(duck.frame).sort_values("uscc").reset_index(drop=True)
-    assert list(scores["tier"]) == list(local["tier"])
+    assert list(scores["uscc"]) == list(local["uscc"]) and list(scores["tier"]) == list(local["tier"])
     assert np.allclose(scores["probability"], local["probability"], rtol=0, atol=1e-12)
-    assert json.dumps(list(scores["reasons"])) == json.dumps(list(local["reasons"]))
+    assert [json.loads(r) for r in scores["reasons"]] == json.loads(json.dumps(list(local["reasons"])))
 
     spark_model = type(model)(booster_text=model.booster_text, meta={**model.meta, "version": f"spark-{spark.sparkContext.master}"})
     pub_duck = publish(settings, as_of=AS_OF, actor="test", model=model, snapshot=duck)
-    pub_spark = publish(settings, as_of=AS_OF, actor="test", model=spark_model, snapshot=duck, scores=scores)
+    pub_spark = publish(settings, as_of=AS_OF, actor="test", model=spark_model, snapshot=duck, scores=folder,
+                        batch_rows=100)  # several batches, each read from the files by its codes
     assert pub_spark["tier_counts"] == pub_duck["tier_counts"] and pub_spark["entity_count"] == duck.entities
     with engine(settings).connect() as conn:
         def rows_of(pid):
