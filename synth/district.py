@@ -41,6 +41,7 @@ CHUNK = 60_000
 WRITE_ROWS = 1_000_000  # rows per Parquet row group
 WRITE_BYTES = 128 * 2**20  # at most this many Arrow bytes are buffered per Parquet table before a row group
 TEXT_ROWS = 200_000  # rows per CSV write
+GROUND_TRUTH_ROWS = 1024 * 1024  # rows per row group of ground_truth/entities.parquet (Parquet's default)
 # labels with a handful of values, held as categories (never reset or corrected by views)
 CATEGORIES = {"kind", "result", "relation_type", "item", "licence_type", "reason", "source", "_sentiment", "category"}
 FORMATS = {"licences": "csv", "complaints": "xlsx"}  # every other table is Parquet
@@ -113,7 +114,7 @@ def _latent_table(pop: Population, world, frame: Frame) -> pa.Table:
     i, t = np.divmod(flat, frame.months)
     dom = world.domain.ravel()[flat]
     return pa.table({
-        "uscc": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)), pa.array(pop.uscc[world.lo:world.hi])),
+        "uscc": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)), pop.uscc.slice(world.lo, world.hi - world.lo)),
         "month": pa.array(frame.month_start(t), type=pa.date32()),
         "propensity": pa.array(world.propensity.ravel()[flat], type=pa.float32()),
         "violating": pa.array(world.violating.ravel()[flat]),
@@ -176,7 +177,6 @@ def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | Non
     """The history's records chunk by chunk of ``CHUNK`` entities (rows known only after the frame left out);
     the ground truth goes to ``latent_path`` and the world's state at the probes into ``probes`` on the way."""
     heads = _heads(pop)
-    names = set(pop.name.tolist())
     writer = _LatentWriter(latent_path, pop, frame)
     n_chunks = (pop.n + CHUNK - 1) // CHUNK
     try:
@@ -192,7 +192,7 @@ def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | Non
             writer.submit(world)
             parts = {}
             for name, df in rec.chunk_records(pop, world, frame, seed=seed, chunk=c, heads=heads,
-                                              all_names=names).items():
+                                              all_names=pop.name_set).items():
                 appear = df["_appear"] if "_appear" in df else df["known_date"]
                 later = appear.to_numpy("datetime64[D]") > frame.d_end  # known only after the frame: never seen
                 parts[name] = df[~later] if later.any() else df
@@ -201,11 +201,6 @@ def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | Non
             yield parts
     finally:
         writer.close()
-
-
-def _text_columns(pop: Population) -> None:
-    """Once the records are built, names and addresses are only needed as text columns (Arrow, not Python)."""
-    pop.name, pop.address = pd.array(pop.name, dtype="str"), pd.array(pop.address, dtype="str")
 
 
 def _with_appear(df: pd.DataFrame) -> pd.DataFrame:
@@ -225,7 +220,6 @@ def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Pat
     for chunk in _chunks(pop, frame, seed=seed, latent_path=latent_path, probes=probes, probe_t=probe_t):
         for name, df in chunk.items():
             parts.setdefault(name, []).append(df)
-    _text_columns(pop)
     say("  joining chunks")
     tables = {name: _compact(pd.concat(parts.pop(name), ignore_index=True)) for name in list(parts)}
     tables["entities"] = _entities(pop, frame)
@@ -261,12 +255,13 @@ def _entities(pop: Population, frame: Frame, lo: int = 0, hi: int | None = None)
     status = np.where(~np.isnat(exit_date), np.where(pop.is_ent[r] & (pop.exit_kind[r] == EXIT_FORCED), "revoked",
                                                      "deregistered"), "active").astype(object)
     industries = district()["industry"]
-    parent = np.where(pop.parent[r] >= 0, pop.uscc[np.maximum(pop.parent[r], 0)], None).astype(object)
+    parent = np.where(pop.parent[r] >= 0, pop.uscc_of(np.maximum(pop.parent[r], 0)), None).astype(object)
+    name, address = pop.text(lo, hi)
     return pd.DataFrame({
-        "uscc": pop.uscc[r], "name": pop.name[r], "entity_type": pop.entity_type[r],
+        "uscc": pop.uscc_of(np.arange(lo, hi)), "name": name, "entity_type": pop.entity_type[r],
         "industry_code": np.array([i["code"] for i in industries], dtype=object)[pop.industry[r]],
         "town_code": np.array([t["code"] for t in towns], dtype=object)[pop.town[r]],
-        "address": pop.address[r], "registered_capital": pop.capital[r], "established": pop.established[r],
+        "address": address, "registered_capital": pop.capital[r], "established": pop.established[r],
         "status": status, "status_date": exit_date, "is_foreign_invested": pop.foreign[r],
         "parent_uscc": parent, "known_date": pop.established[r], "_ent": np.arange(lo, hi),
     }, index=pd.RangeIndex(hi - lo))
@@ -542,23 +537,36 @@ def _break_lines(text: str, rows: np.ndarray, *, header: bool) -> str:
 
 
 def _ground_truth(pop: Population, folder: Path) -> None:
+    """The entities' hidden truth, written a row group (``GROUND_TRUTH_ROWS``) at a time."""
     industries = district()["industry"]
+    industry_codes = np.array([i["code"] for i in industries])
     exit_names = np.array(["none", "voluntary", "forced"], dtype=object)
-    pq.write_table(pa.table({
-        "uscc": pa.array(pop.uscc.astype(str)),
-        "entity_type": pa.array(pop.entity_type.astype(str)),
-        "industry_code": pa.array(np.array([i["code"] for i in industries])[pop.industry]),
-        "size_band": pa.array(np.array(["micro", "small", "medium", "large"])[pop.size]),
-        "base_propensity": pa.array(sigmoid(pop.base_logit + pop.group_effect[pop.group]).astype(np.float32)),
-        "base_logit": pa.array(pop.base_logit.astype(np.float32)),
-        "group_id": pa.array(pop.group.astype(np.int64)),
-        "group_size": pa.array(pop.group_size.astype(np.int64)),
-        "group_effect": pa.array(pop.group_effect[pop.group].astype(np.float32)),
-        "established": pa.array(pop.established, type=pa.date32()),
-        "exit_date": pa.array(pop.exit_date, type=pa.date32(), mask=np.isnat(pop.exit_date)),
-        "exit_kind": pa.array(exit_names[pop.exit_kind].astype(str)),
-        "dormant_from": pa.array(pop.dormant_from, type=pa.date32(), mask=np.isnat(pop.dormant_from)),
-    }), folder / "entities.parquet")
+    writer = None
+    try:
+        for lo in range(0, max(pop.n, 1), GROUND_TRUTH_ROWS):
+            r = slice(lo, min(lo + GROUND_TRUTH_ROWS, pop.n))
+            group = pop.group[r]
+            table = pa.table({
+                "uscc": pop.uscc.slice(r.start, r.stop - r.start),
+                "entity_type": pa.array(pop.entity_type[r].astype(str)),
+                "industry_code": pa.array(industry_codes[pop.industry[r]]),
+                "size_band": pa.array(np.array(["micro", "small", "medium", "large"])[pop.size[r]]),
+                "base_propensity": pa.array(sigmoid(pop.base_logit[r] + pop.group_effect[group]).astype(np.float32)),
+                "base_logit": pa.array(pop.base_logit[r].astype(np.float32)),
+                "group_id": pa.array(group.astype(np.int64)),
+                "group_size": pa.array(pop.group_size[r].astype(np.int64)),
+                "group_effect": pa.array(pop.group_effect[group].astype(np.float32)),
+                "established": pa.array(pop.established[r], type=pa.date32()),
+                "exit_date": pa.array(pop.exit_date[r], type=pa.date32(), mask=np.isnat(pop.exit_date[r])),
+                "exit_kind": pa.array(exit_names[pop.exit_kind[r]].astype(str)),
+                "dormant_from": pa.array(pop.dormant_from[r], type=pa.date32(), mask=np.isnat(pop.dormant_from[r])),
+            })
+            if writer is None:
+                writer = pq.ParquetWriter(folder / "entities.parquet", table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 # ---------------------------------------------------------------------------------------------- public steps
@@ -595,6 +603,7 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
     probe_t, probes = _probes(pop, frame)
     as_ofs = (_d(date(end.year - 1, 1, 1)), _d(date(end.year - 3, 1, 1))) if end.year - 1 >= start.year + 3 else ()
     with tempfile.TemporaryDirectory(prefix=".synth-chunks-", dir=out) as scratch:
+        pop.spill_text(Path(scratch))
         spill = _Spill(Path(scratch))
         unknown = dict.fromkeys(SOURCES, 0)  # history rows not known by u (their table's view copies its rows)
         rows = dict.fromkeys(SOURCES, 0)
@@ -606,7 +615,6 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
                 rows[name] += len(df)
                 spill.put(c, name, df)
             del chunk, df
-        _text_columns(pop)
         unknown["entities"], rows["entities"] = int((pop.established > u).sum()), pop.n
         _ground_truth(pop, truth)
         n_chunks = spill.chunks
