@@ -652,7 +652,7 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
             report["calibration"] = rpt.calibration(pop, tally, entities=entities, start=start, end=end)
             if as_ofs:
                 report["learnability"] = rpt.learnability(pop, tally, probes, test_as_of=date(end.year - 1, 1, 1),
-                                                          train_as_of=date(end.year - 3, 1, 1))
+                                                          train_as_of=date(end.year - 3, 1, 1), seed=seed)
             report["matching"] = opinions.matching()
             report["labelled_opinions"] = opinions.write(out / LABELLED_OPINIONS)
             faults: dict[str, flt.TableFaults] = {}
