@@ -154,20 +154,17 @@ def names(rng: np.random.Generator, entity_type: np.ndarray, industry: np.ndarra
     """Every entity's registered name, unique (a later namesake gets another character in its 字号)."""
     d = _draw_names(rng, industry, cfg["industry"])
     words = _Words(cfg)
-    raw = _text([pa.array(_compose(d, words, np.arange(s.start, s.stop), entity_type, industry, town, parent),
-                          type=TEXT) for s in _slices(len(entity_type))])
-    return _unique(rng, raw)
+    return _unique(rng, pc.dictionary_encode(_text([
+        pa.array(_compose(d, words, np.arange(s.start, s.stop), entity_type, industry, town, parent), type=TEXT)
+        for s in _slices(len(entity_type))])))
 
 
-def _unique(rng: np.random.Generator, name: pa.Array) -> pa.Array:
-    """Make names unique the way a registry would: a later duplicate gets another character in its 字号. The
-    names are held as codes into a dictionary of every name met; only a slice of duplicates at a time becomes
-    Python strings."""
+def _unique(rng: np.random.Generator, names: pa.DictionaryArray) -> pa.Array:
+    """Make ``names`` (dictionary-encoded) unique the way a registry would: a later duplicate gets another
+    character in its 字号. The names stay codes into a dictionary of every name met; only a slice of duplicates
+    at a time becomes Python strings."""
     pool = np.array(list(nm.BRANDS), dtype=object)
-    encoded = pc.dictionary_encode(name)
-    del name
-    ids, dictionary = encoded.indices.to_numpy().astype(np.int64), encoded.dictionary
-    del encoded
+    ids, dictionary = names.indices.to_numpy().astype(np.int64), names.dictionary
     extra = 0
     while True:
         dup = pd.Series(ids).duplicated().to_numpy()
