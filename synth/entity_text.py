@@ -154,39 +154,50 @@ def names(rng: np.random.Generator, entity_type: np.ndarray, industry: np.ndarra
     """Every entity's registered name, unique (a later namesake gets another character in its 字号)."""
     d = _draw_names(rng, industry, cfg["industry"])
     words = _Words(cfg)
-    return _unique(rng, pc.dictionary_encode(_text([
-        pa.array(_compose(d, words, np.arange(s.start, s.stop), entity_type, industry, town, parent), type=TEXT)
-        for s in _slices(len(entity_type))])))
+    book = _Codebook()
+    ids = np.empty(len(entity_type), dtype=np.int64)
+    for s in _slices(len(ids)):
+        ids[s] = book.codes(pa.array(_compose(d, words, np.arange(s.start, s.stop), entity_type, industry, town,
+                                              parent), type=TEXT))
+    return _unique(rng, ids, book)
 
 
-def _unique(rng: np.random.Generator, names: pa.DictionaryArray) -> pa.Array:
-    """Make ``names`` (dictionary-encoded) unique the way a registry would: a later duplicate gets another
-    character in its 字号. The names stay codes into a dictionary of every name met; only a slice of duplicates
-    at a time becomes Python strings."""
+class _Codebook:
+    """A code per text: the same text always gets the same code, a text met for the first time the next one."""
+
+    def __init__(self) -> None:
+        self.texts = pa.array([], type=TEXT)
+
+    def codes(self, texts: pa.Array) -> np.ndarray:
+        got = pc.index_in(texts, value_set=self.texts).fill_null(-1).to_numpy().astype(np.int64)
+        unseen = got < 0
+        if unseen.any():
+            fresh = pc.dictionary_encode(texts.filter(pa.array(unseen)))
+            got[unseen] = len(self.texts) + fresh.indices.to_numpy()
+            self.texts = pa.concat_arrays([self.texts, fresh.dictionary])
+        return got
+
+    def text(self, codes: np.ndarray) -> pa.Array:
+        return self.texts.take(pa.array(codes))
+
+
+def _unique(rng: np.random.Generator, ids: np.ndarray, book: _Codebook) -> pa.Array:
+    """Make the names (codes ``ids`` of ``book``) unique the way a registry would: a later duplicate gets another
+    character in its 字号. Only a slice of duplicates at a time becomes Python strings."""
     pool = np.array(list(nm.BRANDS), dtype=object)
-    ids, dictionary = names.indices.to_numpy().astype(np.int64), names.dictionary
     extra = 0
     while True:
         dup = pd.Series(ids).duplicated().to_numpy()
         if not dup.any():
-            return dictionary.take(pa.array(ids))
+            return book.text(ids)
         rows = np.flatnonzero(dup)
+        del dup
         add = rng.integers(0, len(pool), len(rows)).astype(np.uint8)
-        parts = []
         for s in _slices(len(rows)):
-            old = dictionary.take(pa.array(ids[rows[s]])).to_pylist()
+            old = book.text(ids[rows[s]]).to_pylist()
             cut = [max(len(o) - 4 - extra % 3, 2) for o in old]
-            parts.append(pa.array([o[:c] + a + o[c:] for o, c, a in zip(old, cut, pool[add[s]], strict=True)],
-                                  type=TEXT))
-        new = _text(parts)
-        found = pc.index_in(new, value_set=dictionary)
-        got = found.fill_null(-1).to_numpy().astype(np.int64)
-        unseen = got < 0
-        if unseen.any():  # names met for the first time: codes after the dictionary's
-            fresh = pc.dictionary_encode(new.filter(pa.array(unseen)))
-            got[unseen] = len(dictionary) + fresh.indices.to_numpy()
-            dictionary = pa.concat_arrays([dictionary, fresh.dictionary])
-        ids[rows] = got
+            ids[rows[s]] = book.codes(pa.array([o[:c] + a + o[c:] for o, c, a in zip(old, cut, pool[add[s]],
+                                                                                       strict=True)], type=TEXT))
         extra += 1
 
 

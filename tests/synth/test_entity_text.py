@@ -38,7 +38,9 @@ def test_namesakes_get_the_registry_s_extra_character_as_if_all_names_were_pytho
     rng = np.random.default_rng(3)
     names = np.array(["青岚山水茶业有限公司", "青岚山水茶业有限公司", "黔林泉店", "青岚区张记饭店"], dtype=object)
     names = names[rng.integers(0, len(names), 2000)]
-    got = et._unique(np.random.default_rng(9), pa.array(names, type=et.TEXT).dictionary_encode()).to_pylist()
+    book = et._Codebook()
+    ids = np.concatenate([book.codes(pa.array(names[lo:lo + 500], type=et.TEXT)) for lo in range(0, len(names), 500)])
+    got = et._unique(np.random.default_rng(9), ids, book).to_pylist()
     want = _python_unique(np.random.default_rng(9), names.copy()).tolist()
     assert got == want and len(set(got)) == len(got)
 
