@@ -205,8 +205,8 @@ class TextColumn:
     """One text value per entity: an Arrow array in memory or, once ``spill``-ed, an Arrow file read a batch
     of ``SPILL_ROWS`` at a time (a chunk of the district reads only the batches of its own rows)."""
 
-    def __init__(self, values: pa.Array) -> None:
-        self._values: pa.Array | None = values
+    def __init__(self, values: pa.Array | pa.ChunkedArray) -> None:
+        self._values: pa.Array | pa.ChunkedArray | None = values
         self._path: Path | None = None
         self.n, self.type = len(values), values.type
 
@@ -220,7 +220,10 @@ class TextColumn:
         schema = pa.schema([("text", self.type)])
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             for lo in range(0, self.n, SPILL_ROWS):
-                writer.write_batch(pa.record_batch([self._values.slice(lo, SPILL_ROWS)], schema=schema))
+                batch = self._values.slice(lo, SPILL_ROWS)
+                if isinstance(batch, pa.ChunkedArray):
+                    batch = batch.combine_chunks()
+                writer.write_batch(pa.record_batch([batch], schema=schema))
         self._values, self._path = None, path
 
     def _batches(self, numbers: np.ndarray) -> pa.Array:
@@ -228,7 +231,7 @@ class TextColumn:
             reader = pa.ipc.open_file(source)
             return pa.concat_arrays([reader.get_batch(int(b)).column(0) for b in numbers])
 
-    def slice(self, lo: int, hi: int) -> pa.Array:
+    def slice(self, lo: int, hi: int) -> pa.Array | pa.ChunkedArray:
         """Values ``lo`` .. ``hi`` (exclusive)."""
         if self._values is not None:
             return self._values.slice(lo, hi - lo)
@@ -237,7 +240,7 @@ class TextColumn:
         first, last = lo // SPILL_ROWS, (hi - 1) // SPILL_ROWS
         return self._batches(np.arange(first, last + 1)).slice(lo - first * SPILL_ROWS, hi - lo)
 
-    def take(self, index: np.ndarray) -> pa.Array:
+    def take(self, index: np.ndarray) -> pa.Array | pa.ChunkedArray:
         """Values at ``index`` (read from disk: only the batches holding them)."""
         index = np.asarray(index, dtype=np.int64)
         if self._values is not None:
@@ -304,4 +307,4 @@ def addresses(rng: np.random.Generator, town: np.ndarray, cfg: dict) -> tuple[pa
         address[c] = (head + words.town_zh[site_town[k]] + site_name[k] + site_no[k] + "号"
                       + room[s][c].astype(str).astype(object) + "室")
         parts.append(pa.array(address, type=TEXT))
-    return _text(parts), town
+    return pa.chunked_array(parts, type=TEXT), town  # not combined: that would copy them

@@ -67,7 +67,7 @@ class Population:
 
     def names_of(self, index: np.ndarray) -> np.ndarray:
         """The names of entity indices as Python strings."""
-        return self.name.take(index).to_numpy(zero_copy_only=False)
+        return np.asarray(self.name.take(index).to_pylist(), dtype=object)
 
     def text(self, lo: int, hi: int) -> tuple[pd.api.extensions.ExtensionArray, pd.api.extensions.ExtensionArray]:
         """Names and addresses of entities ``lo`` .. ``hi`` as pandas ``str`` arrays."""
