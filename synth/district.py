@@ -45,6 +45,7 @@ GROUND_TRUTH_ROWS = 1024 * 1024  # rows per row group of ground_truth/entities.p
 # labels with a handful of values, held as categories (never reset or corrected by views)
 CATEGORIES = {"kind", "result", "relation_type", "item", "licence_type", "reason", "source", "_sentiment", "category"}
 FORMATS = {"licences": "csv", "complaints": "xlsx"}  # every other table is Parquet
+CORRECTED = ("penalties", "annual_reports", "inspections")  # tables whose records are corrected later
 ARROW = {"str": pa.string(), "uscc": pa.string(), "enum": pa.string(), "list": pa.string(), "int": pa.int64(),
          "float": pa.float64(), "money": pa.float64(), "date": pa.date32(), "bool": pa.bool_()}
 # lifecycle columns: (date column, columns blanked while that date is after the view date, reset values)
@@ -274,7 +275,7 @@ def _corrections(parts: Callable[[str], Iterable[pd.DataFrame]], frame: Frame, *
     rng = np.random.default_rng([seed, 700])
     share = district()["records"]["correction_share"]
     out = {}
-    for name in ("penalties", "annual_reports", "inspections"):
+    for name in CORRECTED:
         picked = []
         for df in parts(name):
             pick = rng.random(len(df)) < share
@@ -620,6 +621,8 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
         n_chunks = spill.chunks
         corrections = _known_corrections(_corrections(lambda name: (spill.get(c, name) for c in range(n_chunks)),
                                                       frame, seed=seed), u)
+        for name in list(corrections):  # each chunk's corrections wait on disk with its rows
+            spill.put_by_chunk(f"corrected-{name}", corrections.pop(name), n_chunks)
         say("  views, report and extracts, chunk by chunk")
         tally, opinions = rpt.Tally(pop, as_ofs), _Opinions(seed)
         names = sorted(SOURCES) if dirty_rate > 0 else list(SOURCES)
@@ -632,8 +635,10 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
                 history["entities"] = _with_appear(_entities(pop, frame, lo, hi))
                 # the view of a table whose rows are all known applies its corrections and blanks to the history
                 # itself, which the report then reads: kept so, so that the report does not depend on chunking
+                corrections = {name: spill.get(c, f"corrected-{name}") for name in CORRECTED}
                 views = {name: _view_table(name, history[name].copy(deep=False) if unknown[name] else history[name],
                                            corrections.get(name), u) for name in SOURCES}
+                del corrections
                 tally.add(history)
                 del history
                 opinions.add(views["opinions"])
@@ -693,6 +698,14 @@ class _Spill:
             pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.chunks = max(self.chunks, chunk + 1)
         self.rows[name] = self.rows.get(name, 0) + len(df)
+
+    def put_by_chunk(self, name: str, df: pd.DataFrame, chunks: int) -> None:
+        """Put the rows of ``df`` about each chunk's entities (``_ent``) with that chunk, in their order."""
+        chunk = df["_ent"].to_numpy() // CHUNK
+        order = np.argsort(chunk, kind="stable")
+        bounds = np.searchsorted(chunk[order], np.arange(chunks + 1))
+        for c in range(chunks):
+            self.put(c, name, df.iloc[order[bounds[c]:bounds[c + 1]]])
 
     def get(self, chunk: int, name: str) -> pd.DataFrame:
         with (self.folder / f"{chunk:06d}-{name}.pkl").open("rb") as fh:
