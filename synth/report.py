@@ -31,7 +31,8 @@ def _deadlines(years: np.ndarray) -> np.ndarray:
 class Tally:
     """What the report needs of the records, summed chunk by chunk (``add``) so that the records of the whole
     district need not be held at once: the 2016-2020 counts the calibration compares and, per learnability
-    as-of, the design label and the observed counts of every entity."""
+    as-of, the design label of every entity and the observed counts of the enterprises alive then (the quick
+    model's rows)."""
 
     pop: Population
     as_ofs: tuple[np.datetime64, ...] = ()
@@ -42,7 +43,8 @@ class Tally:
     reports_5y: int = 0
     reports_on_time_5y: int = 0
     hit: dict = field(default_factory=dict)  # as_of -> label per entity
-    counts: dict = field(default_factory=dict)  # as_of -> observed counts per entity (int32 columns)
+    counts: dict = field(default_factory=dict)  # as_of -> observed counts per enterprise row (int32 columns)
+    rows: dict = field(default_factory=dict)  # as_of -> the enterprises alive then (entity indices, in order)
 
     def add(self, tables: dict[str, pd.DataFrame]) -> None:
         """Count the records of one chunk (full history rows with internal columns)."""
@@ -69,17 +71,25 @@ class Tally:
                 self.hit[a] = np.zeros(pop.n, dtype=bool)
             self.hit[a][span] |= labels(pop, tables, a, span=span)
             x = observed_counts(pop, tables, a, span=span).drop(columns="age_years")
+            rows = self.enterprises(a)
+            lo, hi = np.searchsorted(rows, [span.start, span.stop])
+            at = rows[lo:hi] - span.start  # the span's enterprises, as rows of x
             if a not in self.counts:
-                self.counts[a] = {c: np.zeros(pop.n, dtype=np.int32) for c in x.columns}
+                self.counts[a] = {c: np.zeros(len(rows), dtype=np.int32) for c in x.columns}
             for c in x.columns:
-                self.counts[a][c][span] += x[c].to_numpy(np.int32)
+                self.counts[a][c][lo:hi] += x[c].to_numpy(np.int32)[at]
 
-    def observed(self, as_of: np.datetime64, rows: np.ndarray | None = None) -> pd.DataFrame:
-        """``observed_counts`` over every chunk added, of the entity indices ``rows`` (default: all)."""
-        rows = slice(None) if rows is None else rows
+    def enterprises(self, as_of: np.datetime64) -> np.ndarray:
+        """The entity indices of the enterprises alive at ``as_of``, in order (the rows of ``observed``)."""
+        if as_of not in self.rows:
+            self.rows[as_of] = np.flatnonzero(_alive_at(self.pop, as_of) & self.pop.is_ent)
+        return self.rows[as_of]
+
+    def observed(self, as_of: np.datetime64) -> pd.DataFrame:
+        """``observed_counts`` over every chunk added, of the enterprises alive at ``as_of`` (``enterprises``)."""
+        rows = self.enterprises(as_of)
         age = np.maximum((as_of - self.pop.established[rows]).astype(np.int64), 0) / 365.25
-        return pd.DataFrame({**{c: v[rows].astype(np.int64) for c, v in self.counts[as_of].items()},
-                             "age_years": age})
+        return pd.DataFrame({**{c: v.astype(np.int64) for c, v in self.counts[as_of].items()}, "age_years": age})
 
     @classmethod
     def of(cls, pop: Population, tables: dict[str, pd.DataFrame], as_ofs: tuple[np.datetime64, ...] = ()) -> Tally:
@@ -221,7 +231,7 @@ def learnability(pop: Population, tally: Tally, probes: dict[str, np.ndarray], *
         everyone = _alive_at(pop, a)
         who = everyone & pop.is_ent
         y = tally.hit[a]
-        x = np.log1p(tally.observed(a, np.flatnonzero(who)).to_numpy(np.float64))  # the enterprises' rows only
+        x = np.log1p(tally.observed(a).to_numpy(np.float64))  # the rows of who
         sets[tag] = (who, y[who], x)
         out[f"enterprise_label_rate_{tag}"] = round(float(y[who].mean()), 4) if who.any() else None
         out[f"all_label_rate_{tag}"] = round(float(y[everyone].mean()), 4) if everyone.any() else None
