@@ -106,9 +106,14 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     del is_new, age_years
     group = _groups(rng, is_ent, town, cfg["population"])
     parent = _branches(rng, entity_type, established, group, industry)
+    # held narrow: small labels and indices (a large district holds them for every entity)
+    industry, town, size, exit_kind = (industry.astype(np.int16), town.astype(np.int16), size.astype(np.int8),
+                                       exit_kind.astype(np.int8))
+    parent = parent.astype(np.int32)
 
     _, group_id = np.unique(group, return_inverse=True)
     del group
+    group_id = group_id.astype(np.int32)
     gsize = np.bincount(group_id)
     group_effect = rng.normal(0.0, cfg["latent"]["group_sd"], len(gsize))
     foreign = entity_type == "foreign_invested"
@@ -120,7 +125,7 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
         uscc=codes, name=entity_text.TextColumn(name), entity_type=entity_type, is_ent=entity_type != "individual",
         industry=industry, town=town, address=entity_text.TextColumn(address), capital=capital,
         established=established, exit_date=exit_date, exit_kind=exit_kind, dormant_from=dormant_from, size=size,
-        base_logit=base, group=group_id, group_effect=group_effect, group_size=gsize[group_id],
+        base_logit=base, group=group_id, group_effect=group_effect, group_size=gsize[group_id].astype(np.int32),
         in_group=gsize[group_id] > 1, parent=parent, foreign=foreign,
     )
 
