@@ -599,12 +599,11 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
     truth = out / "ground_truth"
     truth.mkdir(parents=True, exist_ok=True)
     u = np.datetime64(until or end, "D")
-    pop = build(frame, entities=entities, seed=seed)
-    say(f"  population: {pop.n:,} entities")
-    probe_t, probes = _probes(pop, frame)
     as_ofs = (_d(date(end.year - 1, 1, 1)), _d(date(end.year - 3, 1, 1))) if end.year - 1 >= start.year + 3 else ()
     with tempfile.TemporaryDirectory(prefix=".synth-chunks-", dir=out) as scratch:
-        pop.spill_text(Path(scratch))
+        pop = build(frame, entities=entities, seed=seed, text_dir=Path(scratch))  # names, addresses: on disk
+        say(f"  population: {pop.n:,} entities")
+        probe_t, probes = _probes(pop, frame)
         spill = _Spill(Path(scratch))
         unknown = dict.fromkeys(SOURCES, 0)  # history rows not known by u (their table's view copies its rows)
         rows = dict.fromkeys(SOURCES, 0)

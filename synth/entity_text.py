@@ -3,7 +3,7 @@ into strings a slice of entities at a time and held as Arrow text, so no Python 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,7 +202,7 @@ def _unique(rng: np.random.Generator, ids: np.ndarray, book: _Codebook) -> pa.Ar
 
 
 class TextColumn:
-    """One text value per entity: an Arrow array in memory or, once ``spill``-ed, an Arrow file read a batch
+    """One text value per entity: an Arrow array in memory or an Arrow file (``spill``, ``written``) read a batch
     of ``SPILL_ROWS`` at a time (a chunk of the district reads only the batches of its own rows)."""
 
     def __init__(self, values: pa.Array | pa.ChunkedArray) -> None:
@@ -213,17 +213,26 @@ class TextColumn:
     def __len__(self) -> int:
         return self.n
 
+    @classmethod
+    def written(cls, parts: Iterable[pa.Array], path: Path | None) -> TextColumn:
+        """The column of the values ``parts`` in turn, each written to ``path`` as it comes (kept in memory when
+        ``path`` is None)."""
+        if path is None:
+            return cls(pa.chunked_array(list(parts), type=TEXT))
+        column = cls(pa.array([], type=TEXT))
+        with _BatchWriter(path) as writer:
+            for part in parts:
+                writer.add(part)
+        column._values, column._path, column.n = None, path, writer.rows
+        return column
+
     def spill(self, path: Path) -> None:
         """Move the values to the Arrow file ``path``; the memory they held is freed."""
         if self._values is None:
             return
-        schema = pa.schema([("text", self.type)])
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        with _BatchWriter(path, self.type) as writer:
             for lo in range(0, self.n, SPILL_ROWS):
-                batch = self._values.slice(lo, SPILL_ROWS)
-                if isinstance(batch, pa.ChunkedArray):
-                    batch = batch.combine_chunks()
-                writer.write_batch(pa.record_batch([batch], schema=schema))
+                writer.add(self._values.slice(lo, SPILL_ROWS))
         self._values, self._path = None, path
 
     def _batches(self, numbers: np.ndarray) -> pa.Array:
@@ -253,6 +262,38 @@ class TextColumn:
                                                     + index % SPILL_ROWS))
 
 
+class _BatchWriter:
+    """Writes text values to an Arrow file in batches of exactly ``SPILL_ROWS`` (the last one shorter)."""
+
+    def __init__(self, path: Path, typ: pa.DataType = TEXT) -> None:
+        self.schema = pa.schema([("text", typ)])
+        self.sink = pa.OSFile(str(path), "wb")
+        self.writer = pa.ipc.new_file(self.sink, self.schema)
+        self.pending: pa.Array = pa.array([], type=typ)
+        self.rows = 0
+
+    def __enter__(self) -> _BatchWriter:
+        return self
+
+    def add(self, values: pa.Array | pa.ChunkedArray) -> None:
+        self.rows += len(values)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        pending = pa.concat_arrays([self.pending, values]) if len(self.pending) else values
+        done = len(pending) // SPILL_ROWS * SPILL_ROWS
+        for lo in range(0, done, SPILL_ROWS):
+            self.writer.write_batch(pa.record_batch([pending.slice(lo, SPILL_ROWS)], schema=self.schema))
+        self.pending = pending.slice(done)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None and (len(self.pending) or not self.rows):
+                self.writer.write_batch(pa.record_batch([self.pending], schema=self.schema))
+            self.writer.close()
+        finally:
+            self.sink.close()
+
+
 class NameSet:
     """Membership of a text column (``in``), exact, without a Python string per value: sorted hashes of the
     values, each hit checked against the value itself."""
@@ -277,9 +318,10 @@ class NameSet:
 
 
 # -------------------------------------------------------------------------------------------------- addresses
-def addresses(rng: np.random.Generator, town: np.ndarray, cfg: dict) -> tuple[pa.Array, np.ndarray]:
-    """Registered addresses, some entities crowded at a few sites (一址多企); returns them and the towns (a
-    crowded entity's town is its site's)."""
+def addresses(rng: np.random.Generator, town: np.ndarray, cfg: dict, *,
+              path: Path | None = None) -> tuple[TextColumn, np.ndarray]:
+    """Registered addresses, some entities crowded at a few sites (一址多企), written to ``path`` slice by slice
+    (held in memory when None); returns them and the towns (a crowded entity's town is its site's)."""
     n = len(town)
     words = _Words(cfg)
     road = rng.integers(0, len(nm.ROADS), n).astype(np.uint8)
@@ -299,12 +341,14 @@ def addresses(rng: np.random.Generator, town: np.ndarray, cfg: dict) -> tuple[pa
     town[in_cluster] = site_town[site[in_cluster]]
     roads = np.array(nm.ROADS, dtype=object)
     head = words.province + words.dname
-    parts = []
-    for s in _slices(n):
-        address = head + words.town_zh[town[s]] + roads[road[s]] + number[s].astype(str).astype(object) + "号"
-        c = np.flatnonzero(site[s] >= 0)
-        k = site[s][c]
-        address[c] = (head + words.town_zh[site_town[k]] + site_name[k] + site_no[k] + "号"
-                      + room[s][c].astype(str).astype(object) + "室")
-        parts.append(pa.array(address, type=TEXT))
-    return pa.chunked_array(parts, type=TEXT), town  # not combined: that would copy them
+
+    def compose() -> Iterator[pa.Array]:
+        for s in _slices(n):
+            address = head + words.town_zh[town[s]] + roads[road[s]] + number[s].astype(str).astype(object) + "号"
+            c = np.flatnonzero(site[s] >= 0)
+            k = site[s][c]
+            address[c] = (head + words.town_zh[site_town[k]] + site_name[k] + site_no[k] + "号"
+                          + room[s][c].astype(str).astype(object) + "室")
+            yield pa.array(address, type=TEXT)
+
+    return TextColumn.written(compose(), path), town

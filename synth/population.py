@@ -78,11 +78,6 @@ class Population:
         """Every entity's name, for ``in`` (held as hashes, not Python strings)."""
         return entity_text.NameSet(self.name)
 
-    def spill_text(self, folder: Path) -> None:
-        """Keep names and addresses in Arrow files in ``folder`` (read a chunk's rows at a time) to free memory."""
-        self.name.spill(folder / "names.arrow")
-        self.address.spill(folder / "addresses.arrow")
-
 
 def _take(index: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(index, dtype=np.int64))
@@ -92,9 +87,10 @@ def industries() -> list[dict]:
     return district()["industry"]
 
 
-def build(frame: Frame, *, entities: int, seed: int) -> Population:
+def build(frame: Frame, *, entities: int, seed: int, text_dir: Path | None = None) -> Population:
     """Draw the population whose stock at the end of 2020 is about ``entities`` (one random stream, drawn in
-    steps whose temporaries end with them: at most a few numbers per entity are held at once)."""
+    steps whose temporaries end with them: at most a few numbers per entity are held at once). With
+    ``text_dir``, names and addresses go to Arrow files there as they are made (``Population.spill_text``)."""
     cfg = district()
     rng = np.random.default_rng([seed, 1])
     is_new, entity_type, age_years, established = _register(rng, frame, entities, cfg)
@@ -119,11 +115,14 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     foreign = entity_type == "foreign_invested"
 
     codes = entity_text.codes(rng, entity_type, cfg["district"]["region_code"])
-    name = entity_text.names(rng, entity_type, industry, town, parent, cfg)
-    address, town = entity_text.addresses(rng, town, cfg)
+    name = entity_text.TextColumn(entity_text.names(rng, entity_type, industry, town, parent, cfg))
+    if text_dir is not None:
+        name.spill(text_dir / "names.arrow")
+    address, town = entity_text.addresses(rng, town, cfg,
+                                          path=None if text_dir is None else text_dir / "addresses.arrow")
     return Population(
-        uscc=codes, name=entity_text.TextColumn(name), entity_type=entity_type, is_ent=entity_type != "individual",
-        industry=industry, town=town, address=entity_text.TextColumn(address), capital=capital,
+        uscc=codes, name=name, entity_type=entity_type, is_ent=entity_type != "individual",
+        industry=industry, town=town, address=address, capital=capital,
         established=established, exit_date=exit_date, exit_kind=exit_kind, dormant_from=dormant_from, size=size,
         base_logit=base, group=group_id, group_effect=group_effect, group_size=gsize[group_id].astype(np.int32),
         in_group=gsize[group_id] > 1, parent=parent, foreign=foreign,

@@ -77,3 +77,18 @@ def test_a_text_column_moved_to_disk_reads_back_the_same_slices_and_values(tmp_p
     index = np.array([99, 3, 3, 50, 0, 64])
     assert column.take(index).to_pylist() == [f"名称{i}" for i in index]
     assert "名称64" in et.NameSet(column) and "名称100" not in et.NameSet(column)
+
+
+def test_names_and_addresses_written_as_they_are_made_read_back_as_held_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(et, "SLICE", 97)
+    monkeypatch.setattr(et, "SPILL_ROWS", 40)  # batches that do not line up with the slices
+    held = build(FRAME, entities=1000, seed=4)
+    written = build(FRAME, entities=1000, seed=4, text_dir=tmp_path)
+    assert (tmp_path / "names.arrow").exists() and (tmp_path / "addresses.arrow").exists()
+    for col in ("name", "address"):
+        a, b = getattr(held, col), getattr(written, col)
+        assert len(a) == len(b) == held.n
+        assert a.slice(0, held.n).to_pylist() == b.slice(0, held.n).to_pylist(), col
+        assert a.slice(95, 205).to_pylist() == b.slice(95, 205).to_pylist(), col
+    index = np.array([held.n - 1, 0, 41, 41, 500])
+    assert held.names_of(index).tolist() == written.names_of(index).tolist()
