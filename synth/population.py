@@ -23,22 +23,24 @@ from synth.params import (
     publicity,
     sigmoid,
 )
+from synth.text_store import NameSet, TextColumn
 
 EXIT_NONE, EXIT_VOLUNTARY, EXIT_FORCED = 0, 1, 2
 
 
 @dataclass
 class Population:
-    """One row per entity that existed at some time in the frame (arrays aligned by entity index; the text
-    columns are Arrow text, read through ``codes``, ``uscc_of`` and ``names_of``)."""
+    """One row per entity that existed at some time in the frame (arrays aligned by entity index; credit codes
+    are Arrow text, names and addresses text columns in memory or on disk, read through ``codes``, ``uscc_of``,
+    ``names_of`` and ``text``)."""
 
     uscc: pa.Array
-    name: entity_text.TextColumn
+    name: TextColumn
     entity_type: np.ndarray
     is_ent: np.ndarray
     industry: np.ndarray  # index into district()["industry"]
     town: np.ndarray  # index into district()["town"]
-    address: entity_text.TextColumn
+    address: TextColumn
     capital: np.ndarray  # yuan, NaN when not reported
     established: np.ndarray  # datetime64[D]
     exit_date: np.ndarray  # NaT while active at the end
@@ -76,7 +78,7 @@ class Population:
     @cached_property
     def name_set(self) -> Container[str]:
         """Every entity's name, for ``in`` (held as hashes, not Python strings)."""
-        return entity_text.NameSet(self.name)
+        return NameSet(self.name)
 
 
 def _take(index: np.ndarray) -> pa.Array:
@@ -115,7 +117,7 @@ def build(frame: Frame, *, entities: int, seed: int, text_dir: Path | None = Non
     foreign = entity_type == "foreign_invested"
 
     codes = entity_text.codes(rng, entity_type, cfg["district"]["region_code"])
-    name = entity_text.TextColumn(entity_text.names(rng, entity_type, industry, town, parent, cfg))
+    name = TextColumn(entity_text.names(rng, entity_type, industry, town, parent, cfg))
     if text_dir is not None:
         name.spill(text_dir / "names.arrow")
     address, town = entity_text.addresses(rng, town, cfg,

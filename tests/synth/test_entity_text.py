@@ -12,6 +12,7 @@ import pytest
 from core import uscc
 from synth import entity_text as et
 from synth import names as nm
+from synth import text_store as ts
 from synth.params import Frame
 from synth.population import build
 
@@ -39,7 +40,7 @@ def test_namesakes_get_the_registry_s_extra_character_as_if_all_names_were_pytho
     names = np.array(["青岚山水茶业有限公司", "青岚山水茶业有限公司", "黔林泉店", "青岚区张记饭店"], dtype=object)
     names = names[rng.integers(0, len(names), 2000)]
     book = et._Codebook()
-    ids = np.concatenate([book.codes(pa.array(names[lo:lo + 500], type=et.TEXT)) for lo in range(0, len(names), 500)])
+    ids = np.concatenate([book.codes(pa.array(names[lo:lo + 500], type=ts.TEXT)) for lo in range(0, len(names), 500)])
     got = et._unique(np.random.default_rng(9), ids, book).to_pylist()
     want = _python_unique(np.random.default_rng(9), names.copy()).tolist()
     assert got == want and len(set(got)) == len(got)
@@ -61,27 +62,27 @@ def test_the_population_does_not_depend_on_the_text_slices(monkeypatch):
 
 @pytest.mark.parametrize("slice_rows", [3, 1000])
 def test_name_set_says_exactly_which_names_it_holds(monkeypatch, slice_rows):
-    monkeypatch.setattr(et, "SLICE", slice_rows)
-    held = et.NameSet(et.TextColumn(pa.array(["甲有限公司", "乙店", "丙专业合作社", "乙店分公司"], type=et.TEXT)))
+    monkeypatch.setattr(ts, "HASH_ROWS", slice_rows)
+    held = ts.NameSet(ts.TextColumn(pa.array(["甲有限公司", "乙店", "丙专业合作社", "乙店分公司"], type=ts.TEXT)))
     assert "乙店" in held and "丙专业合作社" in held and "乙店分公司" in held
     assert "乙" not in held and "丁店" not in held and "" not in held
 
 
 def test_a_text_column_moved_to_disk_reads_back_the_same_slices_and_values(tmp_path, monkeypatch):
-    monkeypatch.setattr(et, "SPILL_ROWS", 7)
-    values = pa.array([f"名称{i}" for i in range(100)], type=et.TEXT)
-    column = et.TextColumn(values)
+    monkeypatch.setattr(ts, "SPILL_ROWS", 7)
+    values = pa.array([f"名称{i}" for i in range(100)], type=ts.TEXT)
+    column = ts.TextColumn(values)
     column.spill(tmp_path / "names.arrow")
     assert column.slice(0, 100).equals(values) and column.slice(13, 29).equals(values.slice(13, 16))
     assert len(column.slice(40, 40)) == 0 and len(column) == 100
     index = np.array([99, 3, 3, 50, 0, 64])
     assert column.take(index).to_pylist() == [f"名称{i}" for i in index]
-    assert "名称64" in et.NameSet(column) and "名称100" not in et.NameSet(column)
+    assert "名称64" in ts.NameSet(column) and "名称100" not in ts.NameSet(column)
 
 
 def test_names_and_addresses_written_as_they_are_made_read_back_as_held_in_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(et, "SLICE", 97)
-    monkeypatch.setattr(et, "SPILL_ROWS", 40)  # batches that do not line up with the slices
+    monkeypatch.setattr(ts, "SPILL_ROWS", 40)  # batches that do not line up with the slices
     held = build(FRAME, entities=1000, seed=4)
     written = build(FRAME, entities=1000, seed=4, text_dir=tmp_path)
     assert (tmp_path / "names.arrow").exists() and (tmp_path / "addresses.arrow").exists()
