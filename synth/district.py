@@ -41,9 +41,11 @@ CHUNK = 60_000
 WRITE_ROWS = 1_000_000  # rows per Parquet row group
 WRITE_BYTES = 128 * 2**20  # at most this many Arrow bytes are buffered per Parquet table before a row group
 TEXT_ROWS = 200_000  # rows per CSV write
+GROUND_TRUTH_ROWS = 1024 * 1024  # rows per row group of ground_truth/entities.parquet (Parquet's default)
 # labels with a handful of values, held as categories (never reset or corrected by views)
 CATEGORIES = {"kind", "result", "relation_type", "item", "licence_type", "reason", "source", "_sentiment", "category"}
 FORMATS = {"licences": "csv", "complaints": "xlsx"}  # every other table is Parquet
+CORRECTED = ("penalties", "annual_reports", "inspections")  # tables whose records are corrected later
 ARROW = {"str": pa.string(), "uscc": pa.string(), "enum": pa.string(), "list": pa.string(), "int": pa.int64(),
          "float": pa.float64(), "money": pa.float64(), "date": pa.date32(), "bool": pa.bool_()}
 # lifecycle columns: (date column, columns blanked while that date is after the view date, reset values)
@@ -113,7 +115,7 @@ def _latent_table(pop: Population, world, frame: Frame) -> pa.Table:
     i, t = np.divmod(flat, frame.months)
     dom = world.domain.ravel()[flat]
     return pa.table({
-        "uscc": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)), pa.array(pop.uscc[world.lo:world.hi])),
+        "uscc": pa.DictionaryArray.from_arrays(pa.array(i.astype(np.int32)), pop.uscc.slice(world.lo, world.hi - world.lo)),
         "month": pa.array(frame.month_start(t), type=pa.date32()),
         "propensity": pa.array(world.propensity.ravel()[flat], type=pa.float32()),
         "violating": pa.array(world.violating.ravel()[flat]),
@@ -176,7 +178,6 @@ def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | Non
     """The history's records chunk by chunk of ``CHUNK`` entities (rows known only after the frame left out);
     the ground truth goes to ``latent_path`` and the world's state at the probes into ``probes`` on the way."""
     heads = _heads(pop)
-    names = set(pop.name.tolist())
     writer = _LatentWriter(latent_path, pop, frame)
     n_chunks = (pop.n + CHUNK - 1) // CHUNK
     try:
@@ -192,7 +193,7 @@ def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | Non
             writer.submit(world)
             parts = {}
             for name, df in rec.chunk_records(pop, world, frame, seed=seed, chunk=c, heads=heads,
-                                              all_names=names).items():
+                                              all_names=pop.name_set).items():
                 appear = df["_appear"] if "_appear" in df else df["known_date"]
                 later = appear.to_numpy("datetime64[D]") > frame.d_end  # known only after the frame: never seen
                 parts[name] = df[~later] if later.any() else df
@@ -201,11 +202,6 @@ def _chunks(pop: Population, frame: Frame, *, seed: int, latent_path: Path | Non
             yield parts
     finally:
         writer.close()
-
-
-def _text_columns(pop: Population) -> None:
-    """Once the records are built, names and addresses are only needed as text columns (Arrow, not Python)."""
-    pop.name, pop.address = pd.array(pop.name, dtype="str"), pd.array(pop.address, dtype="str")
 
 
 def _with_appear(df: pd.DataFrame) -> pd.DataFrame:
@@ -225,7 +221,6 @@ def _build(*, entities: int, seed: int, start: date, end: date, latent_path: Pat
     for chunk in _chunks(pop, frame, seed=seed, latent_path=latent_path, probes=probes, probe_t=probe_t):
         for name, df in chunk.items():
             parts.setdefault(name, []).append(df)
-    _text_columns(pop)
     say("  joining chunks")
     tables = {name: _compact(pd.concat(parts.pop(name), ignore_index=True)) for name in list(parts)}
     tables["entities"] = _entities(pop, frame)
@@ -261,12 +256,13 @@ def _entities(pop: Population, frame: Frame, lo: int = 0, hi: int | None = None)
     status = np.where(~np.isnat(exit_date), np.where(pop.is_ent[r] & (pop.exit_kind[r] == EXIT_FORCED), "revoked",
                                                      "deregistered"), "active").astype(object)
     industries = district()["industry"]
-    parent = np.where(pop.parent[r] >= 0, pop.uscc[np.maximum(pop.parent[r], 0)], None).astype(object)
+    parent = np.where(pop.parent[r] >= 0, pop.uscc_of(np.maximum(pop.parent[r], 0)), None).astype(object)
+    name, address = pop.text(lo, hi)
     return pd.DataFrame({
-        "uscc": pop.uscc[r], "name": pop.name[r], "entity_type": pop.entity_type[r],
+        "uscc": pop.uscc_of(np.arange(lo, hi)), "name": name, "entity_type": pop.entity_type[r],
         "industry_code": np.array([i["code"] for i in industries], dtype=object)[pop.industry[r]],
         "town_code": np.array([t["code"] for t in towns], dtype=object)[pop.town[r]],
-        "address": pop.address[r], "registered_capital": pop.capital[r], "established": pop.established[r],
+        "address": address, "registered_capital": pop.capital[r], "established": pop.established[r],
         "status": status, "status_date": exit_date, "is_foreign_invested": pop.foreign[r],
         "parent_uscc": parent, "known_date": pop.established[r], "_ent": np.arange(lo, hi),
     }, index=pd.RangeIndex(hi - lo))
@@ -279,7 +275,7 @@ def _corrections(parts: Callable[[str], Iterable[pd.DataFrame]], frame: Frame, *
     rng = np.random.default_rng([seed, 700])
     share = district()["records"]["correction_share"]
     out = {}
-    for name in ("penalties", "annual_reports", "inspections"):
+    for name in CORRECTED:
         picked = []
         for df in parts(name):
             pick = rng.random(len(df)) < share
@@ -542,23 +538,36 @@ def _break_lines(text: str, rows: np.ndarray, *, header: bool) -> str:
 
 
 def _ground_truth(pop: Population, folder: Path) -> None:
+    """The entities' hidden truth, written a row group (``GROUND_TRUTH_ROWS``) at a time."""
     industries = district()["industry"]
+    industry_codes = np.array([i["code"] for i in industries])
     exit_names = np.array(["none", "voluntary", "forced"], dtype=object)
-    pq.write_table(pa.table({
-        "uscc": pa.array(pop.uscc.astype(str)),
-        "entity_type": pa.array(pop.entity_type.astype(str)),
-        "industry_code": pa.array(np.array([i["code"] for i in industries])[pop.industry]),
-        "size_band": pa.array(np.array(["micro", "small", "medium", "large"])[pop.size]),
-        "base_propensity": pa.array(sigmoid(pop.base_logit + pop.group_effect[pop.group]).astype(np.float32)),
-        "base_logit": pa.array(pop.base_logit.astype(np.float32)),
-        "group_id": pa.array(pop.group.astype(np.int64)),
-        "group_size": pa.array(pop.group_size.astype(np.int64)),
-        "group_effect": pa.array(pop.group_effect[pop.group].astype(np.float32)),
-        "established": pa.array(pop.established, type=pa.date32()),
-        "exit_date": pa.array(pop.exit_date, type=pa.date32(), mask=np.isnat(pop.exit_date)),
-        "exit_kind": pa.array(exit_names[pop.exit_kind].astype(str)),
-        "dormant_from": pa.array(pop.dormant_from, type=pa.date32(), mask=np.isnat(pop.dormant_from)),
-    }), folder / "entities.parquet")
+    writer = None
+    try:
+        for lo in range(0, max(pop.n, 1), GROUND_TRUTH_ROWS):
+            r = slice(lo, min(lo + GROUND_TRUTH_ROWS, pop.n))
+            group = pop.group[r]
+            table = pa.table({
+                "uscc": pop.uscc.slice(r.start, r.stop - r.start),
+                "entity_type": pa.array(pop.entity_type[r].astype(str)),
+                "industry_code": pa.array(industry_codes[pop.industry[r]]),
+                "size_band": pa.array(np.array(["micro", "small", "medium", "large"])[pop.size[r]]),
+                "base_propensity": pa.array(sigmoid(pop.base_logit[r] + pop.group_effect[group]).astype(np.float32)),
+                "base_logit": pa.array(pop.base_logit[r].astype(np.float32)),
+                "group_id": pa.array(group.astype(np.int64)),
+                "group_size": pa.array(pop.group_size[r].astype(np.int64)),
+                "group_effect": pa.array(pop.group_effect[group].astype(np.float32)),
+                "established": pa.array(pop.established[r], type=pa.date32()),
+                "exit_date": pa.array(pop.exit_date[r], type=pa.date32(), mask=np.isnat(pop.exit_date[r])),
+                "exit_kind": pa.array(exit_names[pop.exit_kind[r]].astype(str)),
+                "dormant_from": pa.array(pop.dormant_from[r], type=pa.date32(), mask=np.isnat(pop.dormant_from[r])),
+            })
+            if writer is None:
+                writer = pq.ParquetWriter(folder / "entities.parquet", table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 # ---------------------------------------------------------------------------------------------- public steps
@@ -590,11 +599,11 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
     truth = out / "ground_truth"
     truth.mkdir(parents=True, exist_ok=True)
     u = np.datetime64(until or end, "D")
-    pop = build(frame, entities=entities, seed=seed)
-    say(f"  population: {pop.n:,} entities")
-    probe_t, probes = _probes(pop, frame)
     as_ofs = (_d(date(end.year - 1, 1, 1)), _d(date(end.year - 3, 1, 1))) if end.year - 1 >= start.year + 3 else ()
     with tempfile.TemporaryDirectory(prefix=".synth-chunks-", dir=out) as scratch:
+        pop = build(frame, entities=entities, seed=seed, text_dir=Path(scratch))  # names, addresses: on disk
+        say(f"  population: {pop.n:,} entities")
+        probe_t, probes = _probes(pop, frame)
         spill = _Spill(Path(scratch))
         unknown = dict.fromkeys(SOURCES, 0)  # history rows not known by u (their table's view copies its rows)
         rows = dict.fromkeys(SOURCES, 0)
@@ -606,12 +615,13 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
                 rows[name] += len(df)
                 spill.put(c, name, df)
             del chunk, df
-        _text_columns(pop)
         unknown["entities"], rows["entities"] = int((pop.established > u).sum()), pop.n
         _ground_truth(pop, truth)
         n_chunks = spill.chunks
         corrections = _known_corrections(_corrections(lambda name: (spill.get(c, name) for c in range(n_chunks)),
                                                       frame, seed=seed), u)
+        for name in list(corrections):  # each chunk's corrections wait on disk with its rows
+            spill.put_by_chunk(f"corrected-{name}", corrections.pop(name), n_chunks)
         say("  views, report and extracts, chunk by chunk")
         tally, opinions = rpt.Tally(pop, as_ofs), _Opinions(seed)
         names = sorted(SOURCES) if dirty_rate > 0 else list(SOURCES)
@@ -624,8 +634,10 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
                 history["entities"] = _with_appear(_entities(pop, frame, lo, hi))
                 # the view of a table whose rows are all known applies its corrections and blanks to the history
                 # itself, which the report then reads: kept so, so that the report does not depend on chunking
+                corrections = {name: spill.get(c, f"corrected-{name}") for name in CORRECTED}
                 views = {name: _view_table(name, history[name].copy(deep=False) if unknown[name] else history[name],
                                            corrections.get(name), u) for name in SOURCES}
+                del corrections
                 tally.add(history)
                 del history
                 opinions.add(views["opinions"])
@@ -644,7 +656,7 @@ def generate(out_dir: str | Path, *, entities: int = 34000, seed: int = 20260101
             report["calibration"] = rpt.calibration(pop, tally, entities=entities, start=start, end=end)
             if as_ofs:
                 report["learnability"] = rpt.learnability(pop, tally, probes, test_as_of=date(end.year - 1, 1, 1),
-                                                          train_as_of=date(end.year - 3, 1, 1))
+                                                          train_as_of=date(end.year - 3, 1, 1), seed=seed)
             report["matching"] = opinions.matching()
             report["labelled_opinions"] = opinions.write(out / LABELLED_OPINIONS)
             faults: dict[str, flt.TableFaults] = {}
@@ -685,6 +697,14 @@ class _Spill:
             pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.chunks = max(self.chunks, chunk + 1)
         self.rows[name] = self.rows.get(name, 0) + len(df)
+
+    def put_by_chunk(self, name: str, df: pd.DataFrame, chunks: int) -> None:
+        """Put the rows of ``df`` about each chunk's entities (``_ent``) with that chunk, in their order."""
+        chunk = df["_ent"].to_numpy() // CHUNK
+        order = np.argsort(chunk, kind="stable")
+        bounds = np.searchsorted(chunk[order], np.arange(chunks + 1))
+        for c in range(chunks):
+            self.put(c, name, df.iloc[order[bounds[c]:bounds[c + 1]]])
 
     def get(self, chunk: int, name: str) -> pd.DataFrame:
         with (self.folder / f"{chunk:06d}-{name}.pkl").open("rb") as fh:

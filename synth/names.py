@@ -46,10 +46,15 @@ def _pick(chars: str, h: np.ndarray, weights: np.ndarray | None = None) -> np.nd
     return arr[np.minimum(np.searchsorted(cum, u), len(arr) - 1)]
 
 
+def surnames(index: np.ndarray, *, seed: int) -> np.ndarray:
+    """The surnames of ``person_names`` alone."""
+    return _pick(SURNAMES, mix(index, seed * 16 + 1), _SURNAME_W)
+
+
 def person_names(index: np.ndarray, *, seed: int) -> np.ndarray:
     """Synthetic Chinese names (surname + one or two given characters) for person indices."""
-    h1, h2, h3, h4 = (mix(index, seed * 16 + k) for k in (1, 2, 3, 4))
-    names = _pick(SURNAMES, h1, _SURNAME_W) + _pick(GIVEN, h2)
+    h2, h3, h4 = (mix(index, seed * 16 + k) for k in (2, 3, 4))
+    names = surnames(index, seed=seed) + _pick(GIVEN, h2)
     two = (h4 % np.uint64(100)) < np.uint64(62)
     names[two] = names[two] + _pick(GIVEN, h3[two])
     return names
@@ -80,20 +85,3 @@ def id_numbers(index: np.ndarray, *, seed: int, region_codes: list[str]) -> np.n
         return body
     digits = (np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48).astype(np.int64)
     return body + _ID_CHECK[(digits @ _ID_WEIGHTS) % 11].astype(object)
-
-
-def brands(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Two-character trade names (字号)."""
-    pool = np.array(list(BRANDS), dtype=object)
-    return pool[rng.integers(0, len(pool), n)] + pool[rng.integers(0, len(pool), n)]
-
-
-def pick_by_group(rng: np.random.Generator, group: np.ndarray, options: list[list[str]]) -> np.ndarray:
-    """One word per row, chosen uniformly from ``options[group[row]]``."""
-    out = np.empty(len(group), dtype=object)
-    u = rng.random(len(group))
-    for g, words in enumerate(options):
-        rows = np.flatnonzero(group == g)
-        if len(rows):
-            out[rows] = np.array(words, dtype=object)[(u[rows] * len(words)).astype(np.int64)]
-    return out

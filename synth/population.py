@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from core import uscc
-from synth import names as nm
+from synth import entity_text
 from synth.params import (
     DAY,
     ENTERPRISE_TYPES,
@@ -22,22 +23,24 @@ from synth.params import (
     publicity,
     sigmoid,
 )
+from synth.text_store import NameSet, TextColumn
 
-TYPE_CODE = {"cooperative": "3", "individual": "2"}  # everything else is an enterprise: "1"
 EXIT_NONE, EXIT_VOLUNTARY, EXIT_FORCED = 0, 1, 2
 
 
 @dataclass
 class Population:
-    """One row per entity that existed at some time in the frame (arrays aligned by entity index)."""
+    """One row per entity that existed at some time in the frame (arrays aligned by entity index; credit codes
+    are Arrow text, names and addresses text columns in memory or on disk, read through ``codes``, ``uscc_of``,
+    ``names_of`` and ``text``)."""
 
-    uscc: np.ndarray
-    name: np.ndarray
+    uscc: pa.Array
+    name: TextColumn
     entity_type: np.ndarray
     is_ent: np.ndarray
     industry: np.ndarray  # index into district()["industry"]
     town: np.ndarray  # index into district()["town"]
-    address: np.ndarray
+    address: TextColumn
     capital: np.ndarray  # yuan, NaN when not reported
     established: np.ndarray  # datetime64[D]
     exit_date: np.ndarray  # NaT while active at the end
@@ -56,27 +59,83 @@ class Population:
     def n(self) -> int:
         return len(self.uscc)
 
-    @cached_property
-    def _uscc_arrow(self) -> pa.Array:
-        return pa.array(self.uscc, type=pa.string())
-
     def codes(self, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
         """The credit codes of entity indices as a pandas ``str`` array (an Arrow take, no Python strings)."""
-        return pd.array(self._uscc_arrow.take(pa.array(np.asarray(index, dtype=np.int64))), dtype="str")
+        return pd.array(self.uscc.take(_take(index)), dtype="str")
+
+    def uscc_of(self, index: np.ndarray) -> np.ndarray:
+        """The credit codes of entity indices as Python strings."""
+        return self.uscc.take(_take(index)).to_numpy(zero_copy_only=False)
+
+    def names_of(self, index: np.ndarray) -> np.ndarray:
+        """The names of entity indices as Python strings."""
+        return np.asarray(self.name.take(index).to_pylist(), dtype=object)
+
+    def text(self, lo: int, hi: int) -> tuple[pd.api.extensions.ExtensionArray, pd.api.extensions.ExtensionArray]:
+        """Names and addresses of entities ``lo`` .. ``hi`` as pandas ``str`` arrays."""
+        return pd.array(self.name.slice(lo, hi), dtype="str"), pd.array(self.address.slice(lo, hi), dtype="str")
+
+    @cached_property
+    def name_set(self) -> Container[str]:
+        """Every entity's name, for ``in`` (held as hashes, not Python strings)."""
+        return NameSet(self.name)
+
+
+def _take(index: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(index, dtype=np.int64))
 
 
 def industries() -> list[dict]:
     return district()["industry"]
 
 
-def build(frame: Frame, *, entities: int, seed: int) -> Population:
-    """Draw the population whose stock at the end of 2020 is about ``entities``."""
-    cfg, pop = district(), district()["population"]
+def build(frame: Frame, *, entities: int, seed: int, text_dir: Path | None = None) -> Population:
+    """Draw the population whose stock at the end of 2020 is about ``entities`` (one random stream, drawn in
+    steps whose temporaries end with them: at most a few numbers per entity are held at once). With
+    ``text_dir``, names and addresses go to Arrow files there as they are made (``Population.spill_text``)."""
+    cfg = district()
     rng = np.random.default_rng([seed, 1])
+    is_new, entity_type, age_years, established = _register(rng, frame, entities, cfg)
+    is_ent = entity_type != "individual"
+    industry, town = _industry_and_town(rng, is_ent, entity_type, cfg)
+    size, capital = _size_and_capital(rng, is_ent, entity_type, cfg["population"])
+    base = _base_logit(rng, is_ent, industry, size, town, seed=seed, cfg=cfg)
+    exit_date, exit_kind, dormant_from = _exits(rng, frame, is_new, is_ent, age_years, established, base, cfg)
+    del is_new, age_years
+    group = _groups(rng, is_ent, town, cfg["population"])
+    parent = _branches(rng, entity_type, established, group, industry)
+    # held narrow: small labels and indices (a large district holds them for every entity)
+    industry, town, size, exit_kind = (industry.astype(np.int16), town.astype(np.int16), size.astype(np.int8),
+                                       exit_kind.astype(np.int8))
+    parent = parent.astype(np.int32)
+
+    _, group_id = np.unique(group, return_inverse=True)
+    del group
+    group_id = group_id.astype(np.int32)
+    gsize = np.bincount(group_id)
+    group_effect = rng.normal(0.0, cfg["latent"]["group_sd"], len(gsize))
+    foreign = entity_type == "foreign_invested"
+
+    codes = entity_text.codes(rng, entity_type, cfg["district"]["region_code"])
+    name = TextColumn(entity_text.names(rng, entity_type, industry, town, parent, cfg))
+    if text_dir is not None:
+        name.spill(text_dir / "names.arrow")
+    address, town = entity_text.addresses(rng, town, cfg,
+                                          path=None if text_dir is None else text_dir / "addresses.arrow")
+    return Population(
+        uscc=codes, name=name, entity_type=entity_type, is_ent=entity_type != "individual",
+        industry=industry, town=town, address=address, capital=capital,
+        established=established, exit_date=exit_date, exit_kind=exit_kind, dormant_from=dormant_from, size=size,
+        base_logit=base, group=group_id, group_effect=group_effect, group_size=gsize[group_id].astype(np.int32),
+        in_group=gsize[group_id] > 1, parent=parent, foreign=foreign,
+    )
+
+
+def _register(rng: np.random.Generator, frame: Frame, entities: int, cfg: dict) -> tuple[np.ndarray, ...]:
+    """The initial stock and the monthly registrations: (is_new, entity_type, age_years, established)."""
+    pop = cfg["population"]
     scale = entities / cfg["district"]["reference_entities"]
     stock_2020 = cfg["calibration"]["stock_2020"] * scale
-
-    # initial stock and monthly registrations
     n0 = int(round(pop["initial_stock_share"] * stock_2020))
     months = np.arange(frame.months)
     years = frame.year_index(months)
@@ -89,6 +148,7 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
 
     ent_share = np.where(is_new, pop["enterprise_share_new"], pop["enterprise_share_initial"])
     is_ent = rng.random(n) < ent_share
+    del ent_share
     etypes = np.array(ENTERPRISE_TYPES, dtype=object)
     ent_w = [pop["enterprise_types"][t] for t in ENTERPRISE_TYPES]
     entity_type = np.where(is_ent, etypes[choice(rng, n, ent_w)], "individual").astype(object)
@@ -98,7 +158,12 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     established = np.empty(n, dtype="datetime64[D]")
     established[~is_new] = frame.d0 - (age_years[~is_new] * 365.25).astype(np.int64) * DAY - DAY
     established[is_new] = frame.month_start(new_month) + rng.integers(0, 28, len(new_month)) * DAY
+    return is_new, entity_type, age_years, established
 
+
+def _industry_and_town(rng: np.random.Generator, is_ent: np.ndarray, entity_type: np.ndarray,
+                       cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    n = len(is_ent)
     inds = industries()
     industry = np.empty(n, dtype=np.int64)
     industry[is_ent] = choice(rng, int(is_ent.sum()), [i["ent"] for i in inds])
@@ -116,37 +181,56 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     town = np.empty(n, dtype=np.int64)
     town[~rural] = choice(rng, int((~rural).sum()), tw * np.where(urban, 1.3, 1.0))
     town[rural] = choice(rng, int(rural.sum()), tw * np.where(urban, 0.15, 1.0))
+    return industry, town
 
-    # size and registered capital
+
+def _size_and_capital(rng: np.random.Generator, is_ent: np.ndarray, entity_type: np.ndarray,
+                      pop: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Size band and registered capital."""
+    n = len(is_ent)
     size = np.where(is_ent, choice(rng, n, [0.55, 0.33, 0.10, 0.02]), choice(rng, n, [0.97, 0.03, 0, 0]))
     med = np.array([pop["capital_median"][t] for t in entity_type], dtype=np.float64)
     capital = med * np.exp(rng.normal(0.0, pop["capital_logsd"], n) + 0.8 * (size - 0.6))
+    del med
     capital = np.round(capital / 1000.0) * 1000.0
     capital[(entity_type == "individual") & (rng.random(n) > pop["individual_capital_reported"])] = np.nan
     capital[(entity_type == "branch") | (capital <= 0)] = np.nan
+    return size, capital
 
-    # latent base: type, industry, size, town, idiosyncratic
+
+def _base_logit(rng: np.random.Generator, is_ent: np.ndarray, industry: np.ndarray, size: np.ndarray,
+                town: np.ndarray, *, seed: int, cfg: dict) -> np.ndarray:
+    """The latent base: type, industry, size, town, idiosyncratic."""
     lat = cfg["latent"]
-    town_fx = np.random.default_rng([seed, 2]).normal(0.0, lat["town_sd"], len(towns))
+    town_fx = np.random.default_rng([seed, 2]).normal(0.0, lat["town_sd"], len(cfg["town"]))
     size_fx = np.array([lat["size_effect"][b] for b in SIZE_BANDS])
-    risk = np.array([i["risk"] for i in inds])
-    base = (np.where(is_ent, lat["intercept"]["enterprise"], lat["intercept"]["individual"])
-            + risk[industry] + size_fx[size] + town_fx[town] + rng.normal(0.0, lat["individual_sd"], n))
+    risk = np.array([i["risk"] for i in industries()])
+    return (np.where(is_ent, lat["intercept"]["enterprise"], lat["intercept"]["individual"])
+            + risk[industry] + size_fx[size] + town_fx[town] + rng.normal(0.0, lat["individual_sd"], len(is_ent)))
 
-    # exits: constant hazard, faster while young and for risky entities
+
+def _exits(rng: np.random.Generator, frame: Frame, is_new: np.ndarray, is_ent: np.ndarray, age_years: np.ndarray,
+           established: np.ndarray, base: np.ndarray, cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exit dates and kinds (constant hazard, faster while young and for risky entities) and the dormancy
+    before them: (exit_date, exit_kind, dormant_from)."""
+    pop, lat = cfg["population"], cfg["latent"]
+    n = len(is_ent)
     hz = np.where(is_ent, pop["exit_hazard"]["enterprise"], pop["exit_hazard"]["individual"])
     risk_z = base - np.where(is_ent, lat["intercept"]["enterprise"], lat["intercept"]["individual"])
     hz = hz * np.exp(0.2 * risk_z) / np.exp(0.02 * lat["individual_sd"] ** 2)
-    ref = np.where(is_new, established, frame.d0)
     young = np.where(is_new, True, age_years < 3)
     first = rng.exponential(1.0, n) / (hz * np.where(young, pop["young_exit_factor"], 1.0))
+    del young
     span = np.where(is_new, 3.0, np.maximum(3.0 - age_years, 0.0))
     life = np.where(first < span, first, span + rng.exponential(1.0, n) / hz)
-    exit_date = ref + np.maximum((life * 365.25).astype(np.int64), 30) * DAY
+    del first, span, hz
+    exit_date = np.where(is_new, established, frame.d0) + np.maximum((life * 365.25).astype(np.int64), 30) * DAY
+    del life
     exit_date[exit_date > frame.d_end] = NAT
     exited = ~np.isnat(exit_date)
     forced_share = np.where(is_ent, pop["forced_exit_share"]["enterprise"], pop["forced_exit_share"]["individual"])
     forced = exited & (rng.random(n) < sigmoid(np.log(forced_share / (1 - forced_share)) + 1.2 * (risk_z - 0.5)))
+    del forced_share
     # a forced exit comes only after years_missing_before_revocation report seasons missed while dormant: the
     # dormancy starts before the season of the earliest of those reports opened (1 Jan)
     silent_from = silent_before_exit(exit_date)
@@ -158,17 +242,25 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     lead = np.where(forced, rng.integers(560, 900, n), rng.integers(30, 240, n))
     has_dorm = forced | (exited & (rng.random(n) < 0.3))
     dormant_from[has_dorm] = exit_date[has_dorm] - lead[has_dorm] * DAY
+    del lead
     dormant_from[forced] = np.minimum(dormant_from[forced], silent_from[forced])
+    del silent_from
     too_early = has_dorm & (dormant_from < established + 60 * DAY)
     dormant_from[too_early] = established[too_early] + 60 * DAY
+    del too_early, has_dorm
     # some entities still active at the end are already dormant (they will be forced out later)
     late = ~exited & (rng.random(n) < 0.012 * np.exp(0.5 * risk_z))
     dormant_from[late] = frame.d_end - rng.integers(30, 700, n)[late] * DAY
     dormant_from[late & (dormant_from < established + 60 * DAY)] = NAT
+    return exit_date, exit_kind, dormant_from
 
-    # co-controlled groups: members near each other, shared latent component
+
+def _groups(rng: np.random.Generator, is_ent: np.ndarray, town: np.ndarray, pop: dict) -> np.ndarray:
+    """Co-controlled groups, members near each other: a group id per entity (singletons have their own)."""
+    n = len(is_ent)
     p_group = pop["group_share"] * np.where(is_ent, 1.8, 0.75)
     members = np.flatnonzero(rng.random(n) < p_group)
+    del p_group
     members = members[np.lexsort((rng.random(len(members)), town[members]))]
     sizes = 2 + rng.poisson(pop["group_size_mean"] - 2, len(members))
     cuts = np.cumsum(sizes)
@@ -182,9 +274,15 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     counts = np.bincount(member_group)
     lone = members[counts[member_group] < 2]
     group[lone] = lone + 1_000_000_000
+    return group
 
-    # branches: a parent company registered earlier; the branch joins the parent's group
-    parent = np.full(n, -1, dtype=np.int64)
+
+def _branches(rng: np.random.Generator, entity_type: np.ndarray, established: np.ndarray, group: np.ndarray,
+              industry: np.ndarray) -> np.ndarray:
+    """A branch's parent: a company registered earlier, whose group the branch joins (and often its industry);
+    a branch with no earlier company is a company itself. Returns the parent per entity (-1: none) and updates
+    ``entity_type``, ``group`` and ``industry`` in place."""
+    parent = np.full(len(entity_type), -1, dtype=np.int64)
     companies = np.flatnonzero(np.isin(entity_type, ["limited_company", "joint_stock", "foreign_invested"]))
     order = companies[np.argsort(established[companies], kind="stable")]
     branches = np.flatnonzero(entity_type == "branch")
@@ -195,112 +293,10 @@ def build(frame: Frame, *, entities: int, seed: int) -> Population:
     parent[branches] = order[(rng.random(len(branches)) * k).astype(np.int64)]
     group[branches] = group[parent[branches]]
     industry[branches] = np.where(rng.random(len(branches)) < 0.7, industry[parent[branches]], industry[branches])
-
-    _, group_id = np.unique(group, return_inverse=True)
-    gsize = np.bincount(group_id)
-    group_effect = rng.normal(0.0, lat["group_sd"], len(gsize))
-    foreign = entity_type == "foreign_invested"
-
-    codes = _codes(rng, entity_type, cfg["district"]["region_code"])
-    name, address, town = _names_and_addresses(rng, entity_type, industry, town, parent, cfg)
-    return Population(
-        uscc=codes, name=name, entity_type=entity_type, is_ent=entity_type != "individual", industry=industry,
-        town=town, address=address, capital=capital, established=established, exit_date=exit_date,
-        exit_kind=exit_kind, dormant_from=dormant_from, size=size, base_logit=base, group=group_id,
-        group_effect=group_effect, group_size=gsize[group_id], in_group=gsize[group_id] > 1, parent=parent,
-        foreign=foreign,
-    )
+    return parent
 
 
-def _codes(rng: np.random.Generator, entity_type: np.ndarray, region: str) -> np.ndarray:
-    """Unique valid credit codes: '9' + type code + region + 9-character organisation code + check."""
-    n = len(entity_type)
-    alphabet = np.array(list(uscc.ALPHABET))
-    body = rng.integers(0, 31, (n, 9))
-    body[:, 0] = rng.integers(0, 10, n)  # organisation codes mostly start with a digit
-    weights = 31 ** np.arange(9, dtype=np.int64)
-    while True:  # redraw collisions
-        dup = pd.Series(body @ weights).duplicated().to_numpy()
-        if not dup.any():
-            break
-        body[dup] = rng.integers(0, 31, (int(dup.sum()), 9))
-    type_digit = np.array([TYPE_CODE.get(t, "1") for t in entity_type])
-    values = np.zeros((n, 17), dtype=np.int64)
-    values[:, 0] = 9
-    values[:, 1] = type_digit.astype(np.int64)
-    values[:, 2:8] = np.array([int(c) for c in region])
-    values[:, 8:] = body
-    check = (31 - (values @ np.array(uscc.WEIGHTS)) % 31) % 31
-    chars = alphabet[np.concatenate([values, check[:, None]], axis=1)]
-    return np.ascontiguousarray(chars).view("<U18").ravel().astype(object)
-
-
-def _names_and_addresses(rng, entity_type, industry, town, parent, cfg):
-    inds, towns = cfg["industry"], cfg["town"]
-    dname = cfg["district"]["name"]
-    dshort = dname[:-1]
-    n = len(entity_type)
-    town_zh = np.array([t["zh"] for t in towns], dtype=object)
-    brand = nm.brands(rng, n)
-    word = nm.pick_by_group(rng, industry, [i["word"] for i in inds])
-    shop = nm.pick_by_group(rng, industry, [i["shop"] for i in inds])
-    surname = nm.person_names(np.arange(n), seed=int(rng.integers(1 << 30)))
-    surname = np.array([s[0] for s in surname], dtype=object)
-
-    prefix = np.where(rng.random(n) < 0.75, dshort, np.where(rng.random(n) < 0.5, "贵州", "黔"))
-    suffix = np.where(rng.random(n) < 0.8, "有限公司", "有限责任公司").astype(object)
-    name = prefix + brand + word + suffix
-    t = entity_type
-    name = np.where(t == "joint_stock", prefix + brand + word + "股份有限公司", name)
-    name = np.where(t == "sole_proprietorship", dshort + brand + word + "店", name)
-    name = np.where(t == "partnership", dshort + brand + word + "企业（有限合伙）", name)
-    name = np.where(t == "foreign_invested", "贵州" + brand + word + "有限公司", name)
-    name = np.where(t == "cooperative", dshort + town_zh[town] + brand + word + "专业合作社", name)
-    ind_style = rng.random(n)
-    ind_name = np.where(ind_style < 0.5, dname + town_zh[town] + surname + "记" + shop,
-                        dname + brand + shop)
-    name = np.where(t == "individual", ind_name, name).astype(object)
-    br = np.flatnonzero(parent >= 0)
-    name[br] = name[parent[br]] + town_zh[town[br]] + "分公司"
-    name = _unique(rng, name)
-
-    road = np.array(nm.ROADS, dtype=object)[rng.integers(0, len(nm.ROADS), n)]
-    number = rng.integers(1, 400, n).astype(str).astype(object)
-    address = cfg["district"]["province"] + dname + town_zh[town] + road + number + "号"
-    # dense clusters: many entities registered at one address (一址多企)
-    pop = cfg["population"]
-    in_cluster = np.flatnonzero(rng.random(n) < pop["address_cluster_share"])
-    n_sites = max(3, int(round(len(in_cluster) / 30)))
-    urban = np.flatnonzero(np.array([tw["code"][-3] == "0" for tw in towns]))
-    site_town = urban[rng.integers(0, len(urban), n_sites)]
-    site_name = np.array(nm.CLUSTER_SITES, dtype=object)[np.arange(n_sites) % len(nm.CLUSTER_SITES)]
-    site_no = (np.arange(n_sites) // len(nm.CLUSTER_SITES) * 17 + 8).astype(str).astype(object)
-    site = choice(rng, len(in_cluster), 1.0 / (1 + np.arange(n_sites)) ** 0.7)
-    town = town.copy()
-    town[in_cluster] = site_town[site]
-    room = rng.integers(101, 1220, len(in_cluster)).astype(str).astype(object)
-    address[in_cluster] = (cfg["district"]["province"] + dname + town_zh[site_town[site]] + site_name[site]
-                           + site_no[site] + "号" + room + "室")
-    return name, address, town
-
-
-def _unique(rng: np.random.Generator, name: np.ndarray) -> np.ndarray:
-    """Make names unique the way a registry would: a later duplicate gets another character in its 字号."""
-    pool = np.array(list(nm.BRANDS), dtype=object)
-    extra = 0
-    while True:
-        dup = pd.Series(name).duplicated().to_numpy()
-        if not dup.any():
-            return name
-        rows = np.flatnonzero(dup)
-        cut = np.array([max(len(s) - 4 - extra % 3, 2) for s in name[rows]])
-        add = pool[rng.integers(0, len(pool), len(rows))]
-        name[rows] = np.array([s[:c] + a + s[c:] for s, c, a in zip(name[rows], cut, add, strict=True)],
-                              dtype=object)
-        extra += 1
-
-
-def similar_names(rng: np.random.Generator, names: np.ndarray, existing: set[str]) -> np.ndarray:
+def similar_names(rng: np.random.Generator, names: np.ndarray, existing: Container[str]) -> np.ndarray:
     """Names of other companies that look like ``names`` (another place, an extra word) and are not in ``existing``."""
     variants = np.array(["管理", "服务", "发展", "实业", "科技"], dtype=object)
     places = np.array(["遵义", "铜仁", "安顺", "毕节", "凯里", "都匀", "六盘水"], dtype=object)

@@ -6,6 +6,7 @@ history by date (``_appear``: when the row first became known; lifecycle dates a
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import date
 
 import numpy as np
@@ -69,7 +70,7 @@ def _clip(d: np.ndarray, frame: Frame) -> np.ndarray:
 
 
 def chunk_records(pop: Population, world: World, frame: Frame, *, seed: int, chunk: int,
-                  heads: np.ndarray, all_names: set[str]) -> dict[str, pd.DataFrame]:
+                  heads: np.ndarray, all_names: Container[str]) -> dict[str, pd.DataFrame]:
     """All observed records of the entities of ``world`` (one chunk)."""
     rng = np.random.default_rng([seed, 200, chunk])
     out: dict[str, pd.DataFrame] = {}
@@ -676,10 +677,10 @@ def _relations(rng, pop: Population, world: World, changes: pd.DataFrame, heads:
     head = heads[pop.group[ents]]
     link = np.flatnonzero(pop.in_group[ents] & (head >= 0) & (head != ents) & (u[2] < 0.3) & company)
     link = link[pop.established[head[link]] <= est[link]]
-    rel(ents[link], "enterprise_shareholder", np.full(len(link), -1), pop.uscc[head[link]],
+    rel(ents[link], "enterprise_shareholder", np.full(len(link), -1), pop.uscc_of(head[link]),
         np.round(rng.uniform(0.3, 1.0, len(link)), 4), est[link], NAT, 5)
     br = np.flatnonzero(pop.parent[ents] >= 0)
-    rel(ents[br], "parent_branch", np.full(len(br), -1), pop.uscc[pop.parent[ents[br]]], np.nan, est[br], NAT, 6)
+    rel(ents[br], "parent_branch", np.full(len(br), -1), pop.uscc_of(pop.parent[ents[br]]), np.nan, est[br], NAT, 6)
 
     df = pd.concat(parts, ignore_index=True)
     df["end_date"] = _clip(df["end_date"].to_numpy("datetime64[D]"), frame)
@@ -699,7 +700,8 @@ def _relations(rng, pop: Population, world: World, changes: pd.DataFrame, heads:
 
 
 # ------------------------------------------------------------------------------------------------ opinions
-def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_names: set[str]) -> pd.DataFrame:
+def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int,
+              all_names: Container[str]) -> pd.DataFrame:
     from synth.population import similar_names
 
     rec = district()["records"]
@@ -731,7 +733,7 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
     order = np.lexsort((e, d))
     e, d, sent, dom, true = e[order], d[order], sent[order], dom[order], true[order]
     n = len(e)
-    full = pop.name[e].copy()
+    full = pop.names_of(e)
     other = rng.random(n) < rec["opinion_other_company"]
     if other.any():
         full[other] = similar_names(rng, full[other], all_names)
@@ -742,7 +744,7 @@ def _opinions(rng, pop: Population, world: World, frame: Frame, chunk: int, all_
     mentioned = _second_firm(rng, pop, world, e, sent, domain_name, full, title, text,
                              ~other & (rng.random(n) < rec["opinion_two_firms"]))
     name_only = ~other & (rng.random(n) < rec["opinion_name_only"])
-    code = np.where(other | name_only, None, pop.uscc[e]).astype(object)
+    code = np.where(other | name_only, None, pop.uscc_of(e)).astype(object)
     labels = np.array(["negative", "neutral", "positive"], dtype=object)
     shown = rng.random(n) < rec["vendor_sentiment_share"]
     wrong = rng.random(n) < 0.15
@@ -800,7 +802,7 @@ def _second_firm(rng, pop: Population, world: World, e: np.ndarray, sent: np.nda
         return mentioned
     e2 = world.lo + rng.integers(0, span - 1, len(rows))
     e2 = np.where(e2 >= e[rows], e2 + 1, e2)  # any other entity of the chunk
-    second = pop.name[e2]
+    second = pop.names_of(e2)
     keep = second != full[rows]  # a namesake would make the item about one firm twice
     rows, second = rows[keep], second[keep]
     shape = np.where(sent[rows] == 0, rng.integers(0, 4, len(rows)), np.where(sent[rows] == 1, 5, 6))

@@ -12,6 +12,8 @@ from core import inspection_results
 from synth.params import DAY, add_months, district, penalty_classes_of, publicity
 from synth.population import EXIT_FORCED, Population
 
+FIT_ROWS = 1_000_000  # at most this many enterprises fit the quick model (beyond: a seeded sample of them)
+
 
 def _d(x: date) -> np.datetime64:
     return np.datetime64(x, "D")
@@ -29,7 +31,8 @@ def _deadlines(years: np.ndarray) -> np.ndarray:
 class Tally:
     """What the report needs of the records, summed chunk by chunk (``add``) so that the records of the whole
     district need not be held at once: the 2016-2020 counts the calibration compares and, per learnability
-    as-of, the design label and the observed counts of every entity."""
+    as-of, the design label of every entity and the observed counts of the enterprises alive then (the quick
+    model's rows)."""
 
     pop: Population
     as_ofs: tuple[np.datetime64, ...] = ()
@@ -40,7 +43,8 @@ class Tally:
     reports_5y: int = 0
     reports_on_time_5y: int = 0
     hit: dict = field(default_factory=dict)  # as_of -> label per entity
-    counts: dict = field(default_factory=dict)  # as_of -> observed counts per entity (int32 columns)
+    counts: dict = field(default_factory=dict)  # as_of -> observed counts per enterprise row (int32 columns)
+    rows: dict = field(default_factory=dict)  # as_of -> the enterprises alive then (entity indices, in order)
 
     def add(self, tables: dict[str, pd.DataFrame]) -> None:
         """Count the records of one chunk (full history rows with internal columns)."""
@@ -61,18 +65,30 @@ class Tally:
         deadline = _deadlines(ar["year"].to_numpy()[ent_rows])
         self.reports_5y += len(fd)
         self.reports_on_time_5y += int((~np.isnat(fd) & (fd <= deadline)).sum())
+        span = _span(tables)
         for a in self.as_ofs:
-            y = labels(pop, tables, a)
-            self.hit[a] = self.hit[a] | y if a in self.hit else y
-            x = observed_counts(pop, tables, a).drop(columns="age_years")
+            if a not in self.hit:
+                self.hit[a] = np.zeros(pop.n, dtype=bool)
+            self.hit[a][span] |= labels(pop, tables, a, span=span)
+            x = observed_counts(pop, tables, a, span=span).drop(columns="age_years")
+            rows = self.enterprises(a)
+            lo, hi = np.searchsorted(rows, [span.start, span.stop])
+            at = rows[lo:hi] - span.start  # the span's enterprises, as rows of x
             if a not in self.counts:
-                self.counts[a] = {c: np.zeros(pop.n, dtype=np.int32) for c in x.columns}
+                self.counts[a] = {c: np.zeros(len(rows), dtype=np.int32) for c in x.columns}
             for c in x.columns:
-                self.counts[a][c] += x[c].to_numpy(np.int32)
+                self.counts[a][c][lo:hi] += x[c].to_numpy(np.int32)[at]
+
+    def enterprises(self, as_of: np.datetime64) -> np.ndarray:
+        """The entity indices of the enterprises alive at ``as_of``, in order (the rows of ``observed``)."""
+        if as_of not in self.rows:
+            self.rows[as_of] = np.flatnonzero(_alive_at(self.pop, as_of) & self.pop.is_ent)
+        return self.rows[as_of]
 
     def observed(self, as_of: np.datetime64) -> pd.DataFrame:
-        """``observed_counts`` over every chunk added."""
-        age = np.maximum((as_of - self.pop.established).astype(np.int64), 0) / 365.25
+        """``observed_counts`` over every chunk added, of the enterprises alive at ``as_of`` (``enterprises``)."""
+        rows = self.enterprises(as_of)
+        age = np.maximum((as_of - self.pop.established[rows]).astype(np.int64), 0) / 365.25
         return pd.DataFrame({**{c: v.astype(np.int64) for c, v in self.counts[as_of].items()}, "age_years": age})
 
     @classmethod
@@ -119,18 +135,29 @@ def calibration(pop: Population, tally: Tally, *, entities: int, start: date, en
     return rows
 
 
+def _span(tables: dict[str, pd.DataFrame]) -> slice:
+    """The entity indices the records are about (a chunk's: a contiguous range)."""
+    ents = [df["_ent"].to_numpy() for df in tables.values() if len(df)]
+    if not ents:
+        return slice(0, 0)
+    return slice(min(int(e.min()) for e in ents), max(int(e.max()) for e in ents) + 1)
+
+
 def _alive_at(pop: Population, as_of: np.datetime64) -> np.ndarray:
     return (pop.established < as_of) & (np.isnat(pop.exit_date) | (pop.exit_date > as_of))
 
 
-def labels(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime64, months: int = 12) -> np.ndarray:
-    """Design label (design.md §6): an adverse event known in (as_of, as_of + 12 months], per entity index."""
+def labels(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime64, months: int = 12, *,
+           span: slice | None = None) -> np.ndarray:
+    """Design label (design.md §6): an adverse event known in (as_of, as_of + 12 months], per entity index of
+    ``span`` (default: every entity; the records must be about entities of the span)."""
+    span = slice(0, pop.n) if span is None else span
     stop = add_months(np.array([as_of]), months)[0]
-    hit = np.zeros(pop.n, dtype=bool)
+    hit = np.zeros(span.stop - span.start, dtype=bool)
 
     def mark(df: pd.DataFrame, when: str) -> None:
         d = df[when].to_numpy("datetime64[D]")
-        hit[df["_ent"].to_numpy()[(d > as_of) & (d <= stop)]] = True
+        hit[df["_ent"].to_numpy()[(d > as_of) & (d <= stop)] - span.start] = True
 
     sl = tables["serious_list"]
     mark(sl[~sl["removal_reason"].isin(publicity()["serious_list"]["void_removal_reasons"])], "known_date")
@@ -144,13 +171,17 @@ def labels(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime6
     mark(ab[ab["reason"] == "unreachable"], "known_date")
     ins = tables["inspections"]
     mark(ins[ins["result"].isin(inspection_results.codes(adverse_event=True))], "known_date")
-    ent = pop.is_ent & (pop.exit_kind == EXIT_FORCED) & (pop.exit_date > as_of) & (pop.exit_date <= stop)
+    exit_date = pop.exit_date[span]
+    ent = pop.is_ent[span] & (pop.exit_kind[span] == EXIT_FORCED) & (exit_date > as_of) & (exit_date <= stop)
     return hit | ent
 
 
-def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime64) -> pd.DataFrame:
-    """A few simple counts known before ``as_of`` (what a quick model could use)."""
-    n = pop.n
+def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.datetime64, *,
+                    span: slice | None = None) -> pd.DataFrame:
+    """A few simple counts known before ``as_of`` (what a quick model could use), per entity index of ``span``
+    (default: every entity; the records must be about entities of the span)."""
+    span = slice(0, pop.n) if span is None else span
+    lo, n = span.start, span.stop - span.start
     back3 = as_of - 3 * 365 * DAY
     back2 = as_of - 2 * 365 * DAY
 
@@ -158,7 +189,7 @@ def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.
         d = df[when].to_numpy("datetime64[D]")
         k = df["known_date"].to_numpy("datetime64[D]")
         e = df["_ent"].to_numpy()[(d >= since) & (d < as_of) & (k < as_of)]
-        return np.bincount(e, minlength=n)
+        return np.bincount(e - lo, minlength=n)
 
     p = tables["penalties"]
     ins = tables["inspections"]
@@ -177,18 +208,19 @@ def observed_counts(pop: Population, tables: dict[str, pd.DataFrame], as_of: np.
         "penalties_3y": count(p[~p["leniency"].astype(bool)], "decided_date", back3),
         "cases_3y": count(ins[ins["result"].isin(inspection_results.codes(adverse_event=True))], "inspection_date",
                           back3),
-        "abnormal_now": np.bincount(ab["_ent"].to_numpy()[current], minlength=n),
-        "reports_missed_3y": np.bincount(ar["_ent"].to_numpy()[missed], minlength=n),
+        "abnormal_now": np.bincount(ab["_ent"].to_numpy()[current] - lo, minlength=n),
+        "reports_missed_3y": np.bincount(ar["_ent"].to_numpy()[missed] - lo, minlength=n),
         "complaints_2y": count(tables["complaints"], "received_date", back2),
         "negative_news_2y": count(op, "published_date", back2),
         "changes_1y": count(tables["changes"], "change_date", as_of - 365 * DAY),
-        "age_years": np.maximum((as_of - pop.established).astype(np.int64), 0) / 365.25,
+        "age_years": np.maximum((as_of - pop.established[span]).astype(np.int64), 0) / 365.25,
     })
 
 
 def learnability(pop: Population, tally: Tally, probes: dict[str, np.ndarray], *,
-                 test_as_of: date, train_as_of: date) -> dict:
-    """Label rates, the latent ceiling AUC and a quick observed-count AUC (logistic regression)."""
+                 test_as_of: date, train_as_of: date, seed: int) -> dict:
+    """Label rates, the latent ceiling AUC and a quick observed-count AUC (logistic regression, fitted on at most
+    ``FIT_ROWS`` enterprises drawn with ``seed``: a large district's fit needs no more)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -196,27 +228,30 @@ def learnability(pop: Population, tally: Tally, probes: dict[str, np.ndarray], *
     sets = {}
     for tag, as_of in (("train", train_as_of), ("test", test_as_of)):
         a = _d(as_of)
-        who = _alive_at(pop, a) & pop.is_ent
-        y = tally.hit[a]
-        x = np.log1p(tally.observed(a).to_numpy(np.float64))
-        sets[tag] = (who, y, x)
-        out[f"enterprise_label_rate_{tag}"] = round(float(y[who].mean()), 4) if who.any() else None
         everyone = _alive_at(pop, a)
+        who = everyone & pop.is_ent
+        y = tally.hit[a]
+        x = np.log1p(tally.observed(a).to_numpy(np.float64))  # the rows of who
+        sets[tag] = (who, y[who], x)
+        out[f"enterprise_label_rate_{tag}"] = round(float(y[who].mean()), 4) if who.any() else None
         out[f"all_label_rate_{tag}"] = round(float(y[everyone].mean()), 4) if everyone.any() else None
     who, y, x = sets["test"]
     tw, ty, tx = sets["train"]
-    learnable = 0 < ty[tw].sum() < tw.sum() and 0 < y[who].sum() < who.sum()
+    learnable = 0 < ty.sum() < len(ty) and 0 < y.sum() < len(y)
     if learnable and test_as_of.isoformat() in probes:
         # the ceiling: the simulator's own probability that the label fires (ground truth risk_12m)
         key = test_as_of.isoformat()
-        out["latent_propensity_auc"] = round(float(roc_auc_score(y[who], probes[key][who])), 4)
-        out["latent_auc"] = round(float(roc_auc_score(y[who], probes[f"{key}/risk_12m"][who])), 4)
+        out["latent_propensity_auc"] = round(float(roc_auc_score(y, probes[key][who])), 4)
+        out["latent_auc"] = round(float(roc_auc_score(y, probes[f"{key}/risk_12m"][who])), 4)
         out["mean_risk_12m_test"] = round(float(probes[f"{key}/risk_12m"][who].mean()), 4)
     if learnable:
-        model = LogisticRegression(max_iter=500).fit(tx[tw], ty[tw])
-        out["observed_auc"] = round(float(roc_auc_score(y[who], model.predict_proba(x[who])[:, 1])), 4)
+        if len(ty) > FIT_ROWS:
+            fit = np.sort(np.random.default_rng([seed, 900]).choice(len(ty), FIT_ROWS, replace=False))
+            tx, ty = tx[fit], ty[fit]
+        model = LogisticRegression(max_iter=500).fit(tx, ty)
+        out["observed_auc"] = round(float(roc_auc_score(y, model.predict_proba(x)[:, 1])), 4)
     out["enterprises_test"] = int(who.sum())
-    out["positives_test"] = int(y[who].sum())
+    out["positives_test"] = int(y.sum())
     return out
 
 

@@ -153,7 +153,7 @@ def test_risk_12m_is_the_calibrated_ceiling_of_the_design_label(clean, history):
                            columns=["uscc", "month", "propensity", "risk_12m"]).to_pandas()
     assert latent["risk_12m"].between(0, 1).all()
     pop = history.pop
-    latent["ent"] = pd.Series(np.arange(pop.n), index=pop.uscc).reindex(latent["uscc"].astype(str)).to_numpy()
+    latent["ent"] = pd.Series(np.arange(pop.n), index=pop.uscc_of(np.arange(pop.n))).reindex(latent["uscc"].astype(str)).to_numpy()
     latent["month"] = pd.to_datetime(latent["month"])
     by_month = {m: g for m, g in latent.groupby("month")}
     ys, risks, props = [], [], []

@@ -41,7 +41,12 @@ def test_a_district_streamed_in_small_chunks_equals_its_history_written_whole(tm
     tally = rpt.Tally.of(hist.pop, hist.tables, as_ofs)
     assert streamed["calibration"] == rpt.calibration(hist.pop, tally, entities=ENTITIES, start=START, end=END)
     assert streamed["learnability"] == rpt.learnability(hist.pop, tally, hist.probes, test_as_of=date(2024, 1, 1),
-                                                        train_as_of=date(2022, 1, 1))
+                                                        train_as_of=date(2022, 1, 1), seed=SEED)
+    # a large district fits the quick model on a seeded sample of enterprises (here: any district over 100)
+    monkeypatch.setattr(rpt, "FIT_ROWS", 100)
+    sampled = [rpt.learnability(hist.pop, tally, hist.probes, test_as_of=date(2024, 1, 1),
+                                train_as_of=date(2022, 1, 1), seed=s)["observed_auc"] for s in (SEED, SEED, SEED + 1)]
+    assert sampled[0] == sampled[1] and 0.5 < sampled[0] < 1 and sampled[2] != sampled[0]
     labelled = d.labelled_opinions(tables["opinions"], tmp_path / "labelled.parquet", seed=SEED)
     assert labelled["items"] == streamed["labelled_opinions"]["items"] > 0
     assert (tmp_path / "labelled.parquet").read_bytes() == (tmp_path / "streamed" / d.LABELLED_OPINIONS).read_bytes()
