@@ -96,7 +96,8 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         conn.execute(sa.delete(PUBLISHED_SCORES).where(PUBLISHED_SCORES.c.publication_id == pub_id))
         conn.execute(sa.delete(UNPUBLISHED).where(UNPUBLISHED.c.publication_id == pub_id))
     entities = getattr(snapshot, "entities", None) or len(snapshot.frame)
-    source = _RecordSource.open(settings, as_of)
+    with step("staging the records behind the reasons"):
+        source = _RecordSource.open(settings, as_of)
     copy = published_copy.Writer(settings, pub_id)
     precomputed = None
     try:
