@@ -106,17 +106,21 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         n_workers = publish_workers.workers_for(entities, workers)
         if entities >= NATIVE_MIN_ROWS and scores is None and hasattr(model, "native"):
             model.native()  # C trees for every batch of a large publication (built once, cached)
-        parallel = n_workers > 1 and source is not None and scores is None and seen is None
+        precomputed = None if scores is None else Precomputed(model, scores)
+        scorer = model if precomputed is None else precomputed
+        # workers read precomputed scores from their files; a frame of them stays in this process
+        shared = scores is None or not isinstance(scores, pd.DataFrame)
+        parallel = n_workers > 1 and source is not None and shared and seen is None
         with step(f"scoring and writing {entities:,} entities with model {model.version} as {pub_id}"
                   + (f" ({n_workers} worker processes)" if parallel else "")):
             if parallel:
-                fix_tiers(model, _batches(snapshot, batch_rows), source)
+                fix_tiers(scorer, _batches(snapshot, batch_rows), source)
                 batches = publish_workers.reasoned_batches(settings, model, snapshot, source, rows=batch_rows,
-                                                           workers=n_workers, tally=tally)
+                                                           workers=n_workers, tally=tally,
+                                                           scores=None if scores is None else Path(scores))
             else:
-                precomputed = None if scores is None else Precomputed(model, scores)
-                batches = score_batches(model if precomputed is None else precomputed,
-                                        lambda: _batches(snapshot, batch_rows), source=source, tally=tally, seen=seen)
+                batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
+                                        seen=seen)
             store_scores(eng, pub_id, copy.tee(batches))
         if precomputed is not None and precomputed.rows != tally.entities:  # the publication stays 'publishing'
             raise UserError(f"expected one precomputed score per active entity ({tally.entities:,}), "

@@ -44,19 +44,22 @@ def workers_for(entities: int, requested: int | None = None) -> int:
 
 @dataclass(frozen=True)
 class Job:
-    """What every worker is given once: where to read, which snapshot, the model bundle and the sanction hits."""
+    """What every worker is given once: where to read, which snapshot, the model bundle, the sanction hits and the
+    folder of precomputed scores (serving.precomputed) when the model was run elsewhere."""
 
     settings: Settings
     snapshot_id: str
     folder: Path
     hits: dict[str, Any]
     native: bool
+    scores: Path | None = None
 
 
 def reasoned_batches(settings: Settings, model: Any, snapshot: Any, source: Any, *, rows: int, workers: int,
-                     tally: Any) -> Iterator[pd.DataFrame]:
-    """The published rows of every range of ``snapshot``, in uscc order, scored by ``workers`` processes; counts
-    go into ``tally``. ``source`` (serving.publish._RecordSource, its tiers fixed) is exported and closed."""
+                     tally: Any, scores: Path | None = None) -> Iterator[pd.DataFrame]:
+    """The published rows of every range of ``snapshot``, in uscc order, scored by ``workers`` processes (or, with
+    ``scores``, their precomputed scores read from those files); counts go into ``tally``. ``source``
+    (serving.publish._RecordSource, its tiers fixed) is exported and closed."""
     from features.snapshot import stored_ranges
 
     ranges = stored_ranges(source.con, snapshot.snapshot_id, rows)
@@ -67,7 +70,7 @@ def reasoned_batches(settings: Settings, model: Any, snapshot: Any, source: Any,
         source.export(folder)
         model.export_local(folder / "model")
         job = Job(settings, snapshot.snapshot_id, folder, source.hits,
-                  native=getattr(model, "_native", None) is not None)
+                  native=getattr(model, "_native", None) is not None, scores=scores)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
                                  initargs=(job,)) as pool:
             pending: deque[Future] = deque()
@@ -132,6 +135,10 @@ def _start(job: Job) -> None:
     model = ScoringModel.load_local(job.folder / "model")
     if job.native:
         model.native()
+    if job.scores is not None:
+        from serving.precomputed import Precomputed
+
+        model = Precomputed(model, job.scores)
     con = connect(job.settings, read_only=True)
     _worker = (job, model, con, _ParquetRecords(job.folder, job.hits))
 

@@ -140,3 +140,43 @@ def test_worker_processes_publish_the_same_rows_as_one_process(district, monkeyp
     for key in ("entity_count", "tier_counts", "trigger_counts"):
         assert results[1][key] == results[0][key]
     assert not list((settings.warehouse_path.parent / "duckdb-tmp").glob("publish-*"))  # the exports are removed
+
+
+def test_worker_processes_publish_precomputed_scores_from_their_files(district, monkeypatch, tmp_path):
+    """Scores computed elsewhere (the Spark executors' Parquet files) published by two worker processes: the same
+    rows as scoring in one process."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from serving.publish import _batches, publish
+
+    settings, model, sid, root = district
+    lazy = _lazy(settings, sid, monkeypatch)
+    active = pd.concat(list(_batches(lazy, 1_000)), ignore_index=True)
+    scores = model.score(active).sort_values("uscc").reset_index(drop=True)
+    scores = scores.assign(reasons=[json.dumps(r, ensure_ascii=False) for r in scores["reasons"]])
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    half = len(scores) // 2
+    for i, part in enumerate((scores.iloc[:half], scores.iloc[half:])):  # two files of consecutive code ranges
+        pq.write_table(pa.Table.from_pandas(part[["uscc", "probability", "tier", "reasons"]], preserve_index=False),
+                       folder / f"part-{i}.parquet", row_group_size=40)
+    from serving import publish_workers
+
+    given, real = [], publish_workers.reasoned_batches
+
+    def spy(*args, **kwargs):
+        given.append(kwargs.get("scores"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(publish_workers, "reasoned_batches", spy)
+    got = []
+    for name, kwargs in (("here", {"workers": 1}), ("files", {"workers": 2, "scores": folder})):
+        s = dataclasses.replace(settings, db_url=f"sqlite:///{root / f'precomputed-{name}.db'}")
+        result = publish(s, as_of=AS_OF, actor="test", model=model, snapshot=lazy, batch_rows=53, **kwargs)
+        got.append((result, *_published(s, result["publication_id"])))
+    (here, rows_here, left_here), (files, rows_files, left_files) = got
+    assert len(rows_here) == here["entity_count"] > 53 * 4  # several ranges, shared by the two workers
+    assert rows_files.equals(rows_here) and left_files.equals(left_here)
+    assert files["tier_counts"] == here["tier_counts"] and files["trigger_counts"] == here["trigger_counts"]
+    assert given == [folder]  # the files went to the worker processes (the first run scored in this process)
