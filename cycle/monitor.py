@@ -101,10 +101,6 @@ def _tiers_of(conn, publication_id: str | None, usccs: list[str]) -> dict[str, s
     return out
 
 
-def _rank(column: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.case({c: i for i, c in enumerate(core_tiers.codes())}, value=column)
-
-
 def jumper_counts(migration: dict[str, Any], *, jump: int) -> dict[str, int]:
     """:func:`jumpers`' counts read off the migration matrix (a jump is a function of the two tiers; an entity new
     this month can only have entered the top tier): no second pass over the two publications."""
