@@ -239,7 +239,8 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, help="working folder (default /tmp/scale<entities>, kept)")
     ap.add_argument("--label", default="", help="a name for this run in scale.json (e.g. the branch)")
-    ap.add_argument("--fit", type=int, nargs="*", help="fit the growth of the recorded runs of these sizes")
+    ap.add_argument("--fit", nargs="*", help="fit the growth of the recorded runs of these sizes (their default "
+                    "folders) or of these scale.json files")
     ap.add_argument("--timed-again", action="store_true", help="run only the timed month again, from the state "
                     "saved after the last run's baseline month (e.g. on a quieter machine)")
     ap.add_argument("--step", help=argparse.SUPPRESS)
@@ -252,7 +253,8 @@ def main() -> None:
     if args.fit:
         rows = []
         for n in args.fit:
-            recorded = [json.loads(line) for line in (Path(f"/tmp/scale{n}") / "scale.json").read_text().splitlines()]
+            path = Path(f"/tmp/scale{n}") / "scale.json" if n.isdigit() else Path(n)
+            recorded = [json.loads(line) for line in path.read_text().splitlines()]
             rows.append([r for r in recorded if r.get("label", "") == args.label][-1])
         print(json.dumps(fit(rows), indent=1))
         return
