@@ -308,8 +308,9 @@ def monitor(settings: Settings, *, as_of: date, publication: dict[str, Any], sna
         prev = previous_publication(conn, pub)
         prev_id = prev["publication_id"] if prev else None
         published = published_copy.ensure(settings, conn, pub["publication_id"])
-        cur_p = published_copy.probabilities(settings, conn, pub["publication_id"]).to_numpy()
-        prev_p = published_copy.probabilities(settings, conn, prev_id).to_numpy() if prev else np.zeros(0)
+        cur_p = published_copy.probabilities(published).to_numpy()
+        prev_p = (published_copy.probabilities(published_copy.ensure(settings, conn, prev_id)).to_numpy() if prev
+                  else np.zeros(0))
         mig = publication.get("migration")  # publish() compared the two publications already
         if prev and (mig or {}).get("previous_publication_id") != prev_id:
             mig = migration(settings, conn, previous_id=prev_id, current_id=pub["publication_id"])

@@ -111,40 +111,35 @@ def ensure(settings: Settings, conn: Connection, publication_id: str) -> Path:
         raise
 
 
-def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    limit_memory(con, settings.home / "duckdb-tmp")
-    return con
-
-
-def _literal(p: Path) -> str:
-    return "'" + str(p).replace("'", "''") + "'"
-
-
-def _pairs(previous: Path, current: Path) -> str:
+def _compare(settings: Settings, conn: Connection, previous_id: str, current_id: str, select: str,
+             params: list) -> list[tuple]:
+    """``select`` over the pairs of the two publications' copies (``pairs``: uscc, tier_before, tier,
+    probability_before, probability, jump; NULL where an entity is absent), in an in-memory DuckDB."""
     codes = core_tiers.codes()
 
     def rank(col: str) -> str:
         return f"CASE {col} " + " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes)) + " END"
 
-    return (f"SELECT COALESCE(c.uscc, p.uscc) AS uscc, p.tier AS tier_before, c.tier AS tier, "
-            f"p.probability AS probability_before, c.probability AS probability, "
-            f"COALESCE({rank('c.tier')} - {rank('p.tier')}, 0) AS jump "
-            f"FROM read_parquet({_literal(previous)}) p FULL OUTER JOIN read_parquet({_literal(current)}) c "
-            f"ON p.uscc = c.uscc")
+    pairs = (f"SELECT COALESCE(c.uscc, p.uscc) AS uscc, p.tier AS tier_before, c.tier AS tier, "
+             f"p.probability AS probability_before, c.probability AS probability, "
+             f"COALESCE({rank('c.tier')} - {rank('p.tier')}, 0) AS jump "
+             "FROM read_parquet(?) p FULL OUTER JOIN read_parquet(?) c ON p.uscc = c.uscc")
+    files = [str(ensure(settings, conn, previous_id)), str(ensure(settings, conn, current_id))]
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        limit_memory(con, settings.home / "duckdb-tmp")
+        return con.execute(f"WITH pairs AS ({pairs}) {select}", [*files, *params]).fetchall()
+    finally:
+        con.close()
 
 
 def pair_counts(settings: Settings, conn: Connection, *, previous_id: str,
                 current_id: str) -> list[tuple[str | None, str | None, int]]:
     """(tier before, tier now, entities) over every entity of either publication (None: absent from it)."""
-    prev, cur = ensure(settings, conn, previous_id), ensure(settings, conn, current_id)
-    con = _connect(settings)
-    try:
-        return [(a, b, int(n)) for a, b, n in con.execute(
-            f"SELECT tier_before, tier, COUNT(*) FROM ({_pairs(prev, cur)}) GROUP BY ALL").fetchall()]
-    finally:
-        con.close()
+    rows = _compare(settings, conn, previous_id, current_id, "SELECT tier_before, tier, COUNT(*) FROM pairs GROUP BY ALL",
+                    [])
+    return [(a, b, int(n)) for a, b, n in rows]
 
 
 def jumpers(settings: Settings, conn: Connection, *, previous_id: str, current_id: str, jump: int,
@@ -152,18 +147,13 @@ def jumpers(settings: Settings, conn: Connection, *, previous_id: str, current_i
     """Entities of the current publication up ``jump`` tiers or more, or newly in the top tier, highest jump
     first, then highest probability, then code; at most ``limit``."""
     top = core_tiers.codes()[-1]
-    prev, cur = ensure(settings, conn, previous_id), ensure(settings, conn, current_id)
-    con = _connect(settings)
-    try:
-        rows = con.execute(
-            f"SELECT uscc, tier_before, tier, jump, probability_before, probability FROM ({_pairs(prev, cur)}) "
-            "WHERE tier IS NOT NULL AND (jump >= ? OR (tier = ? AND (tier_before IS NULL OR tier_before <> ?))) "
-            "ORDER BY jump DESC, probability DESC, uscc LIMIT ?", [jump, top, top, limit]).fetchall()
-    finally:
-        con.close()
-    return [Pair(u, a, b, int(j), pa_, p) for u, a, b, j, pa_, p in rows]
+    rows = _compare(settings, conn, previous_id, current_id,
+                    "SELECT uscc, tier_before, tier, jump, probability_before, probability FROM pairs "
+                    "WHERE tier IS NOT NULL AND (jump >= ? OR (tier = ? AND (tier_before IS NULL OR tier_before <> ?))) "
+                    "ORDER BY jump DESC, probability DESC, uscc LIMIT ?", [jump, top, top, limit])
+    return [Pair(u, before, tier, int(j), p_before, p) for u, before, tier, j, p_before, p in rows]
 
 
-def probabilities(settings: Settings, conn: Connection, publication_id: str) -> pa.Array:
-    """The publication's probabilities (one float per published entity, in code order)."""
-    return pq.read_table(ensure(settings, conn, publication_id), columns=["probability"]).column(0).combine_chunks()
+def probabilities(copy: Path) -> pa.Array:
+    """The probabilities in a publication's copy (one float per published entity; see :func:`ensure`)."""
+    return pq.read_table(copy, columns=["probability"]).column(0).combine_chunks()
