@@ -18,21 +18,14 @@ COLUMNS = ("uscc", "probability", "tier", "reasons")
 class Precomputed:
     """The champion answering with scores computed elsewhere by the same ``model.score``, each batch in its own
     row order: ``scores`` is a folder of Parquet files of (uscc, probability, tier, reasons JSON) in uscc order
-    (training.spark_scoring.write), or a frame of ``model.score`` output; each batch's scores are read from it in
-    DuckDB by their codes, so memory is a batch, not the district. An active entity without a score, or a code
-    scored twice, is an error."""
+    (training.spark_scoring.write); each batch's scores are read from it in DuckDB by their codes, so memory is a
+    batch, not the district. An active entity without a score, or a code scored twice, is an error."""
 
-    def __init__(self, model: Any, scores: pd.DataFrame | Path) -> None:
+    def __init__(self, model: Any, scores: Path) -> None:
         self._model = model
         self._con = duckdb.connect()
         self._con.execute("SET enable_progress_bar = false")
-        if isinstance(scores, pd.DataFrame):
-            scores = scores.reset_index(drop=True)
-            frame = pd.DataFrame({"uscc": scores["uscc"].astype(str), "probability": scores["probability"],
-                                  "tier": scores["tier"],
-                                  "reasons": [json.dumps(r, ensure_ascii=False) for r in scores["reasons"]]})
-            self._con.register("_scores", frame)
-        elif any(Path(scores).glob("*.parquet")):
+        if any(Path(scores).glob("*.parquet")):
             files = str(Path(scores) / "*.parquet").replace("'", "''")
             self._con.execute(f"CREATE VIEW _scores AS SELECT {', '.join(COLUMNS)} "
                               f"FROM read_parquet('{files}', hive_partitioning = false)")

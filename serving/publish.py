@@ -41,7 +41,7 @@ def publication_id(*, as_of: date, model_version: str, snapshot_id: str) -> str:
 
 
 def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, snapshot: Any = None,
-            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: pd.DataFrame | Path | None = None,
+            closed: Any = None, batch_rows: int = BATCH_ROWS, scores: Path | None = None,
             workers: int | None = None) -> dict:
     """Score every active entity at ``as_of`` with the champion and publish tiers, reasons and history.
 
@@ -54,9 +54,9 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
         closed: entities the publication leaves out because they closed before ``as_of`` (frame of
             ``uscc``, ``status``, ``status_date``; default: read from the warehouse when there is one),
             so that a lookup of their code can say so.
-        scores: the model's scores of the snapshot's active rows when already computed elsewhere, in any row
-            order: a folder of Parquet files in uscc order (the Spark executors': training.spark_scoring.write),
-            read one batch of codes at a time (serving.precomputed), or a frame of ``model.score`` output.
+        scores: the model's scores of the snapshot's active rows when already computed elsewhere: a folder of
+            Parquet files in uscc order (the Spark executors': training.spark_scoring.write), read one batch of
+            codes at a time (serving.precomputed), in this process and in the worker processes.
         workers: processes scoring with reasons (serving.publish_workers.workers_for: by default one per core for
             a large stored snapshot, else this process alone).
 
@@ -101,23 +101,20 @@ def publish(settings: Settings, *, as_of: date, actor: str, model: Any = None, s
     copy = published_copy.Writer(settings, pub_id)
     precomputed = None
     try:
+        precomputed = None if scores is None else Precomputed(model, scores)
         tally = _Tally()
         seen: set[str] | None = set() if closed is not None or not _stored(snapshot) else None
         n_workers = publish_workers.workers_for(entities, workers)
         if entities >= NATIVE_MIN_ROWS and scores is None and hasattr(model, "native"):
             model.native()  # C trees for every batch of a large publication (built once, cached)
-        precomputed = None if scores is None else Precomputed(model, scores)
         scorer = model if precomputed is None else precomputed
-        # workers read precomputed scores from their files; a frame of them stays in this process
-        shared = scores is None or not isinstance(scores, pd.DataFrame)
-        parallel = n_workers > 1 and source is not None and shared and seen is None
+        parallel = n_workers > 1 and source is not None and seen is None
         with step(f"scoring and writing {entities:,} entities with model {model.version} as {pub_id}"
                   + (f" ({n_workers} worker processes)" if parallel else "")):
             if parallel:
                 fix_tiers(scorer, _batches(snapshot, batch_rows), source)
                 batches = publish_workers.reasoned_batches(settings, model, snapshot, source, rows=batch_rows,
-                                                           workers=n_workers, tally=tally,
-                                                           scores=None if scores is None else Path(scores))
+                                                           workers=n_workers, tally=tally, scores=scores)
             else:
                 batches = score_batches(scorer, lambda: _batches(snapshot, batch_rows), source=source, tally=tally,
                                         seen=seen)

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core.settings import Settings
 
 PG_URL = os.environ.get("CREDIT_RISK_TEST_PG_URL")
+
+
+def write_scores(scores: pd.DataFrame, folder: Path, *, files: int = 3) -> Path:
+    """``model.score`` output as the Spark executors write it (training.spark_scoring.write): files of consecutive
+    code ranges in uscc order, reasons as JSON, small row groups."""
+    frame = scores.sort_values("uscc").reset_index(drop=True)
+    frame = frame.assign(uscc=frame["uscc"].astype(str), tier=frame["tier"].astype(str),
+                         reasons=[json.dumps(r, ensure_ascii=False) for r in frame["reasons"]])
+    folder.mkdir(parents=True)
+    step = -(-len(frame) // files)
+    for i in range(files):
+        part = pa.Table.from_pandas(frame.iloc[i * step:(i + 1) * step], preserve_index=False)
+        pq.write_table(part, folder / f"part-{i:05d}.parquet", row_group_size=20)
+    return folder
 
 
 @dataclass

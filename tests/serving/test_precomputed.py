@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -15,25 +11,13 @@ from core.errors import UserError
 from core.opdb import engine
 from serving import precomputed
 from serving.publish import publish
+from tests.serving.conftest import write_scores
 
 BATCH = 50
 
 
 def _relabelled(model, version: str):
     return type(model)(booster_text=model.booster_text, meta={**model.meta, "version": version})
-
-
-def _write(scores: pd.DataFrame, folder, *, files: int = 3):
-    """Scores as the executors write them: files of consecutive code ranges, reasons as JSON, small row groups."""
-    frame = scores.sort_values("uscc").reset_index(drop=True)
-    frame = frame.assign(uscc=frame["uscc"].astype(str), tier=frame["tier"].astype(str),
-                         reasons=[json.dumps(r, ensure_ascii=False) for r in frame["reasons"]])
-    folder.mkdir(parents=True)
-    step = -(-len(frame) // files)
-    for i in range(files):
-        part = pa.Table.from_pandas(frame.iloc[i * step:(i + 1) * step], preserve_index=False)
-        pq.write_table(part, folder / f"part-{i:05d}.parquet", row_group_size=20)
-    return folder
 
 
 def _published(settings, pub_id: str) -> list[tuple]:
@@ -46,7 +30,7 @@ def test_publication_reads_the_precomputed_files_one_batch_at_a_time(settings, t
     model, frame = toy
     s = snap(frame, 0)
     assert len(s.frame) > 4 * BATCH  # several batches
-    folder = _write(model.score(s.frame), tmp_path / "scores")
+    folder = write_scores(model.score(s.frame), tmp_path / "scores")
     reads = []
 
     def spy(con, keys, *, reasons):
@@ -68,7 +52,7 @@ def test_publication_reads_the_precomputed_files_one_batch_at_a_time(settings, t
 def test_an_active_entity_without_a_precomputed_score_is_refused(settings, toy, snap, tmp_path):
     model, frame = toy
     s = snap(frame, 0)
-    folder = _write(model.score(s.frame).iloc[7:], tmp_path / "scores")  # the first batch's first 7 have none
+    folder = write_scores(model.score(s.frame).iloc[7:], tmp_path / "scores")  # the first batch's first 7 have none
     with pytest.raises(UserError, match="precomputed score for every active entity, 7 have none"):
         publish(settings, as_of=s.as_of, actor="test", model=model, snapshot=s, scores=folder, batch_rows=BATCH)
 
@@ -77,6 +61,6 @@ def test_a_code_scored_twice_is_refused(settings, toy, snap, tmp_path):
     model, frame = toy
     s = snap(frame, 0)
     scores = model.score(s.frame)
-    folder = _write(pd.concat([scores, scores.iloc[:1]]), tmp_path / "scores")
+    folder = write_scores(pd.concat([scores, scores.iloc[:1]]), tmp_path / "scores")
     with pytest.raises(UserError, match="duplicated credit codes"):
         publish(settings, as_of=s.as_of, actor="test", model=model, snapshot=s, scores=folder, batch_rows=BATCH)

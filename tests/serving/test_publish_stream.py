@@ -145,24 +145,14 @@ def test_worker_processes_publish_the_same_rows_as_one_process(district, monkeyp
 def test_worker_processes_publish_precomputed_scores_from_their_files(district, monkeypatch, tmp_path):
     """Scores computed elsewhere (the Spark executors' Parquet files) published by two worker processes: the same
     rows as scoring in one process."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    from serving import publish_workers
     from serving.publish import _batches, publish
+    from tests.serving.conftest import write_scores
 
     settings, model, sid, root = district
     lazy = _lazy(settings, sid, monkeypatch)
     active = pd.concat(list(_batches(lazy, 1_000)), ignore_index=True)
-    scores = model.score(active).sort_values("uscc").reset_index(drop=True)
-    scores = scores.assign(reasons=[json.dumps(r, ensure_ascii=False) for r in scores["reasons"]])
-    folder = tmp_path / "scores"
-    folder.mkdir()
-    half = len(scores) // 2
-    for i, part in enumerate((scores.iloc[:half], scores.iloc[half:])):  # two files of consecutive code ranges
-        pq.write_table(pa.Table.from_pandas(part[["uscc", "probability", "tier", "reasons"]], preserve_index=False),
-                       folder / f"part-{i}.parquet", row_group_size=40)
-    from serving import publish_workers
-
+    folder = write_scores(model.score(active), tmp_path / "scores", files=2)  # two files of consecutive code ranges
     given, real = [], publish_workers.reasoned_batches
 
     def spy(*args, **kwargs):

@@ -12,6 +12,7 @@ from core.errors import UserError
 from core.opdb import engine
 from serving import published_copy
 from serving.publish import migration, publish
+from tests.serving.conftest import write_scores
 
 
 def _rows(settings, publication_id: str) -> pd.DataFrame:
@@ -67,10 +68,11 @@ def test_a_missing_or_stale_copy_is_rebuilt_from_the_operational_db(db_settings,
     assert pq.ParquetFile(cur).metadata.num_rows == second["entity_count"]
 
 
-def test_a_failed_publication_leaves_no_copy(settings, toy, snap):
+def test_a_failed_publication_leaves_no_copy(settings, toy, snap, tmp_path):
     model, frame = toy
     s = snap(frame, 0)
-    scores = model.score(s.frame).iloc[:-50]  # the last batch's entities have no score: the run fails there
+    # the entities of the last batch (in the snapshot's order) have no score: the run fails there
+    scores = write_scores(model.score(s.frame).iloc[:-50], tmp_path / "scores")
     with pytest.raises(UserError, match="precomputed score for every active entity"):
         publish(settings, as_of=s.as_of, actor="test", model=model, snapshot=s, scores=scores, batch_rows=100)
     with engine(settings).connect() as conn:  # batches before the failure were stored (and teed into the copy)
